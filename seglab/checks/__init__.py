@@ -1,0 +1,39 @@
+"""Checkers for the graded exercises: ``seglab.checks.<exercise>(student_fn)``.
+
+A checker runs the student's function on named cases (the lecture's worked example, edge
+cases, then seeded random cases), compares every answer with seglab's reference and with
+PyTorch's own operation where one exists, and then either prints one line::
+
+    ✓ transposed_conv1d: 14/14 cases passed
+
+or raises :class:`CheckFailed` (an ``AssertionError``) naming the case, the inputs, expected vs
+got and, when the answer matches a known mistake, a hint. Checkers write nothing to stderr:
+nbgrader gives a test cell that does 0 points.
+
+Example:
+    >>> from seglab import checks, ops
+    >>> def my_upsample(x, scale):
+    ...     return x.repeat_interleave(scale, 0).repeat_interleave(scale, 1)
+    >>> checks.nearest_upsample(my_upsample)
+    ✓ nearest_upsample: 13/13 cases passed
+"""
+
+from seglab.checks._core import CheckFailed
+from seglab.checks.upsampling import (
+    bed_of_nails,
+    conv1d_matrix,
+    max_unpool2d,
+    nearest_upsample,
+    transposed_conv1d,
+    transposed_conv2d,
+)
+
+__all__ = [
+    "CheckFailed",
+    "nearest_upsample",
+    "bed_of_nails",
+    "max_unpool2d",
+    "transposed_conv1d",
+    "transposed_conv2d",
+    "conv1d_matrix",
+]

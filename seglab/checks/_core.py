@@ -1,0 +1,380 @@
+"""The checker framework: run a student's function on named cases and explain the first wrong answer.
+
+An :class:`Exercise` describes one graded function: its reference implementation, PyTorch's
+version of the same operation (if any), the operations a solution may not simply call, the
+cases, and the known mistakes. :func:`run_check` runs it:
+
+1. every case in order (the lecture's worked example, edge cases, then random cases drawn from
+   a local ``torch.Generator``, never the global seed), computing the expected answer with the
+   reference and cross-checking it against PyTorch;
+2. the student's function on *clones* of the inputs, with warnings captured (nbgrader scores a
+   test cell that writes to stderr 0) and the forbidden operations trapped;
+3. on the first wrong answer, a :class:`CheckFailed` naming the case, the inputs, expected vs
+   got and, when the answer matches a known mistake, a hint; on success one line on stdout.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import copy
+import inspect
+import dataclasses
+import sys
+import types
+import warnings
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+
+__all__ = ["CheckFailed", "Case", "Mistake", "Exercise", "run_check", "short", "random_tensor"]
+
+RTOL, ATOL = 1e-4, 1e-5  # float32 sums of a few products agree with float64 to ~1e-6
+
+
+class CheckFailed(AssertionError):
+    """A student's function gave a wrong answer; the message says which case, and why."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """One call of the exercise's function: ``fn(*args, **kwargs)``, with a name a student can read."""
+
+    name: str
+    args: tuple
+    kwargs: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class Mistake:
+    """A known wrong way to solve the exercise.
+
+    ``make(*args, **kwargs)`` computes the wrong answer for a case; when the student's output
+    equals it, the check fails with ``hint``. ``make`` may raise for cases where the mistake
+    does not apply (it is then skipped).
+    """
+
+    hint: str
+    make: Callable[..., torch.Tensor]
+
+
+@dataclasses.dataclass(frozen=True)
+class Exercise:
+    """Everything a checker needs to know about one graded function.
+
+    Attributes:
+        name: the function's name, as the notebook defines it.
+        signature: how it is called, for messages (``"transposed_conv1d(x, w, stride=1, padding=0)"``).
+        reference: the seglab reference implementation (the expected answers).
+        cases: ``cases(generator, n_random) -> list[Case]``: the fixed cases, then ``n_random``
+            random ones drawn from ``generator``.
+        torch_op: PyTorch's version of the operation with the same call signature, or ``None``.
+            Every expected answer is cross-checked against it.
+        forbidden: ``(owner, attribute, label)`` triples: the operations a solution may not call
+            (the reference itself and PyTorch's own version of the same operation).
+        mistakes: known mistakes, tried in order on a wrong answer.
+        shape_hint: ``shape_hint(*args, **kwargs) -> str``: how the output shape follows from the
+            inputs, shown when the shape is wrong.
+        dtype_from: the name of the argument whose dtype the output must have.
+    """
+
+    name: str
+    signature: str
+    reference: Callable[..., torch.Tensor]
+    cases: Callable[[torch.Generator, int], list]
+    torch_op: Callable[..., torch.Tensor] | None = None
+    forbidden: Sequence[tuple[Any, str, str]] = ()
+    mistakes: Sequence[Mistake] = ()
+    shape_hint: Callable[..., str] | None = None
+    dtype_from: str = "x"
+
+
+class _Delegated(BaseException):
+    """Raised inside the student's call when it reaches a forbidden operation.
+
+    A ``BaseException`` so that a student's ``except Exception`` cannot swallow it.
+    """
+
+    def __init__(self, label: str):
+        super().__init__(label)
+        self.label = label
+
+
+def run_check(exercise: Exercise, student_fn, *, seed: int = 0, n_random: int = 8) -> None:
+    """Check ``student_fn`` against ``exercise``; print one line on success.
+
+    Raises:
+        CheckFailed: the first wrong answer (or a forbidden shortcut), with the case and a hint.
+        Exception: the student's own exception, re-raised with a note naming the case.
+    """
+    _require_function(exercise, student_fn)
+    _reject_static_delegation(exercise, student_fn)
+    generator = torch.Generator().manual_seed(seed)
+    cases = exercise.cases(generator, n_random)
+    caught: list[warnings.WarningMessage] = []
+    for case in cases:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            expected = exercise.reference(*case.args, **case.kwargs)
+            _cross_check(exercise, case, expected)
+        with warnings.catch_warnings(record=True) as recorded:
+            warnings.simplefilter("always")
+            got = _call_student(exercise, student_fn, case)
+        caught.extend(recorded)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            problem = _compare(exercise, case, expected, got)
+        if problem:
+            raise CheckFailed(problem)
+    print(f"✓ {exercise.name}: {len(cases)}/{len(cases)} cases passed")
+    for message in sorted({f"{w.category.__name__}: {w.message}" for w in caught}):
+        print(f"  note: your function warned (hidden from the grader): {message}")
+
+
+# --- the student's call ------------------------------------------------------------------------
+
+
+def _require_function(exercise: Exercise, student_fn) -> None:
+    if student_fn is None:
+        raise CheckFailed(
+            f"{exercise.name}: expected a function, got None. Hint: pass the function itself, "
+            f"checks.{exercise.name}({exercise.name}), not the result of calling it."
+        )
+    if not callable(student_fn):
+        raise CheckFailed(
+            f"{exercise.name}: expected a function, got {type(student_fn).__name__} {short(student_fn)}. "
+            f"Hint: did a later cell assign a value to the name {exercise.name}? Re-run the cell "
+            f"that defines the function."
+        )
+
+
+def _forbidden_objects(exercise: Exercise) -> dict[int, str]:
+    objects = {}
+    for owner, attribute, label in exercise.forbidden:
+        if hasattr(owner, attribute):
+            objects[id(getattr(owner, attribute))] = label
+    return objects
+
+
+def _delegation_message(exercise: Exercise, label: str) -> str:
+    return (
+        f"{exercise.name} calls {label}, which already computes the answer: this exercise asks "
+        f"you to write the operation yourself. Hint: build the output step by step as in the "
+        f"lecture (Python loops are fine); helpers such as torch.zeros and indexing are welcome."
+    )
+
+
+def _reject_static_delegation(exercise: Exercise, student_fn) -> None:
+    """Reject a function that is, or refers by name to, the reference or PyTorch's version."""
+    forbidden = _forbidden_objects(exercise)
+    label = forbidden.get(id(student_fn)) or forbidden.get(id(getattr(student_fn, "func", None)))
+    if label:
+        raise CheckFailed(_delegation_message(exercise, label))
+    code = getattr(student_fn, "__code__", None)
+    if code is None:
+        return
+    namespace = getattr(student_fn, "__globals__", {})
+    referenced = [namespace.get(name, getattr(builtins, name, None)) for name in _all_names(code)]
+    referenced += [cell.cell_contents for cell in (student_fn.__closure__ or ()) if _has_contents(cell)]
+    for value in referenced:
+        label = forbidden.get(id(value))
+        if label:
+            raise CheckFailed(_delegation_message(exercise, label))
+
+
+def _all_names(code: types.CodeType) -> set[str]:
+    names = set(code.co_names)
+    for constant in code.co_consts:
+        if isinstance(constant, types.CodeType):
+            names |= _all_names(constant)
+    return names
+
+
+def _has_contents(cell) -> bool:
+    try:
+        cell.cell_contents
+    except ValueError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def _trapped(exercise: Exercise):
+    """Replace the forbidden operations by traps for the duration of the student's call."""
+    saved = []
+    for owner, attribute, label in exercise.forbidden:
+        if not hasattr(owner, attribute):
+            continue
+        saved.append((owner, attribute, getattr(owner, attribute)))
+
+        def trap(*args, _label=label, **kwargs):
+            raise _Delegated(_label)
+
+        setattr(owner, attribute, trap)
+    try:
+        yield
+    finally:
+        for owner, attribute, original in reversed(saved):
+            setattr(owner, attribute, original)
+
+
+def _call_student(exercise: Exercise, student_fn, case: Case):
+    args, kwargs = copy.deepcopy(case.args), copy.deepcopy(case.kwargs)
+    try:
+        with _trapped(exercise):
+            got = student_fn(*args, **kwargs)
+    except _Delegated as trapped:
+        raise CheckFailed(_delegation_message(exercise, trapped.label)) from None
+    except Exception as error:
+        note = f"seglab.checks: {exercise.name} raised {type(error).__name__} in case '{case.name}' " \
+               f"with {_format_inputs(case)}"
+        if isinstance(error, NotImplementedError):
+            note += f"\nHint: {exercise.name} is not implemented yet: replace `raise NotImplementedError()` with your code."
+        if sys.version_info >= (3, 11):
+            error.add_note(note)
+            raise
+        raise CheckFailed(f"{note}\n{type(error).__name__}: {error}") from error
+    modified = _modified_inputs(exercise, case, args, kwargs)
+    if modified:
+        raise CheckFailed(
+            f"{exercise.name} modified its input {modified} in place, in case '{case.name}'. "
+            f"Hint: the caller still needs its input; write into a new tensor (torch.zeros(...)) and "
+            f"avoid in-place updates of the arguments such as `{modified} += ...` or `{modified}[...] = ...`."
+        )
+    return got
+
+
+def _modified_inputs(exercise: Exercise, case: Case, args: tuple, kwargs: dict) -> str | None:
+    parameters = list(inspect.signature(exercise.reference).parameters)
+    names = [parameters[i] if i < len(parameters) else f"argument {i + 1}" for i in range(len(args))]
+    names += list(kwargs)
+    before = list(case.args) + list(case.kwargs.values())
+    after = list(args) + list(kwargs.values())
+    for name, old, new in zip(names, before, after):
+        if isinstance(old, torch.Tensor) and not (
+            isinstance(new, torch.Tensor) and new.shape == old.shape and torch.equal(new, old)
+        ):
+            return name
+    return None
+
+
+# --- comparing answers --------------------------------------------------------------------------
+
+
+def _cross_check(exercise: Exercise, case: Case, expected: torch.Tensor) -> None:
+    if exercise.torch_op is None:
+        return
+    theirs = exercise.torch_op(*case.args, **case.kwargs)
+    if theirs.shape != expected.shape or not torch.allclose(theirs.double(), expected.double(), RTOL, ATOL):
+        raise RuntimeError(
+            f"seglab bug: the reference {exercise.name} disagrees with PyTorch in case '{case.name}'. "
+            f"Please report it to the course staff."
+        )
+
+
+def _compare(exercise: Exercise, case: Case, expected: torch.Tensor, got) -> str | None:
+    """``None`` when ``got`` is right, else the message of the failure."""
+    header = f"{exercise.name}: wrong answer in case '{case.name}'\n  inputs:   {_format_inputs(case)}\n"
+    if not isinstance(got, torch.Tensor):
+        return header + _type_problem(exercise, expected, got)
+    lines = [f"  expected: {short(expected)}", f"  got:      {short(got)}"]
+    if got.shape != expected.shape:
+        lines.insert(0, f"  shape: expected {tuple(expected.shape)}, got {tuple(got.shape)}")
+        hint = _mistake_hint(exercise, case, got)
+        if hint is None and exercise.shape_hint is not None:
+            hint = exercise.shape_hint(*case.args, **case.kwargs)
+        return header + "\n".join(lines) + (f"\n  hint: {hint}" if hint else "")
+    if got.is_complex() or not (got.is_floating_point() or got.dtype in _NUMERIC):
+        return header + f"  dtype: expected {expected.dtype}, got {got.dtype}"
+    if not torch.allclose(got.double(), expected.double(), RTOL, ATOL):
+        lines.append(_where_they_differ(expected, got))
+        hint = _mistake_hint(exercise, case, got)
+        return header + "\n".join(lines) + (f"\n  hint: {hint}" if hint else "")
+    if got.dtype != expected.dtype:
+        return header + (
+            f"  the values are right, but the dtype is not: expected {expected.dtype} (the dtype of "
+            f"{exercise.dtype_from}), got {got.dtype}.\n"
+            f"  hint: create the output with dtype={exercise.dtype_from}.dtype, e.g. "
+            f"torch.zeros(..., dtype={exercise.dtype_from}.dtype), or convert at the end with "
+            f".to({exercise.dtype_from}.dtype)."
+        )
+    return None
+
+
+_NUMERIC = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
+
+
+def _type_problem(exercise: Exercise, expected: torch.Tensor, got) -> str:
+    if got is None:
+        hint = "the function returned None: did you forget the `return` statement?"
+    elif isinstance(got, np.ndarray):
+        hint = "convert the numpy array with torch.from_numpy(...), or compute with torch from the start."
+    elif isinstance(got, (list, tuple)):
+        hint = "build the output as a tensor (e.g. out = torch.zeros(..., dtype=x.dtype)) and return it."
+    else:
+        hint = f"return a tensor of shape {tuple(expected.shape)}."
+    return f"  expected a torch.Tensor of shape {tuple(expected.shape)}, got {type(got).__name__} {short(got)}\n  hint: {hint}"
+
+
+def _mistake_hint(exercise: Exercise, case: Case, got: torch.Tensor) -> str | None:
+    for mistake in exercise.mistakes:
+        try:
+            wrong = mistake.make(*case.args, **case.kwargs)
+        except Exception:
+            continue
+        if isinstance(wrong, torch.Tensor) and wrong.shape == got.shape and torch.allclose(got.double(), wrong.double(), RTOL, ATOL):
+            return mistake.hint
+    return None
+
+
+def _where_they_differ(expected: torch.Tensor, got: torch.Tensor) -> str:
+    wrong = ~torch.isclose(got.double(), expected.double(), RTOL, ATOL)
+    positions = wrong.nonzero().tolist()
+    shown = "; ".join(
+        f"[{', '.join(map(str, p))}]: expected {_number(expected[tuple(p)])}, got {_number(got[tuple(p)])}"
+        for p in positions[:4]
+    )
+    more = f" (and {len(positions) - 4} more)" if len(positions) > 4 else ""
+    return f"  differ at {len(positions)} of {got.numel()} positions: {shown}{more}"
+
+
+# --- formatting ----------------------------------------------------------------------------------
+
+
+def _number(value) -> str:
+    value = float(value)
+    return f"{value:g}" if abs(value - round(value, 4)) < 1e-9 else f"{value:.4g}"
+
+
+def short(value, max_items: int = 16) -> str:
+    """A compact, readable rendering of a tensor, array or other value for failure messages."""
+    if isinstance(value, np.ndarray):
+        value = torch.from_numpy(value)
+    if isinstance(value, torch.Tensor):
+        dtype = str(value.dtype).replace("torch.", "")
+        if value.numel() > max_items:
+            flat = ", ".join(_number(v) for v in value.flatten()[:6].tolist())
+            return f"tensor of shape {tuple(value.shape)}, {dtype}, starting [{flat}, ...]"
+        if value.is_floating_point() or value.dtype in _NUMERIC:
+            return f"{_nested(value.tolist())} ({dtype})"
+        return f"{value.tolist()} ({dtype})"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _nested(values) -> str:
+    if isinstance(values, list):
+        return "[" + ", ".join(_nested(v) for v in values) + "]"
+    return _number(values)
+
+
+def _format_inputs(case: Case) -> str:
+    parts = [short(a) for a in case.args] + [f"{k}={short(v)}" for k, v in case.kwargs.items()]
+    return ", ".join(parts)
+
+
+def random_tensor(generator: torch.Generator, *shape: int, dtype=torch.float32) -> torch.Tensor:
+    """Standard-normal values rounded to two decimals (readable in messages), from ``generator``."""
+    values = torch.randn(*shape, generator=generator, dtype=torch.float64)
+    return (values * 100).round().div(100).to(dtype)

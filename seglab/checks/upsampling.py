@@ -1,0 +1,507 @@
+"""Checkers for the upsampling assignment (lecture 4).
+
+Each checker takes the student's function, runs it on named cases and prints one line when all
+pass; see :mod:`seglab.checks._core` for what happens on a wrong answer. Signatures of the
+functions checked (one channel, no batch dimension):
+
+* ``nearest_upsample(x, scale)``: x (Tensor[H, W]) -> Tensor[H * scale, W * scale]
+* ``bed_of_nails(x, scale)``: x (Tensor[H, W]) -> Tensor[H * scale, W * scale]
+* ``max_unpool2d(values, indices, output_size)``: values, indices (Tensor[h, w]) -> Tensor[H, W]
+* ``transposed_conv1d(x, w, stride=1, padding=0)``: x (Tensor[n]), w (Tensor[k]) -> Tensor[(n - 1) s + k - 2 p]
+* ``transposed_conv2d(x, w, stride=1, padding=0)``: x (Tensor[H, W]), w (Tensor[k_h, k_w])
+* ``conv1d_matrix(w, n, stride=1, padding=0)``: w (Tensor[k]) -> Tensor[(n + 2 p - k) // s + 1, n]
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from seglab import ops
+from seglab.checks._core import Case, Exercise, Mistake, random_tensor, run_check
+
+__all__ = [
+    "nearest_upsample",
+    "bed_of_nails",
+    "max_unpool2d",
+    "transposed_conv1d",
+    "transposed_conv2d",
+    "conv1d_matrix",
+]
+
+
+def _randint(generator: torch.Generator, low: int, high: int) -> int:
+    """An int in ``[low, high]`` (both included) drawn from ``generator``."""
+    return int(torch.randint(low, high + 1, (1,), generator=generator).item())
+
+
+def _t(values, dtype=torch.float32) -> torch.Tensor:
+    return torch.tensor(values, dtype=dtype)
+
+
+# --- nearest neighbour and bed of nails ------------------------------------------------------------
+
+
+def _scale_cases(generator: torch.Generator, n_random: int) -> list[Case]:
+    cases = [
+        Case("lecture example: 2x2 by 2", (_t([[1, 2], [3, 4]]), 2)),
+        Case("scale 1 changes nothing", (_t([[1, -2, 3]]), 1)),
+        Case("a single pixel by 3", (_t([[5]]), 3)),
+        Case("a non-square 2x3 input by 2", (_t([[1, 2, 3], [4, 5, 6]]), 2)),
+        Case("float64 input keeps its dtype", (_t([[0.5, 1.5], [2.5, 3.5]], torch.float64), 2)),
+    ]
+    for i in range(n_random):
+        height, width, scale = _randint(generator, 1, 5), _randint(generator, 1, 5), _randint(generator, 2, 4)
+        cases.append(Case(f"random {i + 1}: {height}x{width} by {scale}", (random_tensor(generator, height, width), scale)))
+    return cases
+
+
+def _scale_shape_hint(x, scale) -> str:
+    return f"the output has shape (H * scale, W * scale) = ({x.shape[0] * scale}, {x.shape[1] * scale})."
+
+
+def _only_rows(x, scale):
+    return x.repeat_interleave(scale, dim=0)
+
+
+def _only_cols(x, scale):
+    return x.repeat_interleave(scale, dim=1)
+
+
+_NEAREST = Exercise(
+    name="nearest_upsample",
+    signature="nearest_upsample(x, scale)",
+    reference=ops.nearest_upsample,
+    cases=_scale_cases,
+    torch_op=lambda x, scale: F.interpolate(x[None, None], scale_factor=scale, mode="nearest")[0, 0],
+    forbidden=[
+        (ops, "nearest_upsample", "seglab.ops.nearest_upsample"),
+        (F, "interpolate", "torch.nn.functional.interpolate"),
+        (F, "upsample", "torch.nn.functional.upsample"),
+        (F, "upsample_nearest", "torch.nn.functional.upsample_nearest"),
+    ],
+    mistakes=[
+        Mistake(
+            "x.repeat(scale, scale) tiles the whole image scale times; nearest neighbour repeats each "
+            "pixel: use repeat_interleave along both axes, or read x[r // scale, c // scale].",
+            lambda x, scale: x.repeat(scale, scale),
+        ),
+        Mistake(
+            "zeros were left between the values: that is bed of nails. Nearest neighbour copies each "
+            "value into its whole scale x scale block.",
+            ops.bed_of_nails,
+        ),
+        Mistake("only the rows were repeated; repeat along the columns too.", _only_rows),
+        Mistake("only the columns were repeated; repeat along the rows too.", _only_cols),
+    ],
+    shape_hint=_scale_shape_hint,
+)
+
+
+def _corner(x, scale, row, col):
+    out = torch.zeros(x.shape[0] * scale, x.shape[1] * scale, dtype=x.dtype)
+    out[row::scale, col::scale] = x
+    return out
+
+
+_BED_OF_NAILS = Exercise(
+    name="bed_of_nails",
+    signature="bed_of_nails(x, scale)",
+    reference=ops.bed_of_nails,
+    cases=_scale_cases,
+    forbidden=[(ops, "bed_of_nails", "seglab.ops.bed_of_nails")],
+    mistakes=[
+        Mistake(
+            "each value fills its whole block: that is nearest neighbour. Bed of nails puts the value "
+            "in the top-left corner of its block and zeros everywhere else.",
+            ops.nearest_upsample,
+        ),
+        Mistake(
+            "the values sit in the bottom-right corner of their blocks; put them in the top-left "
+            "corner: out[::scale, ::scale] = x.",
+            lambda x, scale: _corner(x, scale, scale - 1, scale - 1),
+        ),
+        Mistake(
+            "x.repeat(scale, scale) tiles the whole image; bed of nails places each value once, at "
+            "(r * scale, c * scale), with zeros around it.",
+            lambda x, scale: x.repeat(scale, scale),
+        ),
+    ],
+    shape_hint=_scale_shape_hint,
+)
+
+
+def nearest_upsample(student_fn, *, seed: int = 0, n_random: int = 8) -> None:
+    """Check ``nearest_upsample(x, scale)``: x (Tensor[H, W]) -> Tensor[H * scale, W * scale]."""
+    run_check(_NEAREST, student_fn, seed=seed, n_random=n_random)
+
+
+def bed_of_nails(student_fn, *, seed: int = 0, n_random: int = 8) -> None:
+    """Check ``bed_of_nails(x, scale)``: x (Tensor[H, W]) -> Tensor[H * scale, W * scale]."""
+    run_check(_BED_OF_NAILS, student_fn, seed=seed, n_random=n_random)
+
+
+# --- max unpooling ------------------------------------------------------------------------------------
+
+
+def _unpool_cases(generator: torch.Generator, n_random: int) -> list[Case]:
+    long = torch.int64
+    cases = [
+        Case(
+            "lecture example: unpool [[1, 3], [2, 4]] into 4x4",
+            (_t([[1, 3], [2, 4]]), _t([[4, 3], [8, 15]], long), (4, 4)),
+        ),
+        Case(
+            "overlapping windows: three values land on the centre of a 3x3 plane",
+            (_t([[100, 200], [450, 50]]), _t([[4, 4], [4, 8]], long), (3, 3)),
+        ),
+        Case("a single value", (_t([[7]]), _t([[3]], long), (2, 2))),
+        Case("a non-square 2x4 output", (_t([[1, 2]]), _t([[5, 2]], long), (2, 4))),
+        Case(
+            "float64 values keep their dtype",
+            (_t([[1.5, -2.5]], torch.float64), _t([[0, 3]], long), (2, 2)),
+        ),
+    ]
+    for i in range(n_random):
+        kernel, stride = _randint(generator, 2, 3), _randint(generator, 1, 2)
+        height, width = _randint(generator, kernel, 6), _randint(generator, kernel, 6)
+        pooled_from = random_tensor(generator, height, width)
+        _, indices = ops.max_pool2d_with_indices(pooled_from, kernel, stride)
+        values = random_tensor(generator, *indices.shape)
+        name = f"random {i + 1}: {kernel}x{kernel} windows, stride {stride}, into {height}x{width}"
+        cases.append(Case(name, (values, indices, (height, width))))
+    return cases
+
+
+def _unpool_with(values, indices, output_size, place):
+    height, width = output_size
+    out = torch.zeros(height, width, dtype=values.dtype)
+    for value, index in zip(values.flatten().tolist(), indices.flatten().tolist()):
+        place(out, value, index, height, width)
+    return out
+
+
+def _overwrite(out, value, index, height, width):
+    out[index // width, index % width] = value
+
+
+def _column_major(out, value, index, height, width):
+    out[index % height, index // height] += value
+
+
+def _torch_unpool(values, indices, output_size):
+    """PyTorch's own computation: ``index_put_`` with ``accumulate=True`` sums repeated indices."""
+    height, width = output_size
+    flat = torch.zeros(height * width, dtype=values.dtype)
+    flat.index_put_((indices.flatten(),), values.flatten(), accumulate=True)
+    return flat.reshape(height, width)
+
+
+_MAX_UNPOOL = Exercise(
+    name="max_unpool2d",
+    signature="max_unpool2d(values, indices, output_size)",
+    reference=ops.max_unpool2d,
+    cases=_unpool_cases,
+    torch_op=_torch_unpool,
+    forbidden=[
+        (ops, "max_unpool2d", "seglab.ops.max_unpool2d"),
+        (F, "max_unpool2d", "torch.nn.functional.max_unpool2d"),
+    ],
+    mistakes=[
+        Mistake(
+            "where pooling windows overlap, several values point to the same position: they must be "
+            "summed (out[...] += value), not overwritten. torch's MaxUnpool2d keeps only one of them; "
+            "the unpooling of this course sums them.",
+            lambda v, i, size: _unpool_with(v, i, size, _overwrite),
+        ),
+        Mistake(
+            "the flat indices were read column by column. They are row-major: index = r * W + c, "
+            "so r = index // W and c = index % W, with W the width of the output.",
+            lambda v, i, size: _unpool_with(v, i, size, _column_major),
+        ),
+        Mistake(
+            "rows and columns are swapped: the output has shape output_size = (H, W).",
+            lambda v, i, size: ops.max_unpool2d(v, i, size).T,
+        ),
+    ],
+    shape_hint=lambda values, indices, output_size: f"the output has shape output_size = {tuple(output_size)}.",
+    dtype_from="values",
+)
+
+
+def max_unpool2d(student_fn, *, seed: int = 0, n_random: int = 8) -> None:
+    """Check ``max_unpool2d(values, indices, output_size)``, which sums values landing on one position."""
+    run_check(_MAX_UNPOOL, student_fn, seed=seed, n_random=n_random)
+
+
+# --- transposed convolution in 1D ------------------------------------------------------------------------
+
+
+def _conv1d_cases(generator: torch.Generator, n_random: int) -> list[Case]:
+    cases = [
+        Case("lecture practice: [5, 8] with kernel [1, 2, 1], stride 2", (_t([5, 8]), _t([1, 2, 1])), {"stride": 2}),
+        Case("stride 1: every stamp overlaps the next", (_t([1, 2, 3]), _t([1, 1])), {"stride": 1}),
+        Case("stride larger than the kernel leaves gaps", (_t([1, 2]), _t([1, 1])), {"stride": 3}),
+        Case("a single input value is one stamp", (_t([3]), _t([1, 2, 3])), {"stride": 2}),
+        Case("a kernel of length 1", (_t([1, 2, 3]), _t([2])), {"stride": 2}),
+        Case("padding 1 trims one value from each end", (_t([5, 8]), _t([1, 2, 1])), {"stride": 2, "padding": 1}),
+        Case("default stride and padding", (_t([1, -1]), _t([2, 3, 4])), {}),
+        Case("float64 input keeps its dtype", (_t([0.5, 1.5], torch.float64), _t([1, 2], torch.float64)), {"stride": 2}),
+    ]
+    for i in range(n_random):
+        n, k, stride = _randint(generator, 1, 6), _randint(generator, 1, 5), _randint(generator, 1, 4)
+        padding = _randint(generator, 0, ((n - 1) * stride + k - 1) // 2 if i % 2 else 0)
+        name = f"random {i + 1}: n={n}, k={k}, stride={stride}, padding={padding}"
+        args = (random_tensor(generator, n), random_tensor(generator, k))
+        cases.append(Case(name, args, {"stride": stride, "padding": padding}))
+    return cases
+
+
+def _append_overlaps(x, w, stride=1, padding=0):
+    """The lecture notes' mistake: sum the overlap into the output *and* append the whole next stamp."""
+    k = w.shape[0]
+    out = x[0] * w
+    for value in x[1:]:
+        stamp = value * w
+        overlap = max(k - stride, 0)
+        out = torch.cat([out[: len(out) - overlap], out[len(out) - overlap :] + stamp[:overlap], stamp])
+    return out[padding : len(out) - padding]
+
+
+def _end_to_end(x, w, stride=1, padding=0):
+    return torch.cat([value * w for value in x])
+
+
+def _padded_with_zeros(x, w, stride=1, padding=0):
+    return F.pad(ops.transposed_conv1d(x, w, stride), (padding, padding)) if padding else None
+
+
+def _conv1d_shape_hint(x, w, stride=1, padding=0) -> str:
+    n, k = x.shape[0], w.shape[0]
+    length = (n - 1) * stride + k - 2 * padding
+    return (
+        f"the output length is (n - 1) * stride + k - 2 * padding = ({n} - 1) * {stride} + {k} - 2 * {padding} "
+        f"= {length}: the last stamp starts at (n - 1) * stride and is k long; padding trims each end."
+    )
+
+
+_TRANSPOSED_1D = Exercise(
+    name="transposed_conv1d",
+    signature="transposed_conv1d(x, w, stride=1, padding=0)",
+    reference=ops.transposed_conv1d,
+    cases=_conv1d_cases,
+    torch_op=lambda x, w, stride=1, padding=0: F.conv_transpose1d(
+        x[None, None], w[None, None], stride=stride, padding=padding
+    )[0, 0],
+    forbidden=[
+        (ops, "transposed_conv1d", "seglab.ops.transposed_conv1d"),
+        (ops, "transposed_conv2d", "seglab.ops.transposed_conv2d"),
+        (F, "conv_transpose1d", "torch.nn.functional.conv_transpose1d"),
+        (F, "conv_transpose2d", "torch.nn.functional.conv_transpose2d"),
+        (torch, "conv_transpose1d", "torch.conv_transpose1d"),
+        (torch, "conv_transpose2d", "torch.conv_transpose2d"),
+    ],
+    mistakes=[
+        Mistake(
+            "the overlapping values must be summed, not appended. This is the mistake in the lecture "
+            "notes' [5, 10, 13, 8, 16, 8]: the overlap 5 + 8 = 13 was added, and then the whole "
+            "second stamp [8, 16, 8] was written after it again. Each stamp x[i] * w starts at "
+            "i * stride and is added into one output of length (n - 1) * stride + k.",
+            _append_overlaps,
+        ),
+        Mistake(
+            "the stamps were placed end to end, k positions apart. Stamp i starts at i * stride; "
+            "when stride < k the stamps overlap and the overlapping values are summed.",
+            _end_to_end,
+        ),
+        Mistake(
+            "the kernel is flipped. A transposed convolution stamps w as it is: x[i] * w[j] lands at "
+            "i * stride + j (PyTorch's convolutions never flip the kernel).",
+            lambda x, w, stride=1, padding=0: ops.transposed_conv1d(x, w.flip(0), stride, padding),
+        ),
+        Mistake(
+            "the stride was ignored: stamp i starts at i * stride, not at i.",
+            lambda x, w, stride=1, padding=0: ops.transposed_conv1d(x, w, 1, padding),
+        ),
+        Mistake(
+            "padding was ignored. In a transposed convolution, padding trims `padding` values from "
+            "each end of the full output (it undoes the padding of the matching convolution).",
+            lambda x, w, stride=1, padding=0: ops.transposed_conv1d(x, w, stride, 0),
+        ),
+        Mistake(
+            "zeros were added at both ends. In a transposed convolution, padding removes `padding` "
+            "values from each end of the full output instead.",
+            _padded_with_zeros,
+        ),
+    ],
+    shape_hint=_conv1d_shape_hint,
+)
+
+
+def transposed_conv1d(student_fn, *, seed: int = 0, n_random: int = 8) -> None:
+    """Check ``transposed_conv1d(x, w, stride=1, padding=0)`` against the reference and ``F.conv_transpose1d``."""
+    run_check(_TRANSPOSED_1D, student_fn, seed=seed, n_random=n_random)
+
+
+# --- transposed convolution in 2D ------------------------------------------------------------------------
+
+
+def _conv2d_cases(generator: torch.Generator, n_random: int) -> list[Case]:
+    cases = [
+        Case("lecture example: [[0, 2], [3, 1]] with kernel [[0, 1], [2, 3]]", (_t([[0, 2], [3, 1]]), _t([[0, 1], [2, 3]]))),
+        Case("stride 2 with a 2x2 kernel: stamps just touch", (_t([[1, 2], [3, 4]]), _t([[1, 1], [1, 1]])), {"stride": 2}),
+        Case(
+            "stride 2 with a 3x3 kernel: stamps overlap (the checkerboard)",
+            (_t([[1, 1], [1, 1]]), _t([[1, 1, 1], [1, 1, 1], [1, 1, 1]])),
+            {"stride": 2},
+        ),
+        Case("a non-square input and kernel", (_t([[1, 2, 3], [4, 5, 6]]), _t([[1, -1]])), {"stride": 2}),
+        Case("padding 1 trims a row and a column on each side", (_t([[0, 2], [3, 1]]), _t([[0, 1, 2], [2, 3, 4], [1, 0, 1]])), {"stride": 2, "padding": 1}),
+        Case("float64 input keeps its dtype", (_t([[0.5, 1.5]], torch.float64), _t([[1, 2], [3, 4]], torch.float64)), {}),
+    ]
+    for i in range(n_random):
+        height, width = _randint(generator, 1, 4), _randint(generator, 1, 4)
+        k_h, k_w, stride = _randint(generator, 1, 4), _randint(generator, 1, 4), _randint(generator, 1, 3)
+        most = min((height - 1) * stride + k_h - 1, (width - 1) * stride + k_w - 1) // 2
+        padding = _randint(generator, 0, most) if i % 2 else 0
+        name = f"random {i + 1}: {height}x{width} input, {k_h}x{k_w} kernel, stride={stride}, padding={padding}"
+        args = (random_tensor(generator, height, width), random_tensor(generator, k_h, k_w))
+        cases.append(Case(name, args, {"stride": stride, "padding": padding}))
+    return cases
+
+
+def _conv2d_shape_hint(x, w, stride=1, padding=0) -> str:
+    (height, width), (k_h, k_w) = x.shape, w.shape
+    return (
+        f"each side follows the 1D rule (n - 1) * stride + k - 2 * padding: rows ({height} - 1) * {stride} "
+        f"+ {k_h} - 2 * {padding} = {(height - 1) * stride + k_h - 2 * padding}, columns ({width} - 1) * "
+        f"{stride} + {k_w} - 2 * {padding} = {(width - 1) * stride + k_w - 2 * padding}."
+    )
+
+
+_TRANSPOSED_2D = Exercise(
+    name="transposed_conv2d",
+    signature="transposed_conv2d(x, w, stride=1, padding=0)",
+    reference=ops.transposed_conv2d,
+    cases=_conv2d_cases,
+    torch_op=lambda x, w, stride=1, padding=0: F.conv_transpose2d(
+        x[None, None], w[None, None], stride=stride, padding=padding
+    )[0, 0],
+    forbidden=[
+        (ops, "transposed_conv2d", "seglab.ops.transposed_conv2d"),
+        (F, "conv_transpose2d", "torch.nn.functional.conv_transpose2d"),
+        (torch, "conv_transpose2d", "torch.conv_transpose2d"),
+    ],
+    mistakes=[
+        Mistake(
+            "the kernel is rotated by 180 degrees. A transposed convolution stamps w as it is: "
+            "x[i, j] * w[a, b] lands at (i * stride + a, j * stride + b).",
+            lambda x, w, stride=1, padding=0: ops.transposed_conv2d(x, w.flip(0, 1), stride, padding),
+        ),
+        Mistake(
+            "the kernel is transposed (w.T): w[a, b] belongs to row offset a and column offset b.",
+            lambda x, w, stride=1, padding=0: ops.transposed_conv2d(x, w.T, stride, padding),
+        ),
+        Mistake(
+            "the stride was ignored: stamp (i, j) starts at (i * stride, j * stride).",
+            lambda x, w, stride=1, padding=0: ops.transposed_conv2d(x, w, 1, padding),
+        ),
+        Mistake(
+            "padding was ignored: it trims `padding` rows and columns from each side of the full output.",
+            lambda x, w, stride=1, padding=0: ops.transposed_conv2d(x, w, stride, 0),
+        ),
+        Mistake(
+            "overlapping stamps overwrite each other; they must be summed (out[...] += x[i, j] * w).",
+            lambda x, w, stride=1, padding=0: _overwrite_2d(x, w, stride, padding),
+        ),
+    ],
+    shape_hint=_conv2d_shape_hint,
+)
+
+
+def _overwrite_2d(x, w, stride, padding):
+    (height, width), (k_h, k_w) = x.shape, w.shape
+    full = torch.zeros((height - 1) * stride + k_h, (width - 1) * stride + k_w, dtype=x.dtype)
+    for i in range(height):
+        for j in range(width):
+            full[i * stride : i * stride + k_h, j * stride : j * stride + k_w] = x[i, j] * w
+    return full[padding : full.shape[0] - padding, padding : full.shape[1] - padding]
+
+
+def transposed_conv2d(student_fn, *, seed: int = 0, n_random: int = 8) -> None:
+    """Check ``transposed_conv2d(x, w, stride=1, padding=0)`` against the reference and ``F.conv_transpose2d``."""
+    run_check(_TRANSPOSED_2D, student_fn, seed=seed, n_random=n_random)
+
+
+# --- convolution as a matrix -------------------------------------------------------------------------------
+
+
+def _matrix_cases(generator: torch.Generator, n_random: int) -> list[Case]:
+    cases = [
+        Case("kernel [1, 2, 1] on a length-4 input", (_t([1, 2, 1]), 4)),
+        Case("stride 2 keeps every second row", (_t([1, 2, 1]), 5), {"stride": 2}),
+        Case("padding 1 adds a row at each end", (_t([1, 2, 3]), 3), {"padding": 1}),
+        Case("a kernel as long as the input: one row", (_t([1, -1, 2]), 3)),
+        Case("an asymmetric kernel is not flipped", (_t([3, 1]), 4)),
+        Case("float64 kernel keeps its dtype", (_t([0.5, 1.5], torch.float64), 3)),
+    ]
+    for i in range(n_random):
+        k, stride = _randint(generator, 1, 4), _randint(generator, 1, 3)
+        padding = _randint(generator, 0, k - 1) if i % 2 else 0
+        n = _randint(generator, max(k - 2 * padding, 1), 7)
+        name = f"random {i + 1}: k={k}, n={n}, stride={stride}, padding={padding}"
+        cases.append(Case(name, (random_tensor(generator, k), n), {"stride": stride, "padding": padding}))
+    return cases
+
+
+def _matrix_by_conv1d(w, n, stride=1, padding=0):
+    """PyTorch's computation: column j is ``F.conv1d`` of the j-th unit vector."""
+    units = torch.eye(n, dtype=w.dtype)[:, None, :]  # [n, 1, n]: a batch of unit vectors
+    return F.conv1d(units, w[None, None], stride=stride, padding=padding)[:, 0, :].T  # [m, n]
+
+
+def _matrix_shape_hint(w, n, stride=1, padding=0) -> str:
+    rows = (n + 2 * padding - w.shape[0]) // stride + 1
+    return (
+        f"one row per output value and one column per input value: shape (m, n) with "
+        f"m = (n + 2 * padding - k) // stride + 1 = ({n} + 2 * {padding} - {w.shape[0]}) // {stride} + 1 = {rows}."
+    )
+
+
+_CONV1D_MATRIX = Exercise(
+    name="conv1d_matrix",
+    signature="conv1d_matrix(w, n, stride=1, padding=0)",
+    reference=ops.conv1d_matrix,
+    cases=_matrix_cases,
+    torch_op=_matrix_by_conv1d,
+    forbidden=[(ops, "conv1d_matrix", "seglab.ops.conv1d_matrix")],
+    mistakes=[
+        Mistake(
+            "this is the transpose of the convolution matrix (the transposed convolution's). Rows are "
+            "output positions: M has shape (m, n), so that M @ x is the convolution.",
+            lambda w, n, stride=1, padding=0: ops.conv1d_matrix(w, n, stride, padding).T,
+        ),
+        Mistake(
+            "the kernel is flipped. PyTorch's convolution is a cross-correlation: row r holds "
+            "w[0], ..., w[k - 1] in order, from column r * stride - padding on.",
+            lambda w, n, stride=1, padding=0: ops.conv1d_matrix(w.flip(0), n, stride, padding),
+        ),
+        Mistake(
+            "the stride was ignored. With stride s, keep every s-th row of the stride-1 matrix: row r "
+            "starts at column r * stride - padding.",
+            lambda w, n, stride=1, padding=0: ops.conv1d_matrix(w, n, 1, padding),
+        ),
+        Mistake(
+            "padding was ignored. Padding adds zeros around the input, so the first row starts at "
+            "column -padding: its first taps fall on the zeros and are left out of the matrix.",
+            lambda w, n, stride=1, padding=0: ops.conv1d_matrix(w, n, stride, 0),
+        ),
+    ],
+    shape_hint=_matrix_shape_hint,
+    dtype_from="w",
+)
+
+
+def conv1d_matrix(student_fn, *, seed: int = 0, n_random: int = 8) -> None:
+    """Check ``conv1d_matrix(w, n, stride=1, padding=0)``: ``M @ x`` must equal ``F.conv1d``."""
+    run_check(_CONV1D_MATRIX, student_fn, seed=seed, n_random=n_random)
