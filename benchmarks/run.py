@@ -1,0 +1,151 @@
+"""Measure the course's budgets on this machine and write the result table into README.md.
+
+What it measures (DESIGN.md, "Budgets"):
+
+* every notebook in lectures/, solutions/ and exercises/ executed top to bottom in a fresh
+  kernel (budget: 60 s each, 10 minutes for the whole course);
+* autograding one student's submission (the solution) of each assignment with the real
+  ``nbgrader autograde`` (budget: 30 s);
+* optionally (``--suite``) the whole test suite, install excluded (budget: 10 minutes).
+
+Usage, from the course root::
+
+    .venv/bin/python benchmarks/run.py            # print the table
+    .venv/bin/python benchmarks/run.py --readme   # and write it into README.md
+    .venv/bin/python benchmarks/run.py --suite    # also time the test suite
+
+Timings are wall-clock seconds on whatever machine runs it; the README says which.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK_BUDGET, COURSE_BUDGET, AUTOGRADE_BUDGET, SUITE_BUDGET = 60, 600, 30, 600
+README_START, README_END = "<!-- benchmark:start -->", "<!-- benchmark:end -->"
+
+
+def time_notebook(path: Path) -> float:
+    """Seconds to execute ``path`` in a fresh python3 kernel (errors allowed only in exercises/)."""
+    notebook = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        notebook,
+        kernel_name="python3",
+        timeout=600,
+        allow_errors="exercises" in path.parts,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    start = time.perf_counter()
+    client.execute()
+    return time.perf_counter() - start
+
+
+def _nbgrader(args: list[str], cwd: Path) -> None:
+    subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def _solution_submission(release: Path, solution: Path) -> nbformat.NotebookNode:
+    """The release notebook with every solution cell filled in from the instructor's version."""
+    submission = nbformat.read(release, as_version=4)
+    solved = {
+        cell.metadata["nbgrader"]["grade_id"]: cell
+        for cell in nbformat.read(solution, as_version=4).cells
+        if cell.metadata.get("nbgrader", {}).get("solution")
+    }
+    for cell in submission.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in solved and cell.metadata["nbgrader"].get("solution"):
+            lines = solved[grade_id].source.splitlines()
+            cell.source = "\n".join(line for line in lines if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line)
+    return submission
+
+
+def time_autograde(assignment: str) -> float:
+    """Seconds for ``nbgrader autograde`` of one student's (correct) submission of ``assignment``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        course = Path(tmp)
+        shutil.copy(ROOT / "nbgrader_config.py", course)
+        shutil.copytree(ROOT / "solutions", course / "solutions")
+        _nbgrader(["generate_assignment", assignment, "--force"], course)
+        target = course / "submitted" / "student" / assignment
+        target.mkdir(parents=True)
+        for release in sorted((course / "exercises" / assignment).glob("*.ipynb")):
+            solution = course / "solutions" / assignment / release.name
+            nbformat.write(_solution_submission(release, solution), target / release.name)
+        start = time.perf_counter()
+        _nbgrader(["autograde", assignment, "--student", "student"], course)
+        return time.perf_counter() - start
+
+
+def time_suite() -> float:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "pytest", "-q"], cwd=ROOT, check=True)
+    return time.perf_counter() - start
+
+
+def _row(name: str, seconds: float, budget: float) -> str:
+    verdict = "within budget" if seconds <= budget else "**over budget**"
+    return f"| {name} | {seconds:.1f} s | {budget} s | {verdict} |"
+
+
+def measure(suite: bool) -> str:
+    rows = []
+    total = 0.0
+    for folder in ("lectures", "solutions", "exercises"):
+        for path in sorted((ROOT / folder).rglob("*.ipynb")):
+            if ".ipynb_checkpoints" in path.parts:
+                continue
+            seconds = time_notebook(path)
+            total += seconds
+            rows.append(_row(f"run `{path.relative_to(ROOT).as_posix()}`", seconds, NOTEBOOK_BUDGET))
+    rows.append(_row("run the whole course (all notebooks above)", total, COURSE_BUDGET))
+    for assignment in sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir()):
+        rows.append(_row(f"autograde one submission of `{assignment}`", time_autograde(assignment), AUTOGRADE_BUDGET))
+    if suite:
+        rows.append(_row("the whole test suite (install excluded)", time_suite(), SUITE_BUDGET))
+    machine = f"{os.cpu_count()} CPU cores, {platform.python_implementation()} {platform.python_version()}"
+    header = [
+        f"Measured by `benchmarks/run.py` on {machine}, no GPU.",
+        "",
+        "| what | time | budget | |",
+        "|---|---|---|---|",
+    ]
+    return "\n".join(header + rows)
+
+
+def write_readme(table: str) -> None:
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    pattern = re.compile(re.escape(README_START) + ".*?" + re.escape(README_END), re.S)
+    if not pattern.search(text):
+        raise SystemExit(f"README.md has no {README_START} ... {README_END} block to replace")
+    readme.write_text(pattern.sub(lambda _: f"{README_START}\n{table}\n{README_END}", text))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--readme", action="store_true", help="write the table into README.md")
+    parser.add_argument("--suite", action="store_true", help="also time the whole test suite")
+    args = parser.parse_args()
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    table = measure(args.suite)
+    print(table)
+    if args.readme:
+        write_readme(table)
+
+
+if __name__ == "__main__":
+    main()
