@@ -73,7 +73,7 @@ def nearest_upsample(x, scale) -> torch.Tensor:
     height, width = x.shape[-2:]
     rows = torch.arange(height * s_h) // s_h  # output row r reads input row r // s_h
     cols = torch.arange(width * s_w) // s_w
-    return x[..., rows, :][..., :, cols].clone()
+    return x[..., rows, :][..., :, cols]  # indexing with tensors makes a new tensor
 
 
 def bed_of_nails(x, scale) -> torch.Tensor:
@@ -167,7 +167,8 @@ def max_unpool2d(values, indices, output_size) -> torch.Tensor:
 
     When pooling windows overlap, several values can point to the same position; they are
     **summed** (the transpose of max pooling, so that gradients add up). PyTorch's
-    ``F.max_unpool2d`` keeps only one of them instead.
+    ``F.max_unpool2d`` keeps only one of them instead, and which one is not specified (on a
+    multi-threaded CPU it can change from run to run).
 
     .. math::
         y[q] = \\sum_{i \\,:\\, \\mathrm{indices}[i] = q} \\mathrm{values}[i]
@@ -337,7 +338,9 @@ def conv1d_matrix(w, n, stride=1, padding=0) -> torch.Tensor:
         M x = \\mathrm{conv1d}(x, w), \\qquad M^\\top y = \\mathrm{conv\\_transpose1d}(y, w)
 
     with the same stride and padding: the transposed convolution *is* multiplication by the
-    transposed matrix. Stride ``s`` keeps every ``s``-th row of the stride-1 matrix.
+    transposed matrix. Stride ``s`` keeps every ``s``-th row of the stride-1 matrix. When
+    ``(n + 2p - k) % s != 0`` the last ``(n + 2p - k) % s`` inputs are never a window's start, and
+    PyTorch gets back to length ``n`` only with ``output_padding=(n + 2p - k) % s``.
 
     Args:
         w (Tensor[k]): the kernel.

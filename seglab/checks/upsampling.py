@@ -476,15 +476,17 @@ _CONV1D_MATRIX = Exercise(
     torch_op=_matrix_by_conv1d,
     forbidden=[(ops, "conv1d_matrix", "seglab.ops.conv1d_matrix")],
     mistakes=[
-        Mistake(
-            "this is the transpose of the convolution matrix (the transposed convolution's). Rows are "
-            "output positions: M has shape (m, n), so that M @ x is the convolution.",
-            lambda w, n, stride=1, padding=0: ops.conv1d_matrix(w, n, stride, padding).T,
-        ),
+        # the flip before the transpose: with stride 1 and m == n, M of the flipped w *is* M.T, and a
+        # student with the right shape has more likely flipped the kernel than transposed the matrix
         Mistake(
             "the kernel is flipped. PyTorch's convolution is a cross-correlation: row r holds "
             "w[0], ..., w[k - 1] in order, from column r * stride - padding on.",
             lambda w, n, stride=1, padding=0: ops.conv1d_matrix(w.flip(0), n, stride, padding),
+        ),
+        Mistake(
+            "this is the transpose of the convolution matrix (the transposed convolution's). Rows are "
+            "output positions: M has shape (m, n), so that M @ x is the convolution.",
+            lambda w, n, stride=1, padding=0: ops.conv1d_matrix(w, n, stride, padding).T,
         ),
         Mistake(
             "the stride was ignored. With stride s, keep every s-th row of the stride-1 matrix: row r "
