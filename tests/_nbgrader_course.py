@@ -1,0 +1,143 @@
+"""Helpers for the tests that run the real nbgrader on a temporary copy of the course.
+
+``test_release.py`` and ``test_grading.py`` build a throw-away course folder (``nbgrader_config.py``
+plus ``solutions/``) in ``tmp_path`` and run ``python -m nbgrader`` there as a subprocess, exactly
+as an instructor does from the course root, so the repository itself never receives a
+``gradebook.db``, ``submitted/``, ``autograded/`` or a regenerated ``exercises/``.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTIONS = ROOT / "solutions"
+EXERCISES = ROOT / "exercises"
+LECTURES = ROOT / "lectures"
+CONFIG = ROOT / "nbgrader_config.py"
+
+# Folders and files nbgrader itself skips (its CourseDirectory.ignore default); they are never in git.
+IGNORED_NAMES = {".ipynb_checkpoints", "__pycache__"}
+
+
+def assignments() -> list[str]:
+    """The assignment names: the folders of ``solutions/``."""
+    if not SOLUTIONS.is_dir():
+        return []
+    return sorted(p.name for p in SOLUTIONS.iterdir() if p.is_dir() and p.name not in IGNORED_NAMES)
+
+
+def files_under(folder: Path) -> list[Path]:
+    """Every file below ``folder`` (relative paths, sorted), without the folders nbgrader ignores."""
+    return sorted(
+        path.relative_to(folder)
+        for path in folder.rglob("*")
+        if path.is_file()
+        and not IGNORED_NAMES & set(path.relative_to(folder).parts)
+        and path.suffix != ".pyc"
+    )
+
+
+def notebooks_under(folder: Path) -> list[Path]:
+    """Every ``.ipynb`` below ``folder`` (absolute paths, sorted), without checkpoints."""
+    if not folder.is_dir():
+        return []
+    return [folder / p for p in files_under(folder) if p.suffix == ".ipynb"]
+
+
+def read_notebook(path: Path) -> nbformat.NotebookNode:
+    return nbformat.read(path, as_version=nbformat.NO_CONVERT)
+
+
+def nbgrader_metadata(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def is_test_cell(cell) -> bool:
+    """An autograded test cell: graded, and not a solution cell."""
+    meta = nbgrader_metadata(cell)
+    return bool(meta.get("grade")) and not meta.get("solution")
+
+
+def is_solution_cell(cell) -> bool:
+    return bool(nbgrader_metadata(cell).get("solution"))
+
+
+def make_course(folder: Path, names: list[str] | None = None) -> Path:
+    """A course folder in ``folder``: the real ``nbgrader_config.py`` and ``solutions/<name>/``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(CONFIG, folder / CONFIG.name)
+    for name in assignments() if names is None else names:
+        shutil.copytree(SOLUTIONS / name, folder / "solutions" / name)
+    return folder
+
+
+def nbgrader_env(course: Path) -> dict[str, str]:
+    """The environment of an nbgrader run.
+
+    * ``PATH`` starts with this interpreter's ``bin``: nbgrader runs the ``alembic`` command
+      (found on ``PATH``) when it creates a gradebook, which fails outside an activated venv.
+    * ``JUPYTER_CONFIG_DIR`` points to an empty folder, so that a personal
+      ``~/.jupyter/nbgrader_config.py`` cannot change what the tests see.
+    * ``MPLBACKEND=Agg``: figures render off-screen in the grading kernels.
+    """
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    config_dir = course / ".jupyter-config"
+    config_dir.mkdir(exist_ok=True)
+    env["JUPYTER_CONFIG_DIR"] = str(config_dir)
+    env["MPLBACKEND"] = "Agg"
+    return env
+
+
+def run_nbgrader(course: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    """``python -m nbgrader <args>`` with the course folder as working directory (never raises on failure)."""
+    return subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args],
+        cwd=course,
+        env=nbgrader_env(course),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def report(result: subprocess.CompletedProcess, tail: int = 6000) -> str:
+    """The command, its exit code and the end of its output, for assertion messages."""
+    command = " ".join(str(a) for a in result.args[1:])
+    return (
+        f"`{command}` exited with {result.returncode}\n"
+        f"--- stdout (last {tail} characters) ---\n{result.stdout[-tail:]}\n"
+        f"--- stderr (last {tail} characters) ---\n{result.stderr[-tail:]}"
+    )
+
+
+def generate_assignment(course: Path, name: str) -> None:
+    """``nbgrader generate_assignment <name> --force`` in ``course``; fails the test with nbgrader's output."""
+    result = run_nbgrader(course, "generate_assignment", name, "--force")
+    assert result.returncode == 0, report(result)
+
+
+def without_solution_markers(source: str) -> str:
+    """``source`` without its ``### BEGIN SOLUTION`` / ``### END SOLUTION`` lines."""
+    return "\n".join(
+        line for line in source.splitlines() if "BEGIN SOLUTION" not in line and "END SOLUTION" not in line
+    )
+
+
+def with_solutions(release, solution) -> nbformat.NotebookNode:
+    """A student's perfect submission: ``release`` with every solution cell filled in from ``solution``."""
+    answers = {nbgrader_metadata(c)["grade_id"]: c.source for c in solution.cells if is_solution_cell(c)}
+    notebook = copy.deepcopy(release)
+    for cell in notebook.cells:
+        if is_solution_cell(cell):
+            cell.source = without_solution_markers(answers[nbgrader_metadata(cell)["grade_id"]])
+    return notebook
