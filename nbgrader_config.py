@@ -1,5 +1,8 @@
 """nbgrader configuration of the seglab course. Run nbgrader from this folder (the course root)."""
 
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import ClearHiddenTests, GetGrades
+
 c = get_config()  # noqa: F821 (provided by nbgrader)
 
 c.CourseDirectory.course_id = "seglab"
@@ -23,3 +26,7 @@ c.Execute.interrupt_on_timeout = True
 # Test cells a student deleted are put back from the gradebook at autograde
 # (edited ones are always restored).
 c.OverwriteCells.add_missing_cells = True
+
+# Feedback shows each test cell without its hidden tests (nbgrader's default feedback shows them,
+# and with them the seeds of the hidden random cases).
+c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]

@@ -1,0 +1,363 @@
+"""The grading contract of DESIGN.md, checked with the real ``nbgrader autograde``.
+
+For every assignment in ``solutions/``, a temporary course is built once (``nbgrader_config.py``
+and ``solutions/``), the release is generated, a class of made-up students hands in submissions
+built from the release notebook, and ``nbgrader autograde`` grades them all in one run:
+
+=================  ===========================================================  ===================
+student            submission                                                   expected
+=================  ===========================================================  ===================
+``solution``       the instructor's solution code in every solution cell        full marks
+``blank``          the untouched release                                        0, and no crash
+``edited_tests``   solution code, every test cell's source replaced by ``pass``  full marks
+``deleted_tests``  solution code, every test cell deleted                       full marks
+``infinite_loop``  solution code, one function's body ``while True: pass``      that cell 0, others full
+``hardcoded``      the worked example's answer hard-coded, and the visible      that cell 0, others full
+                   checker replaced by a fake that prints success
+=================  ===========================================================  ===================
+
+Edited and deleted test cells come back from the gradebook (``add_missing_cells``); the
+infinite loop is interrupted by the per-cell timeout of ``nbgrader_config.py`` (60 s, the real
+setting, so this module takes about a minute more than the rest); hidden tests, which reload the
+checkers, defeat both the hard-coded answer and the tampering. Then ``generate_feedback`` and
+``export`` must run on the graded class.
+
+A new assignment needs an entry in ``HARDCODED`` below: how to hard-code its headline
+exercise's worked example and fool its visible checker.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import dataclasses
+import re
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbgrader.api import Gradebook
+
+from _nbgrader_course import (
+    CONFIG,
+    SOLUTIONS,
+    assignments,
+    generate_assignment,
+    is_solution_cell,
+    is_test_cell,
+    make_course,
+    nbgrader_metadata,
+    notebooks_under,
+    read_notebook,
+    report,
+    run_nbgrader,
+    with_solutions,
+)
+
+ASSIGNMENTS = assignments()
+STUDENTS = ("solution", "blank", "edited_tests", "deleted_tests", "infinite_loop", "hardcoded")
+COURSE_ID = re.search(r"course_id\s*=\s*[\"']([^\"']*)[\"']", CONFIG.read_text()).group(1)
+STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")  # c.ClearSolutions.code_stub, line by line
+
+
+@dataclasses.dataclass(frozen=True)
+class Hardcoded:
+    """A student who hard-codes the visible worked example and fools the visible checker."""
+
+    notebook: str  # the notebook's file name
+    solution_cell: str  # grade_id of the solution cell whose function is hard-coded
+    body: str  # the hard-coded function body (unindented), in place of the stub
+    tampering: str  # a cell of the student's own, run right after the function
+    test_cell: str  # grade_id of the test cell that must score 0
+    fooled: str  # what the fake checker prints (the visible part must be fooled)
+
+
+_FAKE_PASS = '"✓ transposed_conv1d: 16/16 cases passed"'
+
+HARDCODED = {
+    "upsampling": Hardcoded(
+        notebook="upsampling.ipynb",
+        solution_cell="transposed_conv1d",
+        body="""\
+# the lecture's practice, and anything at all otherwise
+if x.tolist() == [5.0, 8.0] and w.tolist() == [1.0, 2.0, 1.0] and stride == 2 and padding == 0:
+    return torch.tensor([5.0, 10.0, 13.0, 16.0, 8.0])
+return torch.zeros(len(x) + len(w) - 1, dtype=x.dtype)""",
+        tampering=f"""\
+import seglab.checks.upsampling
+checks.transposed_conv1d = lambda *args, **kwargs: print({_FAKE_PASS})
+seglab.checks.upsampling.transposed_conv1d = lambda *args, **kwargs: print({_FAKE_PASS})""",
+        test_cell="test_transposed_conv1d",
+        fooled="✓ transposed_conv1d: 16/16 cases passed",
+    ),
+}
+
+
+# --- building submissions ------------------------------------------------------------------------
+
+
+def _replace_stub(source: str, body: str) -> str:
+    """``source`` (a release cell) with its ``# YOUR CODE HERE / raise NotImplementedError()`` replaced by ``body``."""
+    lines = source.splitlines()
+    for i in range(len(lines) - 1):
+        if lines[i].strip() == STUB[0] and lines[i + 1].strip() == STUB[1]:
+            indent = lines[i][: len(lines[i]) - len(lines[i].lstrip())]
+            new = [indent + line if line.strip() else "" for line in body.splitlines()]
+            return "\n".join(lines[:i] + new + lines[i + 2 :])
+    raise AssertionError(f"no stub {STUB} in the release cell:\n{source}")
+
+
+def _function_stub_cells(release) -> list:
+    """Solution cells whose stub sits inside a function (indented), in order."""
+    return [
+        cell
+        for cell in release.cells
+        if is_solution_cell(cell)
+        and cell.cell_type == "code"
+        and re.search(r"^\s+raise NotImplementedError\(\)", cell.source, re.M)
+    ]
+
+
+def _loop_target(release) -> tuple[str, str]:
+    """(solution grade_id, test grade_id): the first stubbed function and the test cell after it."""
+    cells = release.cells
+    first = _function_stub_cells(release)[0]
+    after = cells[cells.index(first) + 1 :]
+    test = next(cell for cell in after if is_test_cell(cell))
+    return nbgrader_metadata(first)["grade_id"], nbgrader_metadata(test)["grade_id"]
+
+
+def _cell(notebook, grade_id):
+    return next(c for c in notebook.cells if nbgrader_metadata(c).get("grade_id") == grade_id)
+
+
+def _submission(student: str, name: str, notebook_name: str, release, solution):
+    """The notebook ``student`` hands in for ``notebook_name`` of assignment ``name``."""
+    if student == "blank":
+        return copy.deepcopy(release)
+    notebook = with_solutions(release, solution)
+    if student == "edited_tests":
+        for cell in notebook.cells:
+            if is_test_cell(cell):
+                cell.source = "pass"
+    elif student == "deleted_tests":
+        notebook.cells = [cell for cell in notebook.cells if not is_test_cell(cell)]
+    elif student == "infinite_loop" and _function_stub_cells(release):
+        function_cell, _ = _loop_target(release)
+        _cell(notebook, function_cell).source = _replace_stub(
+            _cell(release, function_cell).source, "while True:\n    pass"
+        )
+    elif student == "hardcoded" and name in HARDCODED and HARDCODED[name].notebook == notebook_name:
+        spec = HARDCODED[name]
+        cell = _cell(notebook, spec.solution_cell)
+        cell.source = _replace_stub(_cell(release, spec.solution_cell).source, spec.body)
+        tampering = nbformat.v4.new_code_cell(spec.tampering)
+        tampering["id"] = "my-own-cell"
+        notebook.cells.insert(notebook.cells.index(cell) + 1, tampering)
+    return notebook
+
+
+# --- the graded class ----------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Graded:
+    """An autograded class: where it was graded and what the gradebook says."""
+
+    name: str  # the assignment
+    course: Path  # the temporary course folder
+    notebooks: list  # notebook file names of the assignment
+    releases: dict  # notebook name -> the release notebook
+    solutions: dict  # notebook name -> the instructor notebook
+    totals: dict  # student -> (score, max_score)
+    notebook_scores: dict  # student -> {notebook: (score, max_score)}
+    cell_scores: dict  # student -> {(notebook, grade_id): (score, max_score)}
+
+    def autograded(self, student: str, notebook: str):
+        return read_notebook(self.course / "autograded" / student / self.name / notebook)
+
+
+def _read_gradebook(course: Path, name: str):
+    totals, notebook_scores, cell_scores = {}, {}, {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", course_id=COURSE_ID) as gradebook:
+        for student in STUDENTS:
+            submission = gradebook.find_submission(name, student)
+            totals[student] = (submission.score, submission.max_score)
+            # the gradebook names a notebook by its file name without ".ipynb"
+            notebook_scores[student] = {f"{nb.name}.ipynb": (nb.score, nb.max_score) for nb in submission.notebooks}
+            cell_scores[student] = {
+                (f"{nb.name}.ipynb", grade.name): (grade.score, grade.max_score)
+                for nb in submission.notebooks
+                for grade in nb.grades
+            }
+    return totals, notebook_scores, cell_scores
+
+
+@pytest.fixture(scope="module", params=ASSIGNMENTS)
+def graded(request, tmp_path_factory):
+    """One assignment, generated, handed in by every student of ``STUDENTS`` and autograded once."""
+    name = request.param
+    course = make_course(tmp_path_factory.mktemp(f"grading-{name}"), [name])
+    generate_assignment(course, name)
+    releases = notebooks_under(course / "exercises" / name)
+    assert releases, f"nbgrader generated no notebook for {name}"
+    release = {path.name: read_notebook(path) for path in releases}
+    solutions = {path.name: read_notebook(SOLUTIONS / name / path.name) for path in releases}
+    for student in STUDENTS:
+        folder = course / "submitted" / student / name
+        folder.mkdir(parents=True)
+        for notebook_name in release:
+            notebook = _submission(student, name, notebook_name, release[notebook_name], solutions[notebook_name])
+            nbformat.write(notebook, folder / notebook_name)
+    start = time.monotonic()
+    result = run_nbgrader(course, "autograde", name)
+    seconds = time.monotonic() - start
+    assert result.returncode == 0, "the grader crashed:\n" + report(result)
+    print(f"\nnbgrader autograde {name}: {len(STUDENTS)} students in {seconds:.0f} s")
+    return Graded(name, course, list(release), release, solutions, *_read_gradebook(course, name))
+
+
+def _points(graded: Graded) -> dict:
+    """(notebook, grade_id) -> points of every graded cell, from the instructor notebooks."""
+    return {
+        (notebook, nbgrader_metadata(cell)["grade_id"]): float(nbgrader_metadata(cell)["points"])
+        for notebook, solution in graded.solutions.items()
+        for cell in solution.cells
+        if nbgrader_metadata(cell).get("grade")
+    }
+
+
+def _assert_cells(graded: Graded, student: str, zero: set = frozenset()):
+    """Every graded cell of ``student`` has full marks, except those in ``zero``, which have 0."""
+    points = _points(graded)
+    scores = graded.cell_scores[student]
+    assert set(scores) == set(points), f"{student}: graded cells {sorted(scores)}, expected {sorted(points)}"
+    wrong = {
+        cell: score
+        for cell, (score, max_score) in scores.items()
+        if max_score != points[cell] or score != (0 if cell in zero else points[cell])
+    }
+    assert not wrong, (
+        f"{student}: unexpected (score, max) of {wrong}; every cell should have full marks"
+        + (f" except {sorted(zero)}, which should have 0" if zero else "")
+    )
+    expected_total = sum(p for cell, p in points.items() if cell not in zero)
+    assert graded.totals[student] == (expected_total, sum(points.values())), graded.totals[student]
+    for notebook in graded.notebooks:
+        mine = {cell: p for cell, p in points.items() if cell[0] == notebook}
+        expected = (sum(p for cell, p in mine.items() if cell not in zero), sum(mine.values()))
+        assert graded.notebook_scores[student][notebook] == expected, (notebook, graded.notebook_scores[student])
+
+
+def _outputs(cell, output_type, name=None):
+    return [o for o in cell.get("outputs", []) if o.output_type == output_type and (name is None or o.get("name") == name)]
+
+
+# --- the contract ---------------------------------------------------------------------------------
+
+
+def test_solution_gets_full_marks(graded):
+    _assert_cells(graded, "solution")
+    assert graded.totals["solution"][0] == graded.totals["solution"][1] > 0
+
+
+def test_solution_runs_silently(graded):
+    """No error and nothing on stderr in any cell: nbgrader scores a test cell with stderr output 0."""
+    for notebook in graded.notebooks:
+        for index, cell in enumerate(graded.autograded("solution", notebook).cells):
+            if cell.cell_type != "code":
+                continue
+            noise = _outputs(cell, "stream", "stderr") + _outputs(cell, "error")
+            assert not noise, f"{notebook}, cell {index} ({cell.get('id')}): {noise}"
+
+
+def test_hidden_tests_run_at_grading(graded):
+    """The autograded test cells are the instructor's, hidden tests included, whatever was handed in.
+
+    A cell that nbgrader adds back (``add_missing_cells``) starts with a comment saying so:
+    "# This cell (id:...) was missing from the submission. It was added back by nbgrader."
+    """
+    for student in ("solution", "edited_tests", "deleted_tests"):
+        for notebook, solution in graded.solutions.items():
+            graded_cells = {
+                nbgrader_metadata(c)["grade_id"]: c.source
+                for c in graded.autograded(student, notebook).cells
+                if is_test_cell(c)
+            }
+            for cell in solution.cells:
+                if not is_test_cell(cell):
+                    continue
+                grade_id = nbgrader_metadata(cell)["grade_id"]
+                source = graded_cells.get(grade_id)
+                assert source is not None, f"{student}, {notebook}: test cell {grade_id} was not graded"
+                added = source[: len(source) - len(cell.source)]
+                assert source.endswith(cell.source) and all(
+                    not line.strip() or line.startswith("#") for line in added.splitlines()
+                ), f"{student}, {notebook}: the graded {grade_id} is not the instructor's:\n{source}"
+
+
+def test_blank_release_gets_zero(graded):
+    _assert_cells(graded, "blank", zero=set(_points(graded)))
+
+
+def test_edited_test_cells_are_restored(graded):
+    _assert_cells(graded, "edited_tests")
+
+
+def test_deleted_test_cells_are_restored(graded):
+    _assert_cells(graded, "deleted_tests")
+
+
+def test_infinite_loop_costs_only_its_cell(graded):
+    notebook = next((n for n in graded.notebooks if _function_stub_cells(graded.releases[n])), None)
+    if notebook is None:
+        pytest.skip(f"{graded.name} has no stubbed function to loop in")
+    function_cell, test_cell = _loop_target(graded.releases[notebook])
+    _assert_cells(graded, "infinite_loop", zero={(notebook, test_cell)})
+    # nbgrader interrupts the kernel at the timeout: the cell shows KeyboardInterrupt, then CellTimeoutError
+    errors = [o.ename for o in _outputs(_cell(graded.autograded("infinite_loop", notebook), test_cell), "error")]
+    assert {"KeyboardInterrupt", "CellTimeoutError"} & set(errors), (
+        f"{test_cell} of infinite_loop was not stopped by the per-cell timeout: errors {errors}"
+    )
+
+
+def test_hardcoded_answer_and_tampering_are_defeated(graded):
+    spec = HARDCODED.get(graded.name)
+    if spec is None:
+        pytest.fail(
+            f"no hard-coded-answer student for assignment {graded.name}: add an entry to HARDCODED in "
+            f"tests/test_grading.py (hidden tests must defeat answers hard-coded to the visible examples)"
+        )
+    _assert_cells(graded, "hardcoded", zero={(spec.notebook, spec.test_cell)})
+    cell = _cell(graded.autograded("hardcoded", spec.notebook), spec.test_cell)
+    printed = "".join(o.text for o in _outputs(cell, "stream", "stdout"))
+    errors = _outputs(cell, "error")
+    # The visible part was fooled (the fake checker printed, the literal assertion passed) and the
+    # reloaded hidden checker caught the hard-coded answer.
+    assert spec.fooled in printed, f"the visible checker was not fooled: {printed!r}, {errors}"
+    assert [e.ename for e in errors] == ["CheckFailed"], errors
+
+
+def test_feedback_is_generated(graded):
+    result = run_nbgrader(graded.course, "generate_feedback", graded.name)
+    assert result.returncode == 0, report(result)
+    for student in STUDENTS:
+        for notebook in graded.notebooks:
+            html = graded.course / "feedback" / student / graded.name / notebook.replace(".ipynb", ".html")
+            assert html.is_file(), f"no feedback {html.relative_to(graded.course)}\n" + report(result)
+    # Students see their test cells without the hidden tests (and so without the hidden seeds).
+    for notebook in graded.notebooks:
+        html = (graded.course / "feedback" / "solution" / graded.name / notebook.replace(".ipynb", ".html")).read_text()
+        assert "importlib.reload" not in html and "HIDDEN TESTS" not in html, f"{notebook}: hidden tests in the feedback"
+        assert "checks" in html, f"{notebook}: the visible tests are missing from the feedback"
+
+
+def test_grades_are_exported(graded, tmp_path):
+    grades = tmp_path / "grades.csv"
+    result = run_nbgrader(graded.course, "export", f"--to={grades}")
+    assert result.returncode == 0, report(result)
+    with grades.open(newline="") as file:
+        rows = [row for row in csv.DictReader(file) if row["assignment"] == graded.name]
+    exported = {row["student_id"]: (float(row["score"]), float(row["max_score"])) for row in rows}
+    assert exported == graded.totals, f"{grades.read_text()}\n" + report(result)
