@@ -23,7 +23,6 @@ import argparse
 import os
 import platform
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,17 @@ import nbformat
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))  # the temporary-course helpers the grading tests use
+
+from _nbgrader_course import (  # noqa: E402
+    generate_assignment,
+    make_course,
+    notebooks_under,
+    read_notebook,
+    report,
+    run_nbgrader,
+    with_solutions,
+)
 NOTEBOOK_BUDGET, COURSE_BUDGET, AUTOGRADE_BUDGET, SUITE_BUDGET = 60, 600, 30, 600
 README_START, README_END = "<!-- benchmark:start -->", "<!-- benchmark:end -->"
 
@@ -53,41 +63,22 @@ def time_notebook(path: Path) -> float:
     return time.perf_counter() - start
 
 
-def _nbgrader(args: list[str], cwd: Path) -> None:
-    subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=cwd, check=True, capture_output=True)
-
-
-def _solution_submission(release: Path, solution: Path) -> nbformat.NotebookNode:
-    """The release notebook with every solution cell filled in from the instructor's version."""
-    submission = nbformat.read(release, as_version=4)
-    solved = {
-        cell.metadata["nbgrader"]["grade_id"]: cell
-        for cell in nbformat.read(solution, as_version=4).cells
-        if cell.metadata.get("nbgrader", {}).get("solution")
-    }
-    for cell in submission.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in solved and cell.metadata["nbgrader"].get("solution"):
-            lines = solved[grade_id].source.splitlines()
-            cell.source = "\n".join(line for line in lines if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line)
-    return submission
-
-
 def time_autograde(assignment: str) -> float:
     """Seconds for ``nbgrader autograde`` of one student's (correct) submission of ``assignment``."""
     with tempfile.TemporaryDirectory() as tmp:
-        course = Path(tmp)
-        shutil.copy(ROOT / "nbgrader_config.py", course)
-        shutil.copytree(ROOT / "solutions", course / "solutions")
-        _nbgrader(["generate_assignment", assignment, "--force"], course)
+        course = make_course(Path(tmp), [assignment])
+        generate_assignment(course, assignment)
         target = course / "submitted" / "student" / assignment
         target.mkdir(parents=True)
-        for release in sorted((course / "exercises" / assignment).glob("*.ipynb")):
-            solution = course / "solutions" / assignment / release.name
-            nbformat.write(_solution_submission(release, solution), target / release.name)
+        for release in notebooks_under(course / "exercises" / assignment):
+            solution = read_notebook(course / "solutions" / assignment / release.name)
+            nbformat.write(with_solutions(read_notebook(release), solution), target / release.name)
         start = time.perf_counter()
-        _nbgrader(["autograde", assignment, "--student", "student"], course)
-        return time.perf_counter() - start
+        result = run_nbgrader(course, "autograde", assignment, "--student", "student")
+        seconds = time.perf_counter() - start
+        if result.returncode != 0:
+            raise SystemExit(report(result))
+        return seconds
 
 
 def time_suite() -> float:
