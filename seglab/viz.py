@@ -51,22 +51,21 @@ def _as_plane(values, name: str) -> torch.Tensor:
 
 def _as_vector(values, name: str) -> torch.Tensor:
     """``values`` as a float64 ``[L]`` tensor."""
-    tensor = as_float_tensor(values, name, min_dim=1).detach().to("cpu", torch.float64)
-    if tensor.dim() != 1:
-        raise ValueError(
-            f"{name}: expected a 1D tensor of shape (L,), got {describe(values)}. "
-            f"Hint: the stamp picture shows one channel; pass x[0, 0] for an (N, C, L) tensor."
-        )
-    return tensor
+    return _exactly(values, name, dim=1)
 
 
 def _as_matrix(values, name: str) -> torch.Tensor:
     """``values`` as a float64 ``[H, W]`` tensor."""
-    tensor = as_float_tensor(values, name, min_dim=2).detach().to("cpu", torch.float64)
-    if tensor.dim() != 2:
+    return _exactly(values, name, dim=2)
+
+
+def _exactly(values, name: str, dim: int) -> torch.Tensor:
+    tensor = as_float_tensor(values, name, min_dim=dim).detach().to("cpu", torch.float64)
+    if tensor.dim() != dim:
+        shape, batched = ("(L,)", "(N, C, L)") if dim == 1 else ("(H, W)", "(N, C, H, W)")
         raise ValueError(
-            f"{name}: expected a 2D tensor of shape (H, W), got {describe(values)}. "
-            f"Hint: the stamp picture shows one channel; pass x[0, 0] for an (N, C, H, W) tensor."
+            f"{name}: expected a {dim}D tensor of shape {shape}, got {describe(values)}. "
+            f"Hint: the stamp picture shows one channel; pass x[0, 0] for an {batched} tensor."
         )
     return tensor
 

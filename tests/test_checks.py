@@ -328,15 +328,7 @@ def conv1d_matrix_transposed(w, n, stride=1, padding=0):
 
 
 def conv1d_matrix_flipped(w, n, stride=1, padding=0):
-    k = len(w)
-    m = (n + 2 * padding - k) // stride + 1
-    matrix = torch.zeros(m, n, dtype=w.dtype)
-    for r in range(m):
-        for j in range(k):
-            column = r * stride - padding + j
-            if 0 <= column < n:
-                matrix[r, column] = w[k - 1 - j]
-    return matrix
+    return conv1d_matrix_loops(w.flip(0), n, stride, padding)  # a convolution, not a cross-correlation
 
 
 def conv1d_matrix_no_stride(w, n, stride=1, padding=0):
