@@ -107,9 +107,12 @@ def measure(suite: bool) -> str:
         rows.append(_row(f"autograde one submission of `{assignment}`", time_autograde(assignment), AUTOGRADE_BUDGET))
     if suite:
         rows.append(_row("the whole test suite (install excluded)", time_suite(), SUITE_BUDGET))
-    machine = f"{os.cpu_count()} CPU cores, {platform.python_implementation()} {platform.python_version()}"
+    import torch
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    machine = f"{os.cpu_count()} CPU cores, {gpu}, CPython {platform.python_version()}, torch {torch.__version__}"
     header = [
-        f"Measured by `benchmarks/run.py` on {machine}, no GPU.",
+        f"Measured by `benchmarks/run.py` on {machine}.",
         "",
         "| what | time | budget | |",
         "|---|---|---|---|",
