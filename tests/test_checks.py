@@ -696,7 +696,7 @@ def test_student_exception_is_re_raised_with_the_case():
     error = info.value
     note = "\n".join(getattr(error, "__notes__", [])) if sys.version_info >= (3, 11) else str(error)
     assert "seglab.checks: transposed_conv1d raised IndexError in case 'lecture practice: [5, 8] with kernel [1, 2, 1], stride 2'" in note
-    assert "with [5, 8] (float32), [1, 2, 1] (float32), stride=2" in note
+    assert "(inputs: [5, 8] (float32), [1, 2, 1] (float32), stride=2)" in note
     assert "not implemented yet" not in note
     if sys.version_info >= (3, 11):
         assert "out of bounds" in str(error)  # the student's own message is kept

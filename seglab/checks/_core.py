@@ -266,7 +266,7 @@ def _call_student(exercise: Exercise, student_fn, case: Case):
         raise CheckFailed(_delegation_message(exercise, trapped.label)) from None
     except Exception as error:
         note = f"seglab.checks: {exercise.name} raised {type(error).__name__} in case '{case.name}' " \
-               f"with {_format_inputs(case)}"
+               f"(inputs: {_format_inputs(case)})"
         if isinstance(error, NotImplementedError):
             note += f"\nHint: {exercise.name} is not implemented yet: replace `raise NotImplementedError()` with your code."
         if sys.version_info >= (3, 11):
