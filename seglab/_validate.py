@@ -10,7 +10,15 @@ import numbers
 import numpy as np
 import torch
 
-__all__ = ["as_float_tensor", "as_index_tensor", "positive_int", "nonnegative_int", "int_pair", "describe"]
+__all__ = [
+    "as_float_tensor",
+    "as_index_tensor",
+    "positive_int",
+    "nonnegative_int",
+    "int_pair",
+    "describe",
+    "as_label_tensor",
+]
 
 
 def describe(value) -> str:
@@ -109,3 +117,24 @@ def int_pair(value, name: str, low: int = 1) -> tuple[int, int]:
         return (_int_at_least(value[0], f"{name}[0]", low), _int_at_least(value[1], f"{name}[1]", low))
     single = _int_at_least(value, name, low)
     return (single, single)
+
+
+def as_label_tensor(value, name: str) -> torch.Tensor:
+    """``value`` (class labels: integer or bool tensor, numpy array or nested list) as an int64 tensor.
+
+    Raises:
+        TypeError: ``value`` is not array-like, or holds floating-point or complex values.
+    """
+    try:
+        tensor = torch.as_tensor(value)
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise TypeError(
+            f"{name}: expected a tensor or list of integer class labels, got {describe(value)}."
+        ) from error
+    if tensor.is_floating_point() or tensor.is_complex():
+        raise TypeError(
+            f"{name}: expected integer class labels, got {describe(value)}. "
+            f"Hint: turn scores [N, C, H, W] into labels with scores.argmax(dim=1), "
+            f"and a float mask into labels with mask.long()."
+        )
+    return tensor.long()

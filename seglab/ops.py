@@ -14,15 +14,24 @@ max_unpool2d               ``F.max_unpool2d`` when no two values land on the sam
                            (torch keeps one of them where seglab sums them)
 transposed_conv1d / 2d     ``F.conv_transpose1d`` / ``F.conv_transpose2d`` (one channel)
 conv1d_matrix              ``M @ x == F.conv1d(x, w)``; ``M.T @ y == F.conv_transpose1d(y, w)``
+num_windows                ``F.unfold(x, window, stride=stride, padding=padding).shape[-1]``
+receptive_field            (none; the tests measure it with autograd on a conv stack)
+fc_to_conv                 the returned ``nn.Conv2d`` on ``x`` == the ``nn.Linear`` on ``x.flatten(1)``
+sliding_window_predict     ``fc_to_conv(linear, (C, w, w))`` on the zero-padded image, for a
+                           classifier ``nn.Sequential(nn.Flatten(), linear)``
 =========================  ===============================================================
 
 Shapes follow the package conventions (see ``help(seglab)``): single-channel operations take
-``(..., L)`` or ``(..., H, W)`` tensors and carry any leading dimensions along.
+``(..., L)`` or ``(..., H, W)`` tensors and carry any leading dimensions along. The sliding-window
+helpers work on multi-channel images ``[C, H, W]`` and ``nn.Module`` classifiers, in the dtype of
+the image and the classifier (no float64 copy, so that they run a float32 model).
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from seglab._validate import (
     as_float_tensor,
@@ -42,6 +51,10 @@ __all__ = [
     "transposed_conv2d",
     "transposed_conv_output_size",
     "conv1d_matrix",
+    "num_windows",
+    "receptive_field",
+    "fc_to_conv",
+    "sliding_window_predict",
 ]
 
 
@@ -378,3 +391,269 @@ def conv1d_matrix(w, n, stride=1, padding=0) -> torch.Tensor:
             if 0 <= start + j < n:  # taps on the zero padding contribute nothing
                 matrix[r, start + j] = w[j].item()
     return matrix.to(w.dtype)
+
+
+def num_windows(image_size, window=1, stride=1, padding=0) -> int:
+    """How many ``window x window`` positions fit in an image: the work of a sliding window.
+
+    .. math::
+        n = \\left( \\left\\lfloor \\frac{H + 2p - w}{s} \\right\\rfloor + 1 \\right)
+            \\left( \\left\\lfloor \\frac{W + 2p - w}{s} \\right\\rfloor + 1 \\right)
+
+    the number of columns ``F.unfold`` cuts (and the output size of a convolution with that
+    kernel, stride and padding). A pixel classifier needs one window per pixel: a 600 x 800
+    image costs 480,000 classifications, whatever the window size, once the image is padded so
+    that every pixel can be a window's centre (``padding="same"``).
+
+    Args:
+        image_size (int or (int, int)): ``H`` (square image) or ``(H, W)``.
+        window (int or (int, int)): the window size ``w`` (or ``(w_h, w_w)``); 1 = single pixels.
+        stride (int or (int, int)): the step ``s`` between windows.
+        padding (int, (int, int) or "same"): zeros added on every side. ``"same"`` pads
+            ``w - 1`` in total (``w // 2`` on each side for odd ``w``), giving ``H x W`` windows at
+            stride 1 and ``ceil(H / s) x ceil(W / s)`` at stride ``s``.
+
+    Returns:
+        int: the number of window positions.
+
+    Raises:
+        TypeError, ValueError: sizes are not positive ints, ``padding`` is negative or an unknown
+            string, or the window is larger than the padded image.
+
+    Example:
+        >>> num_windows((600, 800))  # one window per pixel: the lecture's 480,000
+        480000
+        >>> num_windows((600, 800), window=65)  # without padding, windows must fit inside
+        394496
+        >>> num_windows((600, 800), window=65, padding="same")  # padded: one per pixel again
+        480000
+        >>> num_windows(8, window=2, stride=2)  # non-overlapping 2 x 2 tiles of an 8 x 8 image
+        16
+    """
+    height, width = int_pair(image_size, "image_size")
+    w_h, w_w = int_pair(window, "window")
+    s_h, s_w = int_pair(stride, "stride")
+    if isinstance(padding, str):
+        if padding != "same":
+            raise ValueError(f'padding: expected an int, a pair of ints or "same", got {describe(padding)}.')
+        extra_h, extra_w = w_h - 1, w_w - 1  # total padding per axis: every pixel can be a centre
+    else:
+        p_h, p_w = int_pair(padding, "padding", low=0)
+        extra_h, extra_w = 2 * p_h, 2 * p_w
+    if w_h > height + extra_h or w_w > width + extra_w:
+        raise ValueError(
+            f"window: expected a window that fits in the {height + extra_h}x{width + extra_w} padded "
+            f"image, got {w_h}x{w_w}. Hint: pad the image (padding=\"same\") or use a smaller window."
+        )
+    rows = (height + extra_h - w_h) // s_h + 1  # window positions down the image
+    cols = (width + extra_w - w_w) // s_w + 1  # and across
+    return rows * cols
+
+
+def receptive_field(layers, return_jump=False):
+    """Size of the input region one output pixel of a stack of convolutions / poolings sees.
+
+    Each layer is ``(kernel, stride)`` or ``(kernel, stride, dilation)``, in order from the input.
+    A layer with kernel ``k`` and dilation ``d`` widens the region by ``(k - 1) d`` of *its*
+    input's pixels; each of those is ``J`` input pixels apart, where the jump ``J`` is the product
+    of the strides of the layers before it:
+
+    .. math::
+        r = 1 + \\sum_{l=1}^{L} (k_l - 1)\\, d_l \\prod_{j < l} s_j
+
+    So ``L`` stacked 3x3 convolutions at stride 1 see ``1 + 2L`` pixels (linear growth), while
+    after a stride-2 layer every later layer counts double. Padding does not change the size.
+    The region is ``r x r`` for square kernels; for non-square ones call this once per axis.
+    With dilation the region may have holes (pixels inside it that do not contribute): ``r`` is
+    its extent.
+
+    Args:
+        layers (sequence of (int, int) or (int, int, int)): ``(kernel, stride[, dilation])`` per
+            layer; dilation defaults to 1. An empty stack sees 1 pixel.
+        return_jump (bool): also return the jump ``J = prod_l s_l``: the distance, in input
+            pixels, between the regions of two neighbouring output pixels.
+
+    Returns:
+        int ``r``, or ``(r, J)`` if ``return_jump``.
+
+    Raises:
+        TypeError, ValueError: a layer is not 2 or 3 positive ints.
+
+    Example:
+        >>> receptive_field([(3, 1)] * 3)  # three 3x3 convs: 1 + 2 * 3
+        7
+        >>> receptive_field([(2, 2), (3, 1), (3, 1)])  # 2x2 pool first: 1 + 1 + 2*2 + 2*2
+        10
+        >>> receptive_field([(3, 1, 1), (3, 1, 2), (3, 1, 4)])  # dilations 1, 2, 4: 1 + 2 + 4 + 8
+        15
+        >>> receptive_field([(3, 2), (3, 2)], return_jump=True)
+        (7, 4)
+    """
+    if isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__"):
+        raise TypeError(
+            f"layers: expected a sequence of (kernel, stride) or (kernel, stride, dilation), "
+            f"got {describe(layers)}. Hint: one 3x3 conv is [(3, 1)]."
+        )
+    size, jump = 1, 1  # a pixel sees itself; neighbouring pixels are 1 input pixel apart
+    for index, layer in enumerate(layers):
+        if not isinstance(layer, (tuple, list)) or len(layer) not in (2, 3):
+            raise ValueError(
+                f"layers[{index}]: expected (kernel, stride) or (kernel, stride, dilation), "
+                f"got {describe(layer)}. Hint: a 3x3 conv with stride 1 is (3, 1)."
+            )
+        kernel = positive_int(layer[0], f"layers[{index}] kernel")
+        stride = positive_int(layer[1], f"layers[{index}] stride")
+        dilation = positive_int(layer[2], f"layers[{index}] dilation") if len(layer) == 3 else 1
+        size += (kernel - 1) * dilation * jump  # this layer's extra taps, each `jump` input pixels apart
+        jump *= stride  # the next layer's pixels are `stride` times further apart
+    return (size, jump) if return_jump else size
+
+
+def fc_to_conv(linear, input_shape) -> nn.Conv2d:
+    """The convolution that computes a fully connected layer: its kernel covers the whole input.
+
+    A ``nn.Linear`` applied to a flattened ``C x H x W`` input takes the dot product of its weight
+    rows with the whole input. A ``Conv2d(C, out_features, kernel_size=(H, W))`` with the same
+    numbers as kernels computes the same dot products, one output pixel per ``H x W`` window:
+
+    .. math::
+        \\mathrm{conv}(x)[o, 0, 0] = b_o + \\sum_{c, i, j} W_{\\mathrm{conv}}[o, c, i, j]\\, x[c, i, j]
+        = (W x_{\\mathrm{flat}} + b)_o,
+        \\qquad W_{\\mathrm{conv}}[o, c, i, j] = W[o,\\ c H W + i W + j]
+
+    (``flatten`` order, channel outermost, then rows, then columns). On the native ``H x W``
+    input the output is ``[N, out, 1, 1]``; on a larger input the same weights slide the
+    classifier over every ``H x W`` window at stride 1: a heat map, the sliding window for free.
+    Use ``input_shape=(C, 1, 1)`` for a Linear layer that follows another one (a 1x1 conv).
+
+    Args:
+        linear (nn.Linear): a fully connected layer with ``in_features == C * H * W``.
+        input_shape ((int, int, int)): ``(C, H, W)``, the shape of one input before flattening.
+
+    Returns:
+        nn.Conv2d: ``Conv2d(C, out_features, (H, W))`` with a copy of the weight reshaped to
+        ``[out_features, C, H, W]`` and of the bias (no bias if ``linear`` has none), on the
+        device and in the dtype of ``linear``. Changing one layer afterwards does not change the other.
+
+    Raises:
+        TypeError: ``linear`` is not an ``nn.Linear``.
+        ValueError: ``input_shape`` is not 3 positive ints, or ``C * H * W != in_features``.
+
+    Example:
+        >>> linear = nn.Linear(2 * 3 * 3, 4)  # a classifier of 2 x 3 x 3 patches into 4 classes
+        >>> conv = fc_to_conv(linear, (2, 3, 3))
+        >>> conv
+        Conv2d(2, 4, kernel_size=(3, 3), stride=(1, 1))
+        >>> x = torch.randn(5, 2, 3, 3)
+        >>> torch.allclose(conv(x).flatten(1), linear(x.flatten(1)), atol=1e-6)
+        True
+        >>> conv(torch.randn(1, 2, 10, 12)).shape  # a larger image: 8 x 10 window positions
+        torch.Size([1, 4, 8, 10])
+    """
+    if not isinstance(linear, nn.Linear):
+        raise TypeError(
+            f"linear: expected an nn.Linear, got {describe(linear)}. "
+            f"Hint: pass one layer, e.g. model.classifier[1], not the whole nn.Sequential."
+        )
+    if not isinstance(input_shape, (tuple, list, torch.Size)) or len(input_shape) != 3:
+        raise ValueError(
+            f"input_shape: expected (C, H, W), the shape of one input before flattening, "
+            f"got {describe(input_shape)}. Hint: for a Linear after another Linear use (features, 1, 1)."
+        )
+    channels, height, width = (positive_int(n, f"input_shape[{i}]") for i, n in enumerate(input_shape))
+    if channels * height * width != linear.in_features:
+        raise ValueError(
+            f"input_shape: expected C * H * W == in_features = {linear.in_features}, got "
+            f"{(channels, height, width)} with C * H * W = {channels * height * width}. "
+            f"Hint: input_shape is the shape of the feature map that nn.Flatten flattens before this "
+            f"layer, e.g. (width, 7, 7) after two 3x3 convs on an 11 x 11 patch."
+        )
+    weight = linear.weight  # [out, C * H * W]
+    conv = nn.Conv2d(
+        channels, linear.out_features, (height, width), bias=linear.bias is not None,
+        device=weight.device, dtype=weight.dtype,
+    )
+    with torch.no_grad():
+        # row o of the Linear's weight, read in flatten order (C, H, W), is kernel o of the conv
+        conv.weight.copy_(weight.reshape(linear.out_features, channels, height, width))
+        if linear.bias is not None:
+            conv.bias.copy_(linear.bias)
+    return conv
+
+
+def sliding_window_predict(classifier, image, window, batch_size=4096) -> torch.Tensor:
+    """Classify the ``window x window`` patch centred on every pixel: the slow sliding window.
+
+    The image is zero-padded by ``window // 2`` on every side so every pixel, border ones included,
+    is a patch's centre; ``F.unfold`` cuts all ``H * W`` patches at once (no loop over pixels);
+    ``classifier`` scores them ``batch_size`` at a time:
+
+    .. math::
+        \\mathrm{scores}[:, r, c] = f\\big(\\tilde x[:,\\ r : r + w,\\ c : c + w]\\big),
+        \\qquad \\tilde x = \\mathrm{pad}(x, \\lfloor w/2 \\rfloor)
+
+    Every patch is classified from scratch, so features of overlapping patches are computed again
+    and again (``num_windows((H, W))`` classifications): the waste the fully convolutional network
+    removes. For a classifier ``nn.Sequential(nn.Flatten(), linear)`` the answer equals
+    ``fc_to_conv(linear, (C, w, w))`` applied once to the padded image.
+
+    Memory: the patches take ``H * W * C * w * w`` numbers; crop large images first.
+
+    Args:
+        classifier (callable): a module or function mapping patches ``[B, C, w, w]`` to scores
+            ``[B, K]``. Call ``.eval()`` on a module with dropout or batch norm first.
+        image (Tensor[C, H, W]): one image.
+        window (int): the patch size ``w``, odd (so that a patch has a centre pixel).
+        batch_size (int): patches per call of ``classifier``; does not change the result.
+
+    Returns:
+        Tensor[K, H, W]: the scores of the patch centred on every pixel, computed under
+        ``torch.no_grad()``.
+
+    Raises:
+        TypeError: ``classifier`` is not callable.
+        ValueError: ``image`` is not ``[C, H, W]``, ``window`` is even, or ``classifier`` does not
+            return ``[B, K]``.
+
+    Example:
+        A "classifier" that sums its 3x3 patch: the zero padding shows at the borders.
+
+        >>> sliding_window_predict(lambda patches: patches.sum(dim=(1, 2, 3))[:, None], torch.ones(1, 3, 4), 3)
+        tensor([[[4., 6., 6., 4.],
+                 [6., 9., 9., 6.],
+                 [4., 6., 6., 4.]]])
+    """
+    if not callable(classifier):
+        raise TypeError(
+            f"classifier: expected a module or function mapping [B, C, w, w] to [B, K], "
+            f"got {describe(classifier)}."
+        )
+    image = as_float_tensor(image, "image", min_dim=0)  # the rank is checked below
+    if image.dim() != 3:
+        hint = "Hint: pass one image, e.g. images[0]." if image.dim() == 4 else "Hint: a grey image x is x[None]."
+        raise ValueError(f"image: expected a tensor of shape [C, H, W], got {describe(image)}. {hint}")
+    window = positive_int(window, "window")
+    if window % 2 == 0:
+        raise ValueError(
+            f"window: expected an odd size (a patch centred on a pixel), got {window}. "
+            f"Hint: use {window - 1} or {window + 1}."
+        )
+    batch_size = positive_int(batch_size, "batch_size")
+    channels, height, width = image.shape
+    half = window // 2
+    with torch.no_grad():
+        padded = F.pad(image[None], (half, half, half, half))  # [1, C, H + w - 1, W + w - 1], zeros
+        columns = F.unfold(padded, window)  # [1, C * w * w, H * W]: column r * W + c = patch at (r, c)
+        patches = columns[0].T.reshape(height * width, channels, window, window)  # [H * W, C, w, w]
+        scores = []
+        for start in range(0, height * width, batch_size):  # a loop over batches, not pixels
+            batch = patches[start : start + batch_size]  # [B, C, w, w]
+            batch_scores = classifier(batch)  # [B, K]
+            if not isinstance(batch_scores, torch.Tensor) or batch_scores.dim() != 2 or len(batch_scores) != len(batch):
+                raise ValueError(
+                    f"classifier: expected scores of shape [{len(batch)}, K] for {len(batch)} patches, "
+                    f"got {describe(batch_scores)}. Hint: a binary classifier returns [B, 1], not [B]."
+                )
+            scores.append(batch_scores)
+        scores = torch.cat(scores)  # [H * W, K], row r * W + c
+    return scores.T.reshape(-1, height, width)  # [K, H, W]

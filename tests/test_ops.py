@@ -568,3 +568,383 @@ def test_docstring_examples_run():
 def test_every_public_op_has_an_example():
     for name in ops.__all__:
         assert ">>>" in getattr(ops, name).__doc__, name
+
+
+# --- num_windows -------------------------------------------------------------------------------------
+
+
+def _unfold_count(height, width, window, stride=1, padding=0):
+    """How many windows ``F.unfold`` cuts: the independent count."""
+    return F.unfold(torch.zeros(1, 1, height, width), window, stride=stride, padding=padding).shape[-1]
+
+
+def test_num_windows_lecture_example():
+    count = ops.num_windows((600, 800))
+    assert count == 480000 and type(count) is int
+    assert ops.num_windows((600, 800), window=65, padding="same") == 480000  # any window, once padded
+    assert ops.num_windows((600, 800), window=65) == (600 - 64) * (800 - 64)
+
+
+@pytest.mark.parametrize(
+    "size, window, stride, padding",
+    [((6, 9), 1, 1, 0), ((6, 9), 3, 1, 0), ((6, 9), 3, 2, 0), ((7, 7), 2, 2, 0), ((10, 13), 4, 3, 1),
+     ((5, 8), (2, 3), (1, 2), 0), ((5, 8), (3, 1), 2, (1, 0)), ((4, 4), 4, 1, 0), ((3, 5), 5, 1, 1)],
+)
+def test_num_windows_matches_unfold(size, window, stride, padding):
+    assert ops.num_windows(size, window, stride, padding) == _unfold_count(*size, window, stride, padding)
+
+
+def test_num_windows_matches_unfold_on_random_cases():
+    generator = _generator(20)
+    for _ in range(100):
+        height, width = _randint(generator, 1, 12), _randint(generator, 1, 12)
+        padding = _randint(generator, 0, 2)
+        window = _randint(generator, 1, min(height, width) + 2 * padding)
+        stride = _randint(generator, 1, 4)
+        expected = _unfold_count(height, width, window, stride, padding)
+        assert ops.num_windows((height, width), window, stride, padding) == expected
+
+
+def test_num_windows_square_image_from_one_int():
+    assert ops.num_windows(8) == 64
+    assert ops.num_windows(8, window=2, stride=2) == 16 == _unfold_count(8, 8, 2, 2)
+
+
+@pytest.mark.parametrize("window", [1, 2, 3, 4, 5, 8, 11])
+def test_num_windows_same_padding_gives_one_window_per_pixel(window):
+    assert ops.num_windows((7, 10), window, padding="same") == 70
+    assert ops.num_windows((7, 10), window, stride=3, padding="same") == 3 * 4  # ceil(7/3) * ceil(10/3)
+    if window % 2:  # odd: "same" is window // 2 on each side
+        expected = _unfold_count(7, 10, window, 3, window // 2)
+        assert ops.num_windows((7, 10), window, stride=3, padding="same") == expected
+
+
+def test_num_windows_errors():
+    _raises(ValueError, "window", lambda: ops.num_windows((4, 6), 5), "4x6", "5x5", "same")
+    _raises(ValueError, "padding", lambda: ops.num_windows((4, 6), 3, padding="valid"), '"same"', "str 'valid'")
+    _raises(ValueError, "padding", lambda: ops.num_windows((4, 6), 3, padding=-1), "got -1")
+    _raises(ValueError, "stride", lambda: ops.num_windows((4, 6), 3, stride=0), "got 0")
+    _raises(ValueError, "image_size[1]", lambda: ops.num_windows((4, 0)), "got 0")
+    _raises(TypeError, "window", lambda: ops.num_windows(4, 2.0), "float 2.0")
+
+
+# --- receptive_field ---------------------------------------------------------------------------------
+
+
+def _measured_receptive_field(layers):
+    """Measure with autograd: ``(extent, start, count)`` of the input pixels the centre output pixel uses.
+
+    Every layer is a one-channel ``Conv2d`` with all weights 1 (pooling has the same footprint as a
+    convolution with its kernel and stride), so no contribution can cancel. The gradient of the
+    centre output pixel is nonzero exactly on the pixels it depends on. ``extent`` spans the first
+    to the last such column (with dilation there can be holes in between); ``count`` is the number
+    of nonzero pixels in the region's first row; ``start`` its first column.
+    """
+    layers = [layer if len(layer) == 3 else (*layer, 1) for layer in layers]
+    jump = int(np.prod([stride for _, stride, _ in layers]))
+    bound = 1 + jump * sum((kernel - 1) * dilation for kernel, _, dilation in layers)  # >= the true field
+    size = bound + 2 * jump  # big enough for at least 3 x 3 outputs
+    stack = torch.nn.Sequential(*[
+        torch.nn.Conv2d(1, 1, kernel, stride=stride, dilation=dilation, bias=False, dtype=torch.float64)
+        for kernel, stride, dilation in layers
+    ])
+    for conv in stack:
+        torch.nn.init.constant_(conv.weight, 1.0)
+    x = torch.ones(1, 1, size, size, dtype=torch.float64, requires_grad=True)
+    out = stack(x)
+    centre = out.shape[-1] // 2
+    out[0, 0, centre, centre].backward()
+    used = x.grad[0, 0] != 0  # [size, size]
+    columns = used.any(dim=0).nonzero().flatten()
+    first_row = used.any(dim=1).nonzero().flatten()[0]
+    extent = (columns[-1] - columns[0] + 1).item()
+    return extent, columns[0].item(), used[first_row].sum().item(), centre
+
+
+@pytest.mark.parametrize("num_layers", range(1, 11))
+def test_receptive_field_of_stacked_3x3_convs_is_1_plus_2l(num_layers):
+    layers = [(3, 1)] * num_layers
+    assert ops.receptive_field(layers) == 1 + 2 * num_layers
+    extent, _, count, _ = _measured_receptive_field(layers)
+    assert extent == count == 1 + 2 * num_layers
+
+
+@pytest.mark.parametrize(
+    "layers, expected_size, expected_jump",
+    [
+        ([], 1, 1),  # a pixel sees itself
+        ([(1, 1)] * 4, 1, 1),  # 1x1 convs see no neighbours
+        ([(2, 2), (3, 1), (3, 1)], 10, 2),  # 1 + 1 + 2*2 + 2*2: after the pool every layer counts double
+        ([(3, 1), (3, 1), (2, 2)], 6, 2),  # the same layers, pool last: 1 + 2 + 2 + 1
+        ([(3, 2), (3, 2)], 7, 4),  # 1 + 2 + 2*2
+        ([(3, 1), (3, 1), (2, 2), (3, 1), (3, 1), (2, 2)], 16, 4),  # two VGG blocks
+        ([(7, 2), (3, 2), (3, 1)], 19, 4),  # a ResNet stem (7x7/2 conv, 3x3/2 pool) then a 3x3 conv
+        ([(3, 1, 1), (3, 1, 2), (3, 1, 4)], 15, 1),  # dilations 1, 2, 4: 1 + 2 + 4 + 8
+        ([(3, 1, 1), (3, 1, 2), (3, 1, 4), (3, 1, 8)], 31, 1),  # exponential growth: 2^(L+1) - 1
+        ([(3, 2, 2), (3, 1, 3)], 1 + 4 + 2 * 3 * 2, 2),  # stride and dilation together
+        ([(5, 1), (3, 4)], 7, 4),  # the last stride does not widen the field
+    ],
+)
+def test_receptive_field_hand_worked(layers, expected_size, expected_jump):
+    assert ops.receptive_field(layers) == expected_size
+    assert ops.receptive_field(layers, return_jump=True) == (expected_size, expected_jump)
+    if layers:
+        extent, start, _, centre = _measured_receptive_field(layers)
+        assert extent == expected_size
+        assert start == centre * expected_jump  # output pixel i starts at input pixel i * J
+
+
+def test_receptive_field_dilated_region_has_holes():
+    extent, _, count, _ = _measured_receptive_field([(3, 1, 2)])
+    assert extent == ops.receptive_field([(3, 1, 2)]) == 5 and count == 3  # taps at 0, 2, 4
+
+
+def test_receptive_field_matches_autograd_on_random_stacks():
+    generator = _generator(21)
+    kinds = set()
+    for _ in range(40):
+        layers = [
+            (_randint(generator, 1, 4), _randint(generator, 1, 2), _randint(generator, 1, 3))
+            for _ in range(_randint(generator, 1, 4))
+        ]
+        size, jump = ops.receptive_field(layers, return_jump=True)
+        extent, start, _, centre = _measured_receptive_field(layers)
+        assert (extent, start) == (size, centre * jump), layers
+        kinds.add((any(s > 1 for _, s, _ in layers[:-1]), any(d > 1 and k > 1 for k, _, d in layers)))
+    assert len(kinds) == 4  # strided and dilated stacks, each with and without the other
+
+
+def test_receptive_field_two_and_three_entry_layers_agree():
+    assert ops.receptive_field([(3, 2), (5, 1)]) == ops.receptive_field([(3, 2, 1), [5, 1, 1]]) == 11
+    assert type(ops.receptive_field([(3, 1)])) is int
+
+
+def test_receptive_field_errors():
+    _raises(TypeError, "layers", lambda: ops.receptive_field(3), "int 3", "[(3, 1)]")
+    _raises(ValueError, "layers[1]", lambda: ops.receptive_field([(3, 1), (3,)]), "(kernel, stride)", "tuple (3,)")
+    _raises(ValueError, "layers[0]", lambda: ops.receptive_field([3, 3]), "int 3")
+    _raises(ValueError, "layers[0] kernel", lambda: ops.receptive_field([(0, 1)]), "got 0")
+    _raises(ValueError, "layers[0] stride", lambda: ops.receptive_field([(3, 0)]), "got 0")
+    _raises(ValueError, "layers[1] dilation", lambda: ops.receptive_field([(3, 1), (3, 1, 0)]), "got 0")
+    _raises(TypeError, "layers[0] kernel", lambda: ops.receptive_field([(3.0, 1)]), "float 3.0")
+
+
+# --- fc_to_conv --------------------------------------------------------------------------------------
+
+
+def _linear(generator, in_features, out_features, bias=True):
+    """A float64 ``nn.Linear`` with weights from a local generator (not the global seed)."""
+    linear = torch.nn.Linear(in_features, out_features, bias=bias, dtype=torch.float64)
+    with torch.no_grad():
+        linear.weight.copy_(_randn(generator, out_features, in_features))
+        if bias:
+            linear.bias.copy_(_randn(generator, out_features))
+    return linear
+
+
+def test_fc_to_conv_reproduces_the_linear_on_the_native_size():
+    generator = _generator(22)
+    for shape in [(2, 3, 3), (3, 4, 5), (1, 1, 7), (6, 1, 1)]:
+        linear = _linear(generator, int(np.prod(shape)), 4)
+        conv = ops.fc_to_conv(linear, shape)
+        assert isinstance(conv, torch.nn.Conv2d)
+        assert conv.kernel_size == shape[1:] and conv.in_channels == shape[0] and conv.out_channels == 4
+        x = _randn(generator, 5, *shape)
+        out = conv(x)
+        assert out.shape == (5, 4, 1, 1)
+        _assert_close(out[:, :, 0, 0], linear(x.flatten(1)))
+
+
+def test_fc_to_conv_on_a_larger_input_slides_the_linear_over_every_position():
+    generator = _generator(23)
+    channels, height, width = 3, 4, 5
+    linear = _linear(generator, channels * height * width, 6)
+    conv = ops.fc_to_conv(linear, (channels, height, width))
+    x = _randn(generator, 2, channels, 9, 8)
+    heat_map = conv(x)
+    assert heat_map.shape == (2, 6, 9 - height + 1, 8 - width + 1)
+    columns = F.unfold(x, (height, width))  # [N, C*h*w, L], each column one window in flatten order
+    expected = linear(columns.transpose(1, 2)).transpose(1, 2).reshape(heat_map.shape)
+    _assert_close(heat_map, expected)
+    for r in range(heat_map.shape[-2]):  # and by the obvious loop over window positions
+        for c in range(heat_map.shape[-1]):
+            _assert_close(heat_map[:, :, r, c], linear(x[:, :, r : r + height, c : c + width].flatten(1)))
+
+
+def test_fc_to_conv_weight_layout_is_channel_row_column():
+    generator = _generator(24)
+    channels, height, width = 2, 3, 4  # H != W, so rows and columns cannot be confused
+    linear = _linear(generator, channels * height * width, 3)
+    conv = ops.fc_to_conv(linear, (channels, height, width))
+    assert conv.weight.shape == (3, channels, height, width)
+    for o in range(3):
+        for c in range(channels):
+            for i in range(height):
+                for j in range(width):
+                    assert conv.weight[o, c, i, j].item() == linear.weight[o, c * height * width + i * width + j].item()
+    one_hot = torch.nn.Linear(24, 1, bias=False)
+    with torch.no_grad():
+        one_hot.weight.zero_()
+        one_hot.weight[0, 1 * 12 + 2 * 4 + 3] = 1.0  # input (c=1, i=2, j=3) in flatten order
+    kernel = ops.fc_to_conv(one_hot, (2, 3, 4)).weight[0]
+    assert kernel[1, 2, 3].item() == 1.0 and kernel.sum().item() == 1.0
+
+
+def test_fc_to_conv_bias_dtype_and_independence():
+    generator = _generator(25)
+    linear = _linear(generator, 12, 2)
+    conv = ops.fc_to_conv(linear, (3, 2, 2))
+    assert torch.equal(conv.bias, linear.bias) and conv.weight.dtype == torch.float64
+    assert conv.weight.requires_grad
+    without_bias = ops.fc_to_conv(_linear(generator, 12, 2, bias=False), (3, 2, 2))
+    assert without_bias.bias is None
+    weight_before = linear.weight.clone()
+    with torch.no_grad():
+        conv.weight.add_(1.0)
+        conv.bias.add_(1.0)
+    assert torch.equal(linear.weight, weight_before)  # a copy, not a view of the Linear's weight
+    float32 = ops.fc_to_conv(torch.nn.Linear(12, 2), [3, 2, 2])
+    assert float32.weight.dtype == torch.float32
+
+
+def test_fc_to_conv_converts_a_two_layer_classifier_into_a_heat_map():
+    generator = _generator(26)
+    first, second = _linear(generator, 3 * 5 * 5, 6), _linear(generator, 6, 4)
+    classifier = torch.nn.Sequential(torch.nn.Flatten(), first, torch.nn.ReLU(), second)
+    fully_convolutional = torch.nn.Sequential(
+        ops.fc_to_conv(first, (3, 5, 5)), torch.nn.ReLU(), ops.fc_to_conv(second, (6, 1, 1))
+    )
+    assert fully_convolutional[2].kernel_size == (1, 1)
+    image = _randn(generator, 3, 8, 11)
+    heat_map = fully_convolutional(image[None])[0]  # [4, 4, 7]: the valid window positions
+    _assert_close(heat_map, ops.sliding_window_predict(classifier, image, 5)[:, 2:-2, 2:-2])
+
+
+def test_fc_to_conv_errors():
+    linear = torch.nn.Linear(18, 4)
+    whole_model = torch.nn.Sequential(linear)
+    _raises(TypeError, "linear", lambda: ops.fc_to_conv(whole_model, (2, 3, 3)), "nn.Linear", "Sequential")
+    message = _raises(
+        ValueError, "input_shape", lambda: ops.fc_to_conv(linear, (2, 3, 4)), "in_features = 18", "(2, 3, 4)", "24"
+    )
+    assert "Hint" in message
+    _raises(ValueError, "input_shape", lambda: ops.fc_to_conv(linear, (18,)), "(C, H, W)", "(18,)")
+    _raises(ValueError, "input_shape", lambda: ops.fc_to_conv(linear, 18), "int 18")
+    _raises(ValueError, "input_shape[1]", lambda: ops.fc_to_conv(linear, (2, 0, 9)), "got 0")
+
+
+# --- sliding_window_predict --------------------------------------------------------------------------
+
+
+def _slow_sliding_window(classifier, image, window):
+    """A double loop over the pixels: pad with zeros by hand, cut each window, classify it alone."""
+    channels, height, width = image.shape
+    half = window // 2
+    padded = torch.zeros(channels, height + 2 * half, width + 2 * half, dtype=image.dtype)
+    padded[:, half : half + height, half : half + width] = image
+    rows = []
+    for r in range(height):
+        row = []
+        for c in range(width):
+            row.append(classifier(padded[None, :, r : r + window, c : c + window])[0])  # [K]
+        rows.append(torch.stack(row, dim=-1))  # [K, W]
+    return torch.stack(rows, dim=-2)  # [K, H, W]
+
+
+def _patch_classifier(generator, channels, window, classes):
+    return torch.nn.Sequential(torch.nn.Flatten(), _linear(generator, channels * window * window, classes))
+
+
+@pytest.mark.parametrize("shape, window", [((3, 6, 7), 5), ((2, 4, 4), 3), ((1, 5, 3), 1), ((3, 2, 3), 7)])
+def test_sliding_window_predict_equals_a_loop_over_pixels(shape, window):
+    generator = _generator(27)
+    classifier = _patch_classifier(generator, shape[0], window, 4)
+    image = _randn(generator, *shape)
+    got = ops.sliding_window_predict(classifier, image, window)
+    assert got.shape == (4, *shape[1:])
+    with torch.no_grad():
+        _assert_close(got, _slow_sliding_window(classifier, image, window))
+
+
+def test_sliding_window_predict_patches_are_centred_with_zero_padding():
+    image = torch.arange(1.0, 13.0).reshape(1, 3, 4)
+    centre = ops.sliding_window_predict(lambda patches: patches[:, :, 1, 1], image, 3)
+    assert torch.equal(centre, image)  # the centre of the patch at (r, c) is pixel (r, c)
+    top_left = ops.sliding_window_predict(lambda patches: patches[:, :, 0, 0], image, 3)
+    assert top_left[0].tolist() == [[0, 0, 0, 0], [0, 1, 2, 3], [0, 5, 6, 7]]  # (r - 1, c - 1), zeros outside
+    two_channels = torch.stack([image[0], -image[0]])  # [2, 3, 4]
+    assert torch.equal(ops.sliding_window_predict(lambda p: p[:, :, 2, 2], two_channels, 5), two_channels)
+
+
+def test_sliding_window_predict_border_windows_see_zeros():
+    height, width, window = 5, 6, 5
+    counts = ops.sliding_window_predict(lambda p: p.sum(dim=(1, 2, 3))[:, None], torch.ones(2, height, width), window)
+    half = window // 2
+    for r in range(height):
+        for c in range(width):
+            rows_inside = min(r + half, height - 1) - max(r - half, 0) + 1
+            cols_inside = min(c + half, width - 1) - max(c - half, 0) + 1
+            inside = rows_inside * cols_inside
+            assert counts[0, r, c].item() == 2 * inside
+    assert counts[0, 0, 0].item() == 2 * 9 and counts[0, 2, 2].item() == 2 * 25
+
+
+def test_sliding_window_predict_batch_size_does_not_change_the_result():
+    generator = _generator(28)
+    classifier = _patch_classifier(generator, 3, 5, 4)
+    image = _randn(generator, 3, 6, 7)
+    expected = ops.sliding_window_predict(classifier, image, 5)
+    for batch_size in (1, 5, 41, 42, 43, 10000):
+        got = ops.sliding_window_predict(classifier, image, 5, batch_size=batch_size)
+        torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_sliding_window_predict_calls_the_classifier_once_per_batch():
+    sizes = []
+
+    def classifier(patches):
+        sizes.append(tuple(patches.shape))
+        return patches.mean(dim=(2, 3))
+
+    ops.sliding_window_predict(classifier, torch.ones(2, 6, 7), 3)
+    assert sizes == [(42, 2, 3, 3)]  # all 42 patches in one call: no loop over pixels
+    sizes.clear()
+    ops.sliding_window_predict(classifier, torch.ones(2, 6, 7), 3, batch_size=10)
+    assert [size[0] for size in sizes] == [10, 10, 10, 10, 2]
+
+
+def test_sliding_window_predict_is_fc_to_conv_on_the_padded_image():
+    generator = _generator(29)
+    channels, window = 3, 5
+    linear = _linear(generator, channels * window * window, 4)
+    classifier = torch.nn.Sequential(torch.nn.Flatten(), linear)
+    image = _randn(generator, channels, 9, 8)
+    conv = ops.fc_to_conv(linear, (channels, window, window))
+    with torch.no_grad():
+        heat_map = conv(F.pad(image[None], (2, 2, 2, 2)))[0]  # one convolution: the sliding window for free
+    _assert_close(ops.sliding_window_predict(classifier, image, window), heat_map)
+
+
+def test_sliding_window_predict_runs_without_gradients_and_keeps_the_image():
+    generator = _generator(30)
+    classifier = _patch_classifier(generator, 1, 3, 2)
+    image = _randn(generator, 1, 4, 4)
+    before = image.clone()
+    got = ops.sliding_window_predict(classifier, image, 3)
+    assert not got.requires_grad and got.grad_fn is None
+    assert torch.equal(image, before)
+
+
+def test_sliding_window_predict_errors():
+    classifier = lambda patches: patches.mean(dim=(2, 3))  # noqa: E731
+    image = torch.ones(1, 4, 4)
+    predict = ops.sliding_window_predict
+    _raises(ValueError, "window", lambda: predict(classifier, image, 4), "odd", "got 4", "3 or 5")
+    _raises(ValueError, "window", lambda: predict(classifier, image, 0), "got 0")
+    _raises(ValueError, "image", lambda: predict(classifier, image[None], 3), "[C, H, W]", "images[0]")
+    _raises(ValueError, "image", lambda: predict(classifier, image[0], 3), "shape (4, 4)", "x[None]")
+    _raises(TypeError, "classifier", lambda: predict("net", image, 3), "str 'net'")
+    one_dimensional = lambda patches: patches.sum(dim=(1, 2, 3))  # noqa: E731  [B], not [B, 1]
+    small = image[:, :2, :2]  # 4 patches
+    _raises(ValueError, "classifier", lambda: predict(one_dimensional, small, 3), "[4, K]", "shape (4,)", "[B, 1]")
+    _raises(ValueError, "batch_size", lambda: predict(classifier, image, 3, batch_size=0), "got 0")

@@ -1,0 +1,373 @@
+"""Tests of ``seglab.metrics``: hand-worked examples and an independent numpy loop over the pixels.
+
+The independent computation never builds a confusion matrix with ``bincount``: it visits every
+pixel in a Python loop, or compares the sets ``{pred == c}`` and ``{target == c}`` directly.
+Random cases come from local, seeded generators.
+"""
+
+import doctest
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import seglab.metrics
+from seglab import metrics
+
+
+def _generator(seed):
+    return torch.Generator().manual_seed(seed)
+
+
+def _random_labels(generator, shape, num_classes, ignore_index=None, ignore_fraction=0.2):
+    """Random ``pred`` and ``target`` with ``pred`` right about half the time, some targets ignored."""
+    target = torch.randint(0, num_classes, shape, generator=generator)
+    noise = torch.randint(0, num_classes, shape, generator=generator)
+    keep = torch.rand(shape, generator=generator) < 0.5
+    pred = torch.where(keep, target, noise)
+    if ignore_index is not None:
+        ignored = torch.rand(shape, generator=generator) < ignore_fraction
+        target = torch.where(ignored, torch.tensor(ignore_index), target)
+    return pred, target
+
+
+def _loop_confusion(pred, target, num_classes, ignore_index=None):
+    """The confusion matrix by visiting every pixel: rows = target, columns = prediction."""
+    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
+    for p, t in zip(np.asarray(pred).ravel().tolist(), np.asarray(target).ravel().tolist()):
+        if ignore_index is not None and t == ignore_index:
+            continue
+        matrix[t, p] += 1
+    return matrix
+
+
+def _set_scores(pred, target, num_classes, ignore_index=None):
+    """Per-class IoU and Dice from the pixel sets {pred == c} and {target == c} (NaN when both empty)."""
+    pred, target = np.asarray(pred).ravel(), np.asarray(target).ravel()
+    if ignore_index is not None:
+        keep = target != ignore_index
+        pred, target = pred[keep], target[keep]
+    ious, dices = [], []
+    for c in range(num_classes):
+        predicted, true = set(np.flatnonzero(pred == c)), set(np.flatnonzero(target == c))
+        union = len(predicted | true)
+        ious.append(len(predicted & true) / union if union else math.nan)
+        total = len(predicted) + len(true)
+        dices.append(2 * len(predicted & true) / total if total else math.nan)
+    return np.array(ious), np.array(dices)
+
+
+def _assert_equal_with_nan(got, expected):
+    got = np.asarray(got, dtype=np.float64)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12, equal_nan=True)
+
+
+# --- the lecture's example -------------------------------------------------------------------------
+
+
+def _sky_and_bird():
+    target = torch.zeros(10, 10, dtype=torch.int64)  # 0 = sky
+    target[3, 6] = 1  # 1 = bird: 1% of the pixels
+    pred = torch.zeros(10, 10, dtype=torch.int64)  # "sky" everywhere
+    return pred, target
+
+
+def test_99_percent_sky_accuracy_is_high_but_the_bird_is_missed():
+    pred, target = _sky_and_bird()
+    accuracy = metrics.pixel_accuracy(pred, target)
+    assert accuracy.item() == pytest.approx(0.99, abs=1e-15)
+    per_class = metrics.iou(pred, target, num_classes=2)
+    assert per_class.tolist() == pytest.approx([0.99, 0.0], abs=1e-15)  # sky 99/100, bird 0/1
+    assert metrics.mean_iou(pred, target, num_classes=2).item() == pytest.approx(0.495, abs=1e-15)
+    assert metrics.dice_coefficient(pred, target, 2).tolist() == pytest.approx([198 / 199, 0.0], abs=1e-15)
+
+
+def test_99_percent_sky_with_a_batch_of_images():
+    pred, target = _sky_and_bird()
+    preds, targets = pred.expand(4, 10, 10), target.expand(4, 10, 10)  # [N, H, W]
+    assert metrics.pixel_accuracy(preds, targets).item() == pytest.approx(0.99, abs=1e-15)
+    assert metrics.mean_iou(preds, targets, 2).item() == pytest.approx(0.495, abs=1e-15)
+
+
+# --- confusion matrix ------------------------------------------------------------------------------
+
+
+def test_confusion_matrix_rows_are_the_target():
+    target = torch.tensor([0, 0, 0, 1, 2, 2])
+    pred = torch.tensor([1, 1, 0, 1, 0, 2])
+    cm = metrics.confusion_matrix(pred, target, 3)
+    assert cm.dtype == torch.int64 and cm.shape == (3, 3)
+    # two pixels of true class 0 were predicted as 1: row 0, column 1
+    assert cm.tolist() == [[1, 2, 0], [0, 1, 0], [1, 0, 1]]
+    assert cm.sum(dim=1).tolist() == [3, 1, 2]  # row sums: pixels of each true class
+    assert cm.sum(dim=0).tolist() == [2, 3, 1]  # column sums: pixels predicted as each class
+
+
+@pytest.mark.parametrize("shape", [(13,), (7, 9), (3, 6, 5), (2, 2, 4, 3)])
+@pytest.mark.parametrize("ignore_index", [None, 255, -1, 0])
+def test_confusion_matrix_matches_a_loop_over_pixels(shape, ignore_index):
+    generator = _generator(0)
+    for num_classes in (1, 2, 5):
+        pred, target = _random_labels(generator, shape, num_classes, ignore_index)
+        cm = metrics.confusion_matrix(pred, target, num_classes, ignore_index=ignore_index)
+        assert cm.tolist() == _loop_confusion(pred, target, num_classes, ignore_index).tolist()
+
+
+def test_confusion_matrices_of_batches_add_up():
+    generator = _generator(1)
+    pred, target = _random_labels(generator, (6, 5, 7), 4, ignore_index=255)
+    whole = metrics.confusion_matrix(pred, target, 4, ignore_index=255)
+    summed = sum(metrics.confusion_matrix(pred[i : i + 2], target[i : i + 2], 4, 255) for i in range(0, 6, 2))
+    assert torch.equal(whole, summed)
+
+
+# --- IoU, mIoU, Dice against the pixel sets ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("ignore_index", [None, 255, 2])
+def test_iou_and_dice_match_the_pixel_sets(ignore_index):
+    generator = _generator(2)
+    for trial in range(20):
+        num_classes = 1 + trial % 6
+        pred, target = _random_labels(generator, (2, 6, 5), num_classes, ignore_index)
+        expected_iou, expected_dice = _set_scores(pred, target, num_classes, ignore_index)
+        got_iou = metrics.iou(pred, target, num_classes, ignore_index=ignore_index)
+        got_dice = metrics.dice_coefficient(pred, target, num_classes, ignore_index=ignore_index)
+        assert got_iou.dtype == got_dice.dtype == torch.float64
+        assert got_iou.shape == got_dice.shape == (num_classes,)
+        _assert_equal_with_nan(got_iou, expected_iou)
+        _assert_equal_with_nan(got_dice, expected_dice)
+        got_mean = metrics.mean_iou(pred, target, num_classes, ignore_index=ignore_index)
+        assert got_mean.shape == () and got_mean.dtype == torch.float64
+        assert got_mean.item() == pytest.approx(np.nanmean(expected_iou), abs=1e-12)
+
+
+def test_pixel_accuracy_matches_a_loop():
+    generator = _generator(3)
+    for ignore_index in (None, 255):
+        pred, target = _random_labels(generator, (3, 8, 8), 5, ignore_index)
+        correct = counted = 0
+        for p, t in zip(pred.ravel().tolist(), target.ravel().tolist()):
+            if t == ignore_index:
+                continue
+            counted += 1
+            correct += p == t
+        got = metrics.pixel_accuracy(pred, target, ignore_index=ignore_index)
+        assert got.shape == () and got.dtype == torch.float64
+        assert got.item() == pytest.approx(correct / counted, abs=1e-15)
+
+
+def test_hand_worked_iou_and_dice():
+    # target 0 0 1 1 1 2, pred 0 1 1 1 2 2:  class 0 TP 1 FP 0 FN 1; class 1 TP 2 FP 1 FN 1; class 2 TP 1 FP 1 FN 0
+    pred, target = torch.tensor([0, 1, 1, 1, 2, 2]), torch.tensor([0, 0, 1, 1, 1, 2])
+    assert metrics.iou(pred, target, 3).tolist() == pytest.approx([1 / 2, 2 / 4, 1 / 2])
+    assert metrics.dice_coefficient(pred, target, 3).tolist() == pytest.approx([2 / 3, 4 / 6, 2 / 3])
+    assert metrics.pixel_accuracy(pred, target).item() == pytest.approx(4 / 6)
+
+
+def test_dice_is_2j_over_1_plus_j_per_class():
+    generator = _generator(4)
+    for _ in range(10):
+        pred, target = _random_labels(generator, (4, 9, 9), 6, ignore_index=255, ignore_fraction=0.5)
+        pred[pred == 5] = 4  # class 5 never predicted; it may still be absent from the target too
+        target[target == 5] = 255
+        jaccard = metrics.iou(pred, target, 6, ignore_index=255)
+        dice = metrics.dice_coefficient(pred, target, 6, ignore_index=255)
+        assert torch.isnan(dice[5]) and torch.isnan(jaccard[5])
+        torch.testing.assert_close(dice, 2 * jaccard / (1 + jaccard), equal_nan=True, rtol=1e-12, atol=1e-12)
+        present = ~torch.isnan(jaccard)
+        assert (dice[present] >= jaccard[present]).all()
+
+
+# --- absent classes --------------------------------------------------------------------------------
+
+
+def test_absent_class_is_nan_and_left_out_of_the_mean():
+    pred, target = torch.tensor([[0, 0], [1, 1]]), torch.tensor([[0, 1], [1, 1]])
+    per_class = metrics.iou(pred, target, num_classes=4)  # classes 2 and 3 appear nowhere
+    assert per_class[:2].tolist() == pytest.approx([1 / 2, 2 / 3])
+    assert torch.isnan(per_class[2]) and torch.isnan(per_class[3])
+    assert metrics.mean_iou(pred, target, 4).item() == pytest.approx((1 / 2 + 2 / 3) / 2)  # not / 4
+    assert metrics.mean_iou(pred, target, 2).item() == metrics.mean_iou(pred, target, 4).item()
+    dice = metrics.dice_coefficient(pred, target, 4)
+    assert torch.isnan(dice[2:]).all() and not torch.isnan(dice[:2]).any()
+
+
+def test_class_only_in_the_prediction_or_only_in_the_target_scores_zero_not_nan():
+    only_predicted = metrics.iou(torch.tensor([0, 2]), torch.tensor([0, 0]), 3)
+    assert only_predicted[2].item() == 0.0 and torch.isnan(only_predicted[1])
+    only_true = metrics.iou(torch.tensor([0, 0]), torch.tensor([0, 2]), 3)
+    assert only_true[2].item() == 0.0
+    assert metrics.mean_iou(torch.tensor([0, 0]), torch.tensor([0, 2]), 3).item() == pytest.approx(0.25)
+
+
+def test_no_pixel_counted_gives_nan_everywhere():
+    pred, target = torch.tensor([0, 1]), torch.tensor([255, 255])
+    assert metrics.confusion_matrix(pred, target, 2, ignore_index=255).tolist() == [[0, 0], [0, 0]]
+    assert torch.isnan(metrics.pixel_accuracy(pred, target, ignore_index=255))
+    assert torch.isnan(metrics.iou(pred, target, 2, ignore_index=255)).all()
+    assert torch.isnan(metrics.mean_iou(pred, target, 2, ignore_index=255))
+
+
+# --- ignore_index ----------------------------------------------------------------------------------
+
+
+def test_ignored_pixels_are_left_out_whatever_the_prediction():
+    target = torch.tensor([[0, 1, 255], [1, 255, 0]])
+    pred_a = torch.tensor([[0, 1, 0], [1, 0, 0]])
+    pred_b = torch.tensor([[0, 1, 1], [1, 1, 0]])  # differs only at the ignored pixels
+    for fn in (metrics.iou, metrics.dice_coefficient, metrics.confusion_matrix):
+        assert torch.equal(fn(pred_a, target, 2, ignore_index=255), fn(pred_b, target, 2, ignore_index=255))
+    assert metrics.pixel_accuracy(pred_a, target, ignore_index=255).item() == 1.0  # 4 of 4, not 4 of 6
+    assert metrics.iou(pred_a, target, 2, ignore_index=255).tolist() == [1.0, 1.0]
+    assert metrics.confusion_matrix(pred_a, target, 2, ignore_index=255).sum().item() == 4
+
+
+def test_ignore_index_equals_computing_on_the_kept_pixels_only():
+    generator = _generator(5)
+    pred, target = _random_labels(generator, (2, 7, 7), 3, ignore_index=255)
+    keep = target != 255
+    for fn in (metrics.iou, metrics.dice_coefficient, metrics.mean_iou):
+        with_ignore = fn(pred, target, 3, ignore_index=255)
+        torch.testing.assert_close(with_ignore, fn(pred[keep], target[keep], 3), equal_nan=True)
+
+
+def test_ignore_index_can_be_a_class_index():
+    target, pred = torch.tensor([0, 0, 1, 2]), torch.tensor([1, 0, 1, 0])
+    cm = metrics.confusion_matrix(pred, target, 3, ignore_index=0)
+    assert cm.tolist() == [[0, 0, 0], [0, 1, 0], [1, 0, 0]]  # row 0 empty; a predicted 0 still counts
+
+
+# --- dataset level, not the mean of per-image scores ------------------------------------------------
+
+
+def test_dataset_level_iou_is_not_the_mean_of_per_image_iou():
+    # image 1: one bird pixel (class 1) missed; image 2: all bird, all found (sky absent there)
+    preds = torch.tensor([[[0, 0], [0, 0]], [[1, 1], [1, 1]]])
+    targets = torch.tensor([[[0, 0], [0, 1]], [[1, 1], [1, 1]]])
+    per_image = [metrics.mean_iou(preds[i], targets[i], 2).item() for i in range(2)]
+    assert per_image == pytest.approx([(3 / 4 + 0) / 2, 1.0])  # image 2: sky is NaN, left out
+    assert np.mean(per_image) == pytest.approx(0.6875)
+    # dataset level: sky TP 3 FN 0 FP 1 -> 3/4; bird TP 4 FN 1 FP 0 -> 4/5
+    assert metrics.iou(preds, targets, 2).tolist() == pytest.approx([3 / 4, 4 / 5])
+    assert metrics.mean_iou(preds, targets, 2).item() == pytest.approx(0.775)
+    summed = metrics.confusion_matrix(preds[0], targets[0], 2) + metrics.confusion_matrix(preds[1], targets[1], 2)
+    assert metrics.mean_iou_from_confusion(summed).item() == pytest.approx(0.775)
+
+
+def test_dataset_level_pixel_accuracy_counts_pixels_not_images():
+    preds = torch.tensor([[0, 1, 0, 1], [1, 0, 0, 0]])
+    targets = torch.tensor([[0, 0, 1, 1], [1, 255, 255, 255]])  # 2 of 4 right, then 1 of 1 right
+    per_image = [metrics.pixel_accuracy(preds[i], targets[i], ignore_index=255).item() for i in range(2)]
+    assert per_image == [0.5, 1.0]
+    assert metrics.pixel_accuracy(preds, targets, ignore_index=255).item() == pytest.approx(3 / 5)  # not 0.75
+
+
+# --- the confusion-matrix path ---------------------------------------------------------------------
+
+
+def test_from_confusion_functions_agree_with_the_label_functions():
+    generator = _generator(6)
+    pred, target = _random_labels(generator, (3, 6, 6), 5, ignore_index=255)
+    cm = metrics.confusion_matrix(pred, target, 5, ignore_index=255)
+    pairs = [
+        (metrics.pixel_accuracy_from_confusion(cm), metrics.pixel_accuracy(pred, target, 255)),
+        (metrics.iou_from_confusion(cm), metrics.iou(pred, target, 5, 255)),
+        (metrics.mean_iou_from_confusion(cm), metrics.mean_iou(pred, target, 5, 255)),
+        (metrics.dice_coefficient_from_confusion(cm), metrics.dice_coefficient(pred, target, 5, 255)),
+    ]
+    for from_cm, from_labels in pairs:
+        assert from_cm.dtype == torch.float64
+        torch.testing.assert_close(from_cm, from_labels, equal_nan=True, rtol=0, atol=0)
+
+
+def test_from_confusion_accepts_float_counts_and_lists():
+    assert metrics.iou_from_confusion([[3.0, 1.0], [0.0, 4.0]]).tolist() == pytest.approx([3 / 4, 4 / 5])
+    assert metrics.pixel_accuracy_from_confusion(np.array([[3, 1], [0, 4]])).item() == pytest.approx(7 / 8)
+
+
+# --- input types -----------------------------------------------------------------------------------
+
+
+def test_lists_numpy_uint8_and_bool_labels_are_accepted():
+    expected = metrics.iou(torch.tensor([[0, 1], [1, 1]]), torch.tensor([[0, 1], [0, 1]]), 2)
+    assert torch.equal(metrics.iou([[0, 1], [1, 1]], [[0, 1], [0, 1]], 2), expected)
+    assert torch.equal(metrics.iou(np.array([[0, 1], [1, 1]]), np.array([[0, 1], [0, 1]]), 2), expected)
+    as_uint8 = metrics.iou(torch.tensor([[0, 1], [1, 1]], dtype=torch.uint8), torch.tensor([[0, 1], [0, 1]]), 2)
+    assert torch.equal(as_uint8, expected)
+    as_bool = metrics.iou(torch.tensor([[False, True], [True, True]]), torch.tensor([[False, True], [False, True]]), 2)
+    assert torch.equal(as_bool, expected)
+
+
+def test_inputs_are_not_modified():
+    pred, target = torch.tensor([[0, 1], [2, 1]]), torch.tensor([[0, 255], [2, 0]])
+    pred_before, target_before = pred.clone(), target.clone()
+    for fn in (metrics.confusion_matrix, metrics.iou, metrics.mean_iou, metrics.dice_coefficient):
+        fn(pred, target, 3, ignore_index=255)
+    metrics.pixel_accuracy(pred, target, ignore_index=255)
+    assert torch.equal(pred, pred_before) and torch.equal(target, target_before)
+
+
+# --- errors ----------------------------------------------------------------------------------------
+
+
+def _raises(error_type, argument, call, *fragments):
+    with pytest.raises(error_type) as info:
+        call()
+    message = str(info.value)
+    assert message.startswith(f"{argument}:"), message
+    assert "expected" in message and "got" in message, message
+    for fragment in fragments:
+        assert fragment in message, message
+    return message
+
+
+def test_float_predictions_are_a_type_error_with_the_argmax_hint():
+    scores, labels = torch.zeros(2, 3), torch.zeros(2, 3, dtype=torch.int64)
+    _raises(TypeError, "pred", lambda: metrics.iou(scores, labels, 3), "argmax", "float32")
+    _raises(TypeError, "target", lambda: metrics.pixel_accuracy(labels, scores), "integer class labels")
+    _raises(TypeError, "pred", lambda: metrics.confusion_matrix(None, [0], 2), "got None")
+
+
+def test_shape_mismatch_is_a_value_error():
+    wide, tall = torch.zeros(2, 3, dtype=torch.int64), torch.zeros(3, 2, dtype=torch.int64)
+    _raises(ValueError, "pred", lambda: metrics.iou(wide, tall, 2), "(3, 2)", "(2, 3)")
+    scores_as_labels = torch.zeros(1, 4, 2, 2, dtype=torch.int64)  # [N, C, H, W] passed as pred
+    target = torch.zeros(1, 2, 2, dtype=torch.int64)
+    _raises(ValueError, "pred", lambda: metrics.mean_iou(scores_as_labels, target, 4), "argmax(dim=1)")
+    _raises(ValueError, "pred", lambda: metrics.pixel_accuracy([0, 1], [0, 1, 1]))
+
+
+def test_labels_out_of_range_are_a_value_error():
+    message = _raises(ValueError, "target", lambda: metrics.iou([0, 1], [0, 255], 2), "[0, 1]", "255")
+    assert "ignore_index=255" in message  # the hint
+    _raises(ValueError, "pred", lambda: metrics.confusion_matrix([0, 3], [0, 1], 3), "[0, 2]", "label 3")
+    _raises(ValueError, "pred", lambda: metrics.confusion_matrix([0, -1], [0, 1], 3), "label -1")
+
+
+def test_bad_num_classes_and_ignore_index():
+    _raises(ValueError, "num_classes", lambda: metrics.iou([0], [0], 0), "got 0")
+    _raises(TypeError, "num_classes", lambda: metrics.iou([0], [0], 2.0), "float 2.0")
+    _raises(TypeError, "ignore_index", lambda: metrics.iou([0], [0], 2, ignore_index=255.0), "float 255.0")
+    assert metrics.iou([0], [0], 2, ignore_index=np.int64(255)).tolist()[0] == 1.0  # numpy ints are fine
+
+
+def test_bad_confusion_matrix():
+    _raises(ValueError, "cm", lambda: metrics.iou_from_confusion(torch.zeros(2, 3)), "square", "(2, 3)")
+    _raises(ValueError, "cm", lambda: metrics.mean_iou_from_confusion(torch.zeros(2, 2, 2)), "square")
+    _raises(ValueError, "cm", lambda: metrics.dice_coefficient_from_confusion([[1, -1], [0, 1]]), ">= 0")
+
+
+# --- docstrings --------------------------------------------------------------------------------------
+
+
+def test_docstring_examples_run():
+    result = doctest.testmod(seglab.metrics, verbose=False, report=False)
+    assert result.attempted > 0
+    assert result.failed == 0
+
+
+def test_every_public_function_has_an_example():
+    for name in metrics.__all__:
+        assert ">>>" in getattr(metrics, name).__doc__, name
