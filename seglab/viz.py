@@ -1,4 +1,4 @@
-"""Plot helpers for the lectures: small tensors drawn as grids of numbered cells.
+"""Plot helpers for the lectures: small tensors drawn as grids of numbered cells, and segmentations.
 
 Every helper takes ``ax=None`` (a new figure is created when it is ``None``), draws into that
 one ``Axes`` and returns it; none calls ``plt.show()`` or changes matplotlib's global style.
@@ -12,19 +12,33 @@ the top, like ``imshow``; the number written in it is a ``matplotlib.text.Text``
 plot_grid          a 1D or 2D tensor as an image, the value written in every cell
 plot_stamps_1d     a 1D transposed convolution as stamps: one row per ``x[i] * w``, then their sum
 plot_stamps_2d     a 2D transposed convolution as stamps: one canvas per ``x[i, j] * w``, then the sum
+class_colors       the fixed class palette (stuff muted, things vivid)
+overlay_mask       an image with its semantic mask overlaid in the class colours, and a legend
+plot_instances     an image with each instance's mask, box and label (ground truth or Mask R-CNN output)
+plot_history       training curves of ``seglab.train.fit``: the training loss or a validation metric
 =================  =================================================================================
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 
 from seglab import ops
-from seglab._validate import as_float_tensor, describe, int_pair, nonnegative_int, positive_int
+from seglab._validate import as_float_tensor, as_index_tensor, describe, int_pair, nonnegative_int, positive_int
+from seglab.data import THING_CLASSES
 
-__all__ = ["plot_grid", "plot_stamps_1d", "plot_stamps_2d"]
+__all__ = [
+    "plot_grid",
+    "plot_stamps_1d",
+    "plot_stamps_2d",
+    "class_colors",
+    "overlay_mask",
+    "plot_instances",
+    "plot_history",
+]
 
 _EDGE = "0.35"  # outline of a cell holding a value
 _BLANK_EDGE = "0.85"  # outline of an empty position of a stamp row
@@ -423,3 +437,348 @@ def _longest(grid: torch.Tensor, fmt) -> int:
 
 def _short(t: torch.Tensor, fmt) -> str:
     return "[" + ", ".join(_format_value(float(v), fmt) for v in t) + "]"
+
+
+# --- segmentation pictures: masks over images, instances, training curves ---------------------------
+
+# The first three colours belong to the stuff classes of seglab.data (sky, grass, road): muted, so
+# that the vivid thing colours stand out; the thing colours follow (circle, square, triangle, or
+# the single "thing" of merge_things=True), then more vivid colours for larger label sets.
+_STUFF_COLORS = ((0.42, 0.62, 0.86), (0.42, 0.70, 0.36), (0.74, 0.62, 0.46))
+_THING_COLORS = (
+    (0.90, 0.10, 0.12),
+    (1.00, 0.72, 0.00),
+    (0.80, 0.00, 0.85),
+    (0.00, 0.80, 0.90),
+    (0.10, 0.30, 1.00),
+    (0.55, 0.95, 0.10),
+    (1.00, 0.40, 0.70),
+    (0.50, 0.25, 0.05),
+)
+# One colour per instance (not per class): vivid, and neither sky blue nor grass green.
+_INSTANCE_COLORS = ("#ff2a2a", "#ffb000", "#ff2ad4", "#00e5ff", "#9d4dff", "#ffff40", "#ff7f0e", "#ffffff")
+
+
+def class_colors(num_classes):
+    """A fixed palette: colour ``k`` for class ``k`` of a semantic mask.
+
+    Colours 0-2 are muted (the stuff classes sky, grass, road of :mod:`seglab.data`), colours from
+    3 on vivid (the thing classes circle, square, triangle, or the merged "thing"), so things stand
+    out; after 11 classes the vivid colours repeat. The same ``num_classes`` always gives the same
+    colours, and the first colours do not depend on ``num_classes``.
+
+    Args:
+        num_classes (int): the number of classes, at least 1.
+
+    Returns:
+        Tensor[num_classes, 3]: float32 RGB colours in [0, 1].
+
+    Raises:
+        TypeError, ValueError: ``num_classes`` is not an int >= 1.
+
+    Example:
+        >>> colors = class_colors(6)
+        >>> colors.shape, bool(torch.equal(colors[:4], class_colors(4)))
+        (torch.Size([6, 3]), True)
+    """
+    num_classes = positive_int(num_classes, "num_classes")
+    palette = list(_STUFF_COLORS)
+    while len(palette) < num_classes:
+        palette.extend(_THING_COLORS)
+    return torch.tensor(palette[:num_classes], dtype=torch.float32)
+
+
+def _as_rgb(image, name: str = "image") -> torch.Tensor:
+    """``image`` ([3, H, W], [1, H, W] or [H, W]) as a float ``[H, W, 3]`` tensor clipped to [0, 1].
+
+    Floating-point images are taken to lie in [0, 1], uint8 images in 0..255.
+    """
+    is_uint8 = isinstance(image, torch.Tensor) and image.dtype == torch.uint8
+    tensor = as_float_tensor(image, name, min_dim=2).detach().to("cpu", torch.float32)
+    if is_uint8:
+        tensor = tensor / 255
+    if tensor.dim() == 2:
+        tensor = tensor[None]
+    if tensor.dim() != 3 or tensor.shape[0] not in (1, 3):
+        raise ValueError(
+            f"{name}: expected an image of shape (3, H, W), (1, H, W) or (H, W), got {describe(image)}. "
+            f"Hint: plot one image of a batch, e.g. images[0]; channels come first (CHW)."
+        )
+    return tensor.expand(3, -1, -1).permute(1, 2, 0).clamp(0, 1)
+
+
+def _as_label_mask(mask, name: str, shape) -> torch.Tensor:
+    """``mask`` as an int64 ``[H, W]`` tensor of the image's ``shape``."""
+    tensor = as_index_tensor(mask, name).detach().cpu()
+    while tensor.dim() > 2 and tensor.shape[0] == 1:
+        tensor = tensor[0]
+    if tuple(tensor.shape) != tuple(shape):
+        raise ValueError(
+            f"{name}: expected a label mask of the image's shape {tuple(shape)}, got {describe(mask)}. "
+            f"Hint: pass one mask of a batch, e.g. masks[0], or predictions.argmax(dim=0) of logits [C, H, W]."
+        )
+    return tensor
+
+
+def _image_axes(ax, height: int, width: int):
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    scale = 3.2 / max(height, width)
+    _, ax = plt.subplots(figsize=(width * scale + 1.4, height * scale + 0.4))
+    return ax
+
+
+def overlay_mask(image, mask, ax=None, alpha=0.5, classes=None, title=None):
+    """Draw an image with its semantic mask overlaid in the class colours, and a legend.
+
+    Every pixel is blended with the colour of its class (:func:`class_colors`):
+
+    .. math::
+        \\text{out}[r, c] = (1 - \\alpha)\\, \\text{image}[:, r, c] + \\alpha\\, \\text{color}[\\text{mask}[r, c]]
+
+    The legend lists the classes present in the mask, in class order.
+
+    Args:
+        image (Tensor[3, H, W]): RGB in [0, 1] (uint8 in 0..255; ``[1, H, W]`` or ``[H, W]`` grey).
+        mask (Tensor[H, W]): integer class indices (a ground truth, or ``logits.argmax(0)``).
+        ax (matplotlib.axes.Axes, optional): where to draw; a new figure when ``None``.
+        alpha (float): the opacity of the overlay, in [0, 1] (0: the image only, 1: the mask only).
+        classes (sequence of str, optional): the class names, e.g. ``dataset.classes``; by default
+            ``"class k"``.
+        title (str, optional): the title of the axes.
+
+    Returns:
+        matplotlib.axes.Axes: the axes; ``ax.get_legend()`` names the classes present.
+
+    Raises:
+        TypeError: ``image`` or ``mask`` is not array-like, or ``mask`` is not integer.
+        ValueError: shapes do not match, a mask value is not a class index, or ``alpha`` is
+            outside [0, 1].
+
+    Example:
+        >>> from seglab.data import ThingsAndStuff
+        >>> dataset = ThingsAndStuff(length=10)
+        >>> image, target = dataset[2]
+        >>> ax = overlay_mask(image, target["semantic"], classes=dataset.classes)
+        >>> [t.get_text() for t in ax.get_legend().get_texts()]
+        ['sky', 'grass', 'circle', 'square']
+    """
+    from matplotlib.patches import Patch
+
+    rgb = _as_rgb(image)  # [H, W, 3]
+    labels = _as_label_mask(mask, "mask", rgb.shape[:2])  # [H, W]
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0 <= alpha <= 1:
+        raise ValueError(f"alpha: expected a number in [0, 1], got {describe(alpha)}.")
+    if classes is not None:
+        classes = [str(name) for name in classes]
+    num_classes = len(classes) if classes is not None else int(labels.max()) + 1
+    low, high = int(labels.min()), int(labels.max())
+    if low < 0 or high >= num_classes:
+        raise ValueError(
+            f"mask: expected class indices 0..{num_classes - 1} (one per class name), got values "
+            f"{low}..{high}. Hint: pass classes=dataset.classes of the dataset the mask comes from; "
+            f"leave ignored pixels out (set them to a real class) before plotting."
+        )
+    colors = class_colors(num_classes)
+    blended = (1 - alpha) * rgb + alpha * colors[labels]  # [H, W, 3]
+
+    ax = _image_axes(ax, *labels.shape)
+    ax.imshow(blended.numpy(), interpolation="nearest")
+    present = torch.unique(labels).tolist()
+    names = classes if classes is not None else [f"class {k}" for k in range(num_classes)]
+    handles = [Patch(facecolor=colors[k].tolist(), edgecolor="0.3", label=names[k]) for k in present]
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False,
+              handlelength=1.0, borderaxespad=0.0)  # fmt: skip
+    ax.set_axis_off()
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
+def _instance_masks(masks, count: int, shape) -> torch.Tensor:
+    """``target["masks"]`` as bool ``[N, H, W]``: uint8 / bool masks, or probabilities ``[N, 1, H, W]`` > 0.5."""
+    tensor = torch.as_tensor(masks).detach().cpu()
+    if tensor.dim() == 4 and tensor.shape[1] == 1:  # Mask R-CNN predictions: [N, 1, H, W] probabilities
+        tensor = tensor[:, 0]
+    if tensor.dim() != 3 or tensor.shape[0] != count or tuple(tensor.shape[1:]) != tuple(shape):
+        raise ValueError(
+            f"target['masks']: expected {count} masks of the image's shape, [{count}, {shape[0]}, {shape[1]}], "
+            f"got {describe(masks)}. Hint: one mask per box, as in dataset[i][1]."
+        )
+    return tensor > 0.5 if tensor.is_floating_point() else tensor.bool()
+
+
+def plot_instances(image, target, ax=None, classes=THING_CLASSES, title=None):
+    """Draw an image with every instance in its own colour: its mask, its box and its label.
+
+    Works for ground truth (``dataset[i][1]``) and for the output of torchvision's Mask R-CNN
+    (float masks ``[N, 1, H, W]`` are thresholded at 0.5; ``"scores"``, when present, are written
+    after the class name).
+
+    Args:
+        image (Tensor[3, H, W]): RGB in [0, 1].
+        target (dict): ``"boxes"`` (Tensor[N, 4], xyxy pixels, ``x2``/``y2`` exclusive),
+            ``"labels"`` (int Tensor[N], 1-based: ``classes[label - 1]``), optional ``"masks"``
+            (Tensor[N, H, W]) and ``"scores"`` (Tensor[N]).
+        ax (matplotlib.axes.Axes, optional): where to draw; a new figure when ``None``.
+        classes (sequence of str): the thing class names (``seglab.data.THING_CLASSES``).
+        title (str, optional): the title of the axes.
+
+    Returns:
+        matplotlib.axes.Axes: the axes; instance ``i`` is the ``i``-th ``Rectangle`` in
+        ``ax.patches`` (covering pixels ``x1 .. x2 - 1``, ``y1 .. y2 - 1``) and the ``i``-th text.
+
+    Raises:
+        TypeError: ``target`` is not a dict.
+        ValueError: missing keys, lengths that disagree, or a label outside ``1 .. len(classes)``.
+
+    Example:
+        >>> from seglab.data import ThingsAndStuff
+        >>> image, target = ThingsAndStuff(length=10)[7]
+        >>> ax = plot_instances(image, target)
+        >>> [t.get_text() for t in ax.texts], len(ax.patches)
+        (['circle', 'square'], 2)
+    """
+    from matplotlib.colors import to_rgb
+    from matplotlib.patches import Rectangle
+
+    classes = [str(name) for name in classes]
+    rgb = _as_rgb(image)  # [H, W, 3]
+    if not isinstance(target, dict):
+        raise TypeError(
+            f"target: expected a dict with 'boxes' and 'labels' (and 'masks'), got {describe(target)}. "
+            f"Hint: image, target = dataset[i]."
+        )
+    missing = [key for key in ("boxes", "labels") if key not in target]
+    if missing:
+        raise ValueError(
+            f"target: expected the keys 'boxes' and 'labels', missing {missing}; got keys {sorted(target)}."
+        )
+    boxes = torch.as_tensor(target["boxes"], dtype=torch.float32).detach().cpu()
+    if boxes.dim() != 2 or boxes.shape[1] != 4:
+        if boxes.numel() == 0:
+            boxes = boxes.reshape(0, 4)
+        else:
+            raise ValueError(
+                f"target['boxes']: expected a tensor of shape (N, 4), (x1, y1, x2, y2) per box, got "
+                f"{describe(target['boxes'])}."
+            )
+    labels = as_index_tensor(target["labels"], "target['labels']").detach().cpu().reshape(-1)
+    if len(labels) != len(boxes):
+        raise ValueError(
+            f"target: expected one label per box, got {len(boxes)} boxes and {len(labels)} labels."
+        )
+    if len(labels) and (int(labels.min()) < 1 or int(labels.max()) > len(classes)):
+        raise ValueError(
+            f"target['labels']: expected thing labels 1..{len(classes)} (classes[label - 1]; 0 is the "
+            f"background), got {labels.tolist()}. Hint: pass classes= the thing class names."
+        )
+    scores = target.get("scores")
+    masks = None
+    if target.get("masks") is not None:
+        masks = _instance_masks(target["masks"], len(labels), rgb.shape[:2])  # [N, H, W] bool
+
+    colors = [to_rgb(_INSTANCE_COLORS[i % len(_INSTANCE_COLORS)]) for i in range(len(labels))]
+    blended = rgb.clone()  # [H, W, 3]
+    if masks is not None:
+        for i in range(len(labels)):
+            blended[masks[i]] = 0.45 * blended[masks[i]] + 0.55 * torch.tensor(colors[i])
+    ax = _image_axes(ax, *rgb.shape[:2])
+    ax.imshow(blended.numpy(), interpolation="nearest")
+    height, width = rgb.shape[:2]
+    for i, (box, label) in enumerate(zip(boxes.tolist(), labels.tolist())):
+        x1, y1, x2, y2 = box
+        ax.add_patch(Rectangle((x1 - 0.5, y1 - 0.5), x2 - x1, y2 - y1, fill=False, edgecolor=colors[i], lw=1.5))
+        text = classes[label - 1] + (f" {float(scores[i]):.2f}" if scores is not None else "")
+        above = y1 >= 0.08 * height  # the label sits above the box, or below it at the top edge
+        r, g, b = colors[i]
+        ax.text(x1 - 0.5, y1 - 0.5 if above else y2 - 0.5, text, ha="left", va="bottom" if above else "top",
+                fontsize=7, color="black" if 0.3 * r + 0.59 * g + 0.11 * b > 0.55 else "white", clip_on=True,
+                bbox=dict(facecolor=colors[i], edgecolor="none", pad=0.8, alpha=0.85))  # fmt: skip
+    ax.set_xlim(-0.5, width - 0.5)
+    ax.set_ylim(height - 0.5, -0.5)
+    ax.set_axis_off()
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
+def plot_history(history, ax=None, metric="loss"):
+    """Training curves from a ``seglab.train.History``: the training loss, or a validation metric.
+
+    ``metric="loss"`` plots ``history.loss`` against ``history.steps``; any other name plots
+    ``entry[metric]`` against ``entry["step"]`` for every entry of ``history.val`` (one line per
+    class when the metric is a vector, such as the per-class ``"iou"``).
+
+    Args:
+        history (seglab.train.History, or a dict with the same fields): ``steps`` (list of int),
+            ``loss`` (list of float), ``val`` (list of dicts with ``"step"`` and metrics).
+        ax (matplotlib.axes.Axes, optional): where to draw; a new figure when ``None``.
+        metric (str): ``"loss"``, or the name of a validation metric (``"mean_iou"``,
+            ``"pixel_accuracy"``, ``"iou"``).
+
+    Returns:
+        matplotlib.axes.Axes: the axes; the curve is ``ax.lines[0]`` (one line per class for a vector).
+
+    Raises:
+        TypeError: ``history`` has no ``steps`` / ``loss`` / ``val`` fields.
+        ValueError: ``metric`` was not recorded, or ``steps`` and ``loss`` differ in length.
+
+    Example:
+        >>> history = {"steps": [1, 2, 3], "loss": [1.5, 1.0, 0.8],
+        ...            "val": [{"step": 3, "mean_iou": 0.4}], "seconds": 1.0}
+        >>> ax = plot_history(history)
+        >>> ax.lines[0].get_ydata().tolist()
+        [1.5, 1.0, 0.8]
+    """
+    fields = {}
+    for name in ("steps", "loss", "val"):
+        if isinstance(history, dict) and name in history:
+            fields[name] = history[name]
+        elif hasattr(history, name):
+            fields[name] = getattr(history, name)
+        else:
+            raise TypeError(
+                f"history: expected a seglab.train.History (fields steps, loss, val), got {describe(history)} "
+                f"without '{name}'. Hint: history = seglab.train.fit(...)."
+            )
+    if not isinstance(metric, str):
+        raise TypeError(f"metric: expected a str such as 'loss' or 'mean_iou', got {describe(metric)}.")
+    ax = _history_axes(ax)
+    if metric == "loss":
+        steps, loss = list(fields["steps"]), [float(value) for value in fields["loss"]]
+        if len(steps) != len(loss):
+            raise ValueError(f"history: expected one loss per step, got {len(steps)} steps and {len(loss)} losses.")
+        ax.plot(steps, loss, color="tab:blue", lw=1.2, label="training loss")
+        ax.set_ylabel("training loss")
+    else:
+        val = list(fields["val"])
+        recorded = sorted({key for entry in val for key in entry if key != "step"})
+        if not val or any(metric not in entry for entry in val):
+            raise ValueError(
+                f"metric: expected 'loss' or a validation metric recorded in history.val {recorded}, "
+                f"got {metric!r}. Hint: pass val=... to fit() so that it evaluates while training."
+            )
+        steps = [entry["step"] for entry in val]
+        values = torch.stack([torch.as_tensor(entry[metric], dtype=torch.float64).reshape(-1) for entry in val])
+        if values.shape[1] == 1:  # [V, 1]: one curve
+            ax.plot(steps, values[:, 0].tolist(), marker="o", ms=3, color="tab:orange", label=metric)
+        else:  # [V, C]: one curve per class
+            for k in range(values.shape[1]):
+                ax.plot(steps, values[:, k].tolist(), marker="o", ms=3, label=f"class {k}")
+            ax.legend(fontsize=8)
+        ax.set_ylabel(f"validation {metric}")
+    ax.set_xlabel("step")
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def _history_axes(ax):
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    _, ax = plt.subplots(figsize=(5.0, 3.2))
+    return ax

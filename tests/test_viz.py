@@ -210,3 +210,248 @@ def test_stamps_2d_bad_input():
         viz.plot_stamps_2d(torch.zeros(5, 5), torch.ones(2, 2))
     with pytest.raises(ValueError, match="w: expected a tensor of shape"):
         viz.plot_stamps_2d(torch.zeros(2, 2), [1.0, 2.0])
+
+
+# --- class_colors ----------------------------------------------------------------------------------
+
+
+def _saturation(colors):
+    return (colors.max(dim=1).values - colors.min(dim=1).values) / colors.max(dim=1).values
+
+
+def test_class_colors_fixed_palette():
+    colors = viz.class_colors(6)
+    assert colors.shape == (6, 3) and colors.dtype == torch.float32
+    assert colors.min() >= 0 and colors.max() <= 1
+    assert len({tuple(c) for c in colors.tolist()}) == 6  # all different
+    assert torch.equal(viz.class_colors(4), colors[:4])  # the first colours never depend on num_classes
+    assert torch.equal(viz.class_colors(6), colors)
+    assert _saturation(colors[3:]).min() > _saturation(colors[:3]).max()  # things vivid, stuff muted
+    assert viz.class_colors(30).shape == (30, 3)
+
+
+def test_class_colors_bad_input():
+    with pytest.raises(ValueError, match="num_classes: expected an int >= 1, got 0"):
+        viz.class_colors(0)
+    with pytest.raises(TypeError, match="num_classes"):
+        viz.class_colors(2.0)
+
+
+# --- overlay_mask ----------------------------------------------------------------------------------
+
+
+def _legend_texts(ax):
+    return [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_overlay_mask_blends_the_class_colours_and_lists_the_classes_present():
+    image = torch.rand(3, 5, 6)
+    mask = torch.zeros(5, 6, dtype=torch.int64)
+    mask[1:3, 2:4] = 4
+    mask[4] = 2
+    classes = ("sky", "grass", "road", "circle", "square", "triangle")
+    ax = viz.overlay_mask(image, mask, alpha=0.25, classes=classes, title="ground truth")
+    assert isinstance(ax, Axes) and ax.get_title() == "ground truth"
+    assert _legend_texts(ax) == ["sky", "road", "square"]
+    expected = 0.75 * image.permute(1, 2, 0) + 0.25 * viz.class_colors(6)[mask]
+    assert np.allclose(ax.images[0].get_array(), expected.numpy(), atol=1e-6)
+    handles = ax.get_legend().legend_handles
+    assert np.allclose(handles[2].get_facecolor()[:3], viz.class_colors(6)[4].numpy())
+
+
+def test_overlay_mask_on_a_dataset_sample():
+    from seglab.data import ThingsAndStuff
+
+    dataset = ThingsAndStuff(length=10)
+    for index in range(10):
+        image, target = dataset[index]
+        ax = viz.overlay_mask(image, target["semantic"], classes=dataset.classes)
+        present = target["semantic"].unique().tolist()
+        assert _legend_texts(ax) == [dataset.classes[k] for k in present]
+        plt.close(ax.figure)
+
+
+def test_overlay_mask_alpha_zero_shows_the_image_and_default_names():
+    image = torch.rand(3, 4, 4)
+    mask = torch.tensor([[0, 1, 1, 0]] * 4)
+    ax = viz.overlay_mask(image, mask, alpha=0.0)
+    assert np.allclose(ax.images[0].get_array(), image.permute(1, 2, 0).numpy())
+    assert _legend_texts(ax) == ["class 0", "class 1"]
+
+
+def test_overlay_mask_accepts_grey_images_and_draws_into_the_given_axes():
+    fig, axes = plt.subplots(1, 2)
+    returned = viz.overlay_mask(torch.rand(4, 4), torch.zeros(1, 4, 4, dtype=torch.int64), ax=axes[0])
+    assert returned is axes[0] and len(plt.get_fignums()) == 1
+
+
+def test_overlay_mask_bad_input():
+    image = torch.rand(3, 4, 4)
+    with pytest.raises(ValueError, match=r"mask: expected a label mask of the image's shape \(4, 4\)"):
+        viz.overlay_mask(image, torch.zeros(5, 4, dtype=torch.int64))
+    with pytest.raises(ValueError, match=r"mask: expected class indices 0..2 .*got values 0..3"):
+        viz.overlay_mask(image, torch.tensor([[0, 1, 2, 3]] * 4), classes=("a", "b", "c"))
+    with pytest.raises(TypeError, match="mask: expected integer indices"):
+        viz.overlay_mask(image, torch.zeros(4, 4))
+    with pytest.raises(ValueError, match=r"image: expected an image of shape \(3, H, W\)"):
+        viz.overlay_mask(torch.rand(4, 4, 3), torch.zeros(4, 4, dtype=torch.int64))
+    with pytest.raises(ValueError, match=r"alpha: expected a number in \[0, 1\]"):
+        viz.overlay_mask(image, torch.zeros(4, 4, dtype=torch.int64), alpha=1.5)
+
+
+# --- plot_instances --------------------------------------------------------------------------------
+
+
+def _rectangles(ax):
+    from matplotlib.patches import Rectangle
+
+    return [p for p in ax.patches if isinstance(p, Rectangle)]
+
+
+def test_plot_instances_draws_a_box_and_a_label_per_instance():
+    from seglab.data import ThingsAndStuff
+
+    dataset = ThingsAndStuff(length=30)
+    for index in range(30):
+        image, target = dataset[index]
+        ax = viz.plot_instances(image, target, title=f"#{index}")
+        boxes = target["boxes"].tolist()
+        rectangles = _rectangles(ax)
+        assert len(rectangles) == len(boxes)
+        for rectangle, (x1, y1, x2, y2) in zip(rectangles, boxes):
+            assert rectangle.get_xy() == (x1 - 0.5, y1 - 0.5)  # the box's outline is the pixels' outline
+            assert (rectangle.get_width(), rectangle.get_height()) == (x2 - x1, y2 - y1)
+        assert [t.get_text() for t in ax.texts] == [dataset.thing_classes[k - 1] for k in target["labels"]]
+        assert ax.get_title() == f"#{index}"
+        plt.close(ax.figure)
+
+
+def test_plot_instances_colours_each_mask_and_leaves_the_rest():
+    image = torch.full((3, 8, 8), 0.5)
+    masks = torch.zeros(2, 8, 8, dtype=torch.uint8)
+    masks[0, 1:3, 1:3] = 1
+    masks[1, 5:8, 4:8] = 1
+    target = {"boxes": torch.tensor([[1.0, 1, 3, 3], [4, 5, 8, 8]]), "labels": torch.tensor([1, 3]), "masks": masks}
+    ax = viz.plot_instances(image, target)
+    drawn = np.asarray(ax.images[0].get_array())
+    outside = ~masks.bool().any(dim=0).numpy()
+    assert np.allclose(drawn[outside], 0.5)
+    assert not np.allclose(drawn[1, 1], drawn[6, 5])  # two instances, two colours
+    assert np.allclose(drawn[1, 1], drawn[2, 2]) and not np.allclose(drawn[1, 1], 0.5)
+    assert [t.get_text() for t in ax.texts] == ["circle", "triangle"]
+
+
+def test_plot_instances_predictions_with_scores_and_probability_masks():
+    probabilities = torch.zeros(1, 1, 6, 6)
+    probabilities[0, 0, 2:4, 2:4] = 0.9
+    target = {"boxes": torch.tensor([[2.0, 2, 4, 4]]), "labels": torch.tensor([2]), "scores": torch.tensor([0.876]),
+              "masks": probabilities}  # fmt: skip
+    ax = viz.plot_instances(torch.rand(3, 6, 6), target, classes=("ball", "box"))
+    assert [t.get_text() for t in ax.texts] == ["box 0.88"]
+
+
+def test_plot_instances_without_instances_or_masks():
+    image = torch.rand(3, 8, 8)
+    ax = viz.plot_instances(image, {"boxes": torch.zeros(0, 4), "labels": torch.zeros(0, dtype=torch.int64)})
+    assert len(_rectangles(ax)) == 0 and len(ax.texts) == 0
+    assert np.allclose(ax.images[0].get_array(), image.permute(1, 2, 0).numpy())
+    ax = viz.plot_instances(image, {"boxes": [[0.0, 0.0, 2.0, 2.0]], "labels": [1]})
+    assert len(_rectangles(ax)) == 1
+
+
+def test_plot_instances_bad_input():
+    image = torch.rand(3, 8, 8)
+    boxes = torch.tensor([[0.0, 0, 2, 2]])
+    with pytest.raises(TypeError, match="target: expected a dict"):
+        viz.plot_instances(image, [boxes])
+    with pytest.raises(ValueError, match=r"missing \['labels'\]"):
+        viz.plot_instances(image, {"boxes": boxes})
+    with pytest.raises(ValueError, match=r"thing labels 1..3 .*0 is the background"):
+        viz.plot_instances(image, {"boxes": boxes, "labels": torch.tensor([0])})
+    with pytest.raises(ValueError, match="one label per box, got 1 boxes and 2 labels"):
+        viz.plot_instances(image, {"boxes": boxes, "labels": torch.tensor([1, 2])})
+    with pytest.raises(ValueError, match=r"target\['masks'\]: expected 1 masks of the image's shape"):
+        viz.plot_instances(image, {"boxes": boxes, "labels": torch.tensor([1]), "masks": torch.zeros(1, 4, 4)})
+    with pytest.raises(ValueError, match=r"target\['boxes'\]: expected a tensor of shape \(N, 4\)"):
+        viz.plot_instances(image, {"boxes": torch.zeros(2, 2), "labels": torch.tensor([1, 2])})
+
+
+# --- plot_history ----------------------------------------------------------------------------------
+
+
+def _history():
+    from dataclasses import dataclass, field
+
+    @dataclass
+    class History:  # the fields of seglab.train.History
+        steps: list = field(default_factory=list)
+        loss: list = field(default_factory=list)
+        val: list = field(default_factory=list)
+        seconds: float = 0.0
+
+    val = [
+        {"step": 10, "pixel_accuracy": 0.7, "mean_iou": 0.3, "iou": torch.tensor([0.5, 0.2, 0.2])},
+        {"step": 20, "pixel_accuracy": 0.8, "mean_iou": 0.5, "iou": torch.tensor([0.7, 0.4, 0.4])},
+    ]
+    return History(steps=list(range(1, 21)), loss=[2.0 / s for s in range(1, 21)], val=val, seconds=3.0)
+
+
+def test_plot_history_training_loss():
+    history = _history()
+    ax = viz.plot_history(history)
+    assert isinstance(ax, Axes) and len(ax.lines) == 1
+    assert ax.lines[0].get_xdata().tolist() == history.steps
+    assert np.allclose(ax.lines[0].get_ydata(), history.loss)
+    assert ax.get_xlabel() == "step" and "loss" in ax.get_ylabel()
+
+
+def test_plot_history_validation_metric_and_per_class_vector():
+    history = _history()
+    ax = viz.plot_history(history, metric="mean_iou")
+    assert ax.lines[0].get_xdata().tolist() == [10, 20]
+    assert np.allclose(ax.lines[0].get_ydata(), [0.3, 0.5])
+    assert ax.get_ylabel() == "validation mean_iou"
+    ax = viz.plot_history(history, metric="iou")
+    assert len(ax.lines) == 3 and np.allclose(ax.lines[1].get_ydata(), [0.2, 0.4])
+    assert _legend_texts(ax) == ["class 0", "class 1", "class 2"]
+
+
+def test_plot_history_accepts_a_dict_and_draws_into_the_given_axes():
+    fig, ax = plt.subplots()
+    history = {"steps": [1, 2], "loss": [1.0, 0.5], "val": []}
+    assert viz.plot_history(history, ax=ax) is ax
+    assert len(plt.get_fignums()) == 1
+
+
+def test_plot_history_bad_input():
+    recorded = r"recorded in history.val \['iou', 'mean_iou', 'pixel_accuracy'\], got 'dice'"
+    with pytest.raises(ValueError, match=recorded):
+        viz.plot_history(_history(), metric="dice")
+    with pytest.raises(TypeError, match="history: expected a seglab.train.History"):
+        viz.plot_history([1.0, 0.5])
+    with pytest.raises(ValueError, match="one loss per step"):
+        viz.plot_history({"steps": [1, 2], "loss": [1.0], "val": []})
+
+
+def test_new_helpers_do_not_change_global_style():
+    from seglab.data import ThingsAndStuff
+
+    before = dict(matplotlib.rcParams)
+    image, target = ThingsAndStuff(length=1)[0]
+    viz.overlay_mask(image, target["semantic"])
+    viz.plot_instances(image, target)
+    viz.plot_history(_history())
+    assert dict(matplotlib.rcParams) == before
+
+
+def test_viz_doctests():
+    import doctest
+
+    result = doctest.testmod(viz, verbose=False, report=False)
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_uint8_images_are_read_as_0_to_255():
+    image = torch.full((3, 2, 2), 255, dtype=torch.uint8)
+    ax = viz.overlay_mask(image, torch.zeros(2, 2, dtype=torch.int64), alpha=0.0)
+    assert np.allclose(ax.images[0].get_array(), 1.0)

@@ -1,0 +1,428 @@
+"""Tests for seglab.data: the synthetic scenes are deterministic and their targets agree exactly."""
+
+import doctest
+
+import pytest
+import torch
+
+import seglab.data
+from seglab.data import (
+    STUFF_CLASSES,
+    THING_CLASSES,
+    ThingsAndStuff,
+    detection_collate,
+    sample_patches,
+    semantic_batch,
+)
+
+THING = len(STUFF_CLASSES)  # the first thing class index in "semantic"
+
+
+def _equal_samples(a, b):
+    (image_a, target_a), (image_b, target_b) = a, b
+    return torch.equal(image_a, image_b) and target_a.keys() == target_b.keys() and all(
+        torch.equal(target_a[key], target_b[key]) for key in target_a
+    )
+
+
+def _roughness(image, region):
+    """Mean |difference| between horizontally adjacent pixels that both lie in ``region`` [H, W]."""
+    pairs = region[:, 1:] & region[:, :-1]
+    diff = (image[:, :, 1:] - image[:, :, :-1]).abs().mean(dim=0)  # [H, W - 1]
+    return diff[pairs].mean().item()
+
+
+def _erode(mask, steps=2):
+    """``mask`` without the pixels within ``steps`` (4-neighbour) steps of its outside or the image border."""
+    inner = torch.nn.functional.pad(mask, (1, 1, 1, 1))  # False outside the image
+    for _ in range(steps):
+        shrunk = inner.clone()
+        shrunk[1:] &= inner[:-1]
+        shrunk[:-1] &= inner[1:]
+        shrunk[:, 1:] &= inner[:, :-1]
+        shrunk[:, :-1] &= inner[:, 1:]
+        inner = shrunk
+    return inner[1:-1, 1:-1]
+
+
+# --- determinism -----------------------------------------------------------------------------------
+
+
+def test_same_index_gives_the_same_sample():
+    dataset = ThingsAndStuff(length=20)
+    for index in (0, 7, 19):
+        assert _equal_samples(dataset[index], dataset[index])
+        assert _equal_samples(dataset[index], ThingsAndStuff(length=20)[index])  # a new object, same images
+    assert _equal_samples(dataset[-1], dataset[19])
+    assert _equal_samples(dataset[torch.tensor(3)], dataset[3])
+
+
+def test_length_does_not_change_the_images():
+    assert _equal_samples(ThingsAndStuff(length=5)[4], ThingsAndStuff(length=1000)[4])
+
+
+def test_other_seed_other_split_other_index_give_other_images():
+    base = ThingsAndStuff(length=10)[0][0]
+    assert not torch.equal(base, ThingsAndStuff(length=10, seed=1)[0][0])
+    assert not torch.equal(base, ThingsAndStuff(length=10, split="val")[0][0])
+    assert not torch.equal(base, ThingsAndStuff(length=10, split="test")[0][0])
+    assert not torch.equal(base, ThingsAndStuff(length=10)[1][0])
+
+
+def test_splits_never_share_an_image():
+    images = {}
+    for split in ("train", "val", "test"):
+        dataset = ThingsAndStuff(length=150, size=16, split=split)
+        images[split] = {dataset[i][0].numpy().tobytes() for i in range(len(dataset))}
+        assert len(images[split]) == 150  # no repeats inside a split either
+    assert not images["train"] & images["val"]
+    assert not images["train"] & images["test"]
+    assert not images["val"] & images["test"]
+
+
+def test_every_split_and_index_has_its_own_32_bit_generator_seed():
+    seeds = set()
+    for split in ("train", "val", "test"):
+        dataset = ThingsAndStuff(length=3000, split=split, seed=5)
+        seeds |= {dataset._generator(i).initial_seed() for i in range(3000)}
+    assert len(seeds) == 9000 and max(seeds) < 2**32  # torch's CPU generator keeps 32 bits of a seed
+
+
+def test_the_global_random_state_is_neither_used_nor_changed():
+    dataset = ThingsAndStuff(length=4)
+    torch.manual_seed(1)
+    state = torch.get_rng_state()
+    first = dataset[2]
+    assert torch.equal(torch.get_rng_state(), state)
+    torch.manual_seed(12345)
+    assert _equal_samples(dataset[2], first)
+
+
+def test_the_number_of_threads_is_restored():
+    threads = torch.get_num_threads()
+    ThingsAndStuff(length=1)[0]
+    assert torch.get_num_threads() == threads
+
+
+# --- shapes, dtypes, conventions -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [16, 64, 128])
+def test_sample_shapes_and_dtypes(size):
+    dataset = ThingsAndStuff(length=8, size=size)
+    for index in range(8):
+        image, target = dataset[index]
+        n = len(target["labels"])
+        assert image.shape == (3, size, size) and image.dtype == torch.float32
+        assert 0.0 <= image.min().item() and image.max().item() <= 1.0
+        assert sorted(target) == ["boxes", "image_id", "labels", "masks", "semantic"]
+        assert target["semantic"].shape == (size, size) and target["semantic"].dtype == torch.int64
+        assert target["boxes"].shape == (n, 4) and target["boxes"].dtype == torch.float32
+        assert target["labels"].shape == (n,) and target["labels"].dtype == torch.int64
+        assert target["masks"].shape == (n, size, size) and target["masks"].dtype == torch.uint8
+        assert target["image_id"].shape == () and target["image_id"].dtype == torch.int64
+        assert target["image_id"].item() == index
+
+
+def test_classes_and_attributes():
+    dataset = ThingsAndStuff()
+    assert len(dataset) == 1000 and dataset.size == 64 and dataset.split == "train"
+    assert dataset.classes == ("sky", "grass", "road", "circle", "square", "triangle")
+    assert dataset.num_classes == 6
+    assert dataset.thing_classes == THING_CLASSES == ("circle", "square", "triangle")
+    assert dataset.stuff_classes == STUFF_CLASSES == ("sky", "grass", "road")
+    merged = ThingsAndStuff(merge_things=True)
+    assert merged.classes == ("sky", "grass", "road", "thing") and merged.num_classes == 4
+
+
+def test_repr_names_length_size_split_and_classes():
+    text = repr(ThingsAndStuff(length=12, size=32, split="val", seed=3))
+    assert text == (
+        "ThingsAndStuff(length=12, size=32, split='val', seed=3, max_things=4, "
+        "classes=('sky', 'grass', 'road', 'circle', 'square', 'triangle'))"
+    )
+
+
+def test_max_things_zero_gives_stuff_only():
+    dataset = ThingsAndStuff(length=10, max_things=0)
+    for index in range(10):
+        _, target = dataset[index]
+        assert len(target["labels"]) == 0 and target["boxes"].shape == (0, 4)
+        assert target["masks"].shape == (0, 64, 64)
+        assert target["semantic"].max().item() < THING
+
+
+def test_max_things_is_respected():
+    dataset = ThingsAndStuff(length=60, max_things=2)
+    counts = {len(dataset[i][1]["labels"]) for i in range(60)}
+    assert counts == {0, 1, 2}
+
+
+# --- the targets agree with each other -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size, length", [(64, 200), (128, 30), (16, 100)])
+def test_targets_are_consistent(size, length):
+    dataset = ThingsAndStuff(length=length, size=size, split="val", seed=7)
+    for index in range(length):
+        image, target = dataset[index]
+        semantic, masks, boxes, labels = target["semantic"], target["masks"], target["boxes"], target["labels"]
+        assert semantic.min().item() >= 0 and semantic.max().item() < dataset.num_classes
+        assert set(masks.unique().tolist()) <= {0, 1}
+        masks = masks.bool()
+        # masks are disjoint, and together they are exactly the thing pixels of the semantic mask
+        assert masks.sum(dim=0).max().item() <= 1 if len(masks) else True
+        union = masks.any(dim=0) if len(masks) else torch.zeros(size, size, dtype=torch.bool)
+        assert torch.equal(union, semantic >= THING)
+        assert (semantic[~union] < THING).all()  # the rest is stuff
+        assert ((labels >= 1) & (labels <= len(THING_CLASSES))).all()
+        for mask, box, label in zip(masks, boxes, labels):
+            assert (semantic[mask] == THING + label - 1).all()  # the instance's class at its pixels
+            assert mask.sum().item() >= dataset.min_area
+            rows, cols = torch.nonzero(mask, as_tuple=True)
+            tight = [cols.min().item(), rows.min().item(), cols.max().item() + 1, rows.max().item() + 1]
+            assert box.tolist() == tight  # xyxy, x2 / y2 exclusive
+            x1, y1, x2, y2 = box.tolist()
+            assert 0 <= x1 < x2 <= size and 0 <= y1 < y2 <= size
+        # every scene has sky on top and ground below it
+        assert (semantic == 0).any() and ((semantic == 1) | (semantic == 2)).any()
+
+
+def test_things_occlude_earlier_things():
+    """Some instance is partly hidden: its visible mask is smaller than its shape (boxes shrink too)."""
+    dataset = ThingsAndStuff(length=200)
+    touching = 0
+    for index in range(200):
+        masks = dataset[index][1]["masks"].bool()
+        for i in range(len(masks)):
+            for j in range(i + 1, len(masks)):
+                grown = masks[j].clone()
+                grown[1:] |= masks[j][:-1]
+                grown[:-1] |= masks[j][1:]
+                grown[:, 1:] |= masks[j][:, :-1]
+                grown[:, :-1] |= masks[j][:, 1:]
+                touching += bool((grown & masks[i]).any())
+    assert touching >= 10
+
+
+def test_things_are_flat_and_stuff_is_textured():
+    dataset = ThingsAndStuff(length=60)
+    for index in range(60):
+        image, target = dataset[index]
+        for mask in target["masks"].bool():
+            inner = _erode(mask)  # without the darker rim
+            if inner.sum() >= 12:
+                assert _roughness(image, inner) < 0.03
+        for stuff in (1, 2):  # grass and road
+            region = _erode(target["semantic"] == stuff, 1)
+            if region.sum() >= 100:
+                assert _roughness(image, region) > 0.04
+
+
+def test_merge_things_maps_every_thing_to_one_class_and_keeps_the_rest():
+    plain = ThingsAndStuff(length=30)
+    merged = ThingsAndStuff(length=30, merge_things=True)
+    for index in range(30):
+        (image, target), (image_m, target_m) = plain[index], merged[index]
+        assert torch.equal(image, image_m)
+        assert torch.equal(target_m["semantic"], target["semantic"].clamp(max=THING))
+        assert target_m["semantic"].max().item() <= THING
+        for key in ("boxes", "labels", "masks", "image_id"):
+            assert torch.equal(target[key], target_m[key])
+
+
+def test_class_frequencies_things_a_minority_triangles_rare_but_present():
+    dataset = ThingsAndStuff(length=300)
+    _, masks = semantic_batch(dataset, range(300))
+    frequency = torch.bincount(masks.flatten(), minlength=6).double() / masks.numel()
+    assert (frequency > 0).all(), "every class occurs"
+    assert frequency[:THING].min() > 0.1  # each stuff class is common
+    assert 0.03 < frequency[THING:].sum() < 0.15  # things are a minority of the pixels
+    assert 0.0005 < frequency[THING + 2] < 0.15 * frequency[THING:].sum()  # triangles are rare
+    labels = torch.cat([dataset[i][1]["labels"] for i in range(300)])
+    assert 0.04 < (labels == 3).double().mean().item() < 0.16  # about 10% of the things
+
+
+def test_hidden_instances_are_dropped_and_the_rest_stay_consistent():
+    """Crowded scenes (0..40 things, 20 on average) hide many things; those are not drawn at all."""
+    dataset = ThingsAndStuff(length=30, max_things=40)
+    counts = []
+    for index in range(30):
+        _, target = dataset[index]
+        masks = target["masks"].bool()
+        counts.append(len(masks))
+        assert (masks.sum(dim=(1, 2)) >= dataset.min_area).all()
+        assert masks.sum(dim=0).max().item() <= 1 if len(masks) else True
+        union = masks.any(dim=0) if len(masks) else torch.zeros(64, 64, dtype=torch.bool)
+        assert torch.equal(union, target["semantic"] >= THING)  # no left-over pixels of dropped things
+    assert max(counts) > 20  # crowded indeed
+
+
+def test_instances_below_min_area_are_dropped():
+    """The same random things, drawn with min_area 1 and 8: the second keeps fewer, all of >= 8 pixels."""
+    coords = torch.arange(64, dtype=torch.float32) + 0.5
+    y, x = torch.meshgrid(coords, coords, indexing="ij")
+    dropped = 0
+    for seed in range(10):
+        loose = seglab.data._draw_things(torch.Generator().manual_seed(seed), x, y, 64, 30, min_area=1)
+        strict = seglab.data._draw_things(torch.Generator().manual_seed(seed), x, y, 64, 30, min_area=8)
+        assert (strict["visible"].sum(dim=(1, 2)) >= 8).all()
+        assert strict["count"] <= loose["count"]
+        dropped += loose["count"] - strict["count"]
+    assert dropped > 0
+
+
+# --- batches and collation -------------------------------------------------------------------------
+
+
+def test_semantic_batch_stacks_images_and_semantic_masks():
+    dataset = ThingsAndStuff(length=10)
+    images, masks = semantic_batch(dataset, range(2, 6))
+    assert images.shape == (4, 3, 64, 64) and images.dtype == torch.float32
+    assert masks.shape == (4, 64, 64) and masks.dtype == torch.int64
+    for row, index in enumerate(range(2, 6)):
+        image, target = dataset[index]
+        assert torch.equal(images[row], image) and torch.equal(masks[row], target["semantic"])
+    images_t, masks_t = semantic_batch(dataset, torch.tensor([5, 2]))
+    assert torch.equal(images_t[0], images[3]) and torch.equal(masks_t[1], masks[0])
+
+
+def test_semantic_batch_accepts_a_subset_and_rejects_empty_indices():
+    dataset = ThingsAndStuff(length=10, merge_things=True)
+    subset = torch.utils.data.Subset(dataset, [7, 3])
+    images, masks = semantic_batch(subset, range(2))
+    assert torch.equal(images[0], dataset[7][0]) and masks.max().item() <= THING
+    with pytest.raises(ValueError, match="at least one index"):
+        semantic_batch(dataset, [])
+    with pytest.raises(TypeError, match="indices"):
+        semantic_batch(dataset, 5)
+
+
+def test_detection_collate_gives_lists_for_a_dataloader():
+    dataset = ThingsAndStuff(length=6)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=4, collate_fn=detection_collate)
+    images, targets = next(iter(loader))
+    assert isinstance(images, list) and isinstance(targets, list) and len(images) == len(targets) == 4
+    assert [t["image_id"].item() for t in targets] == [0, 1, 2, 3]
+    assert torch.equal(images[1], dataset[1][0])
+    with pytest.raises(TypeError, match=r"batch\[0\]: expected an \(image, target\) pair"):
+        detection_collate([torch.zeros(3)])
+
+
+# --- patches ---------------------------------------------------------------------------------------
+
+
+def test_sample_patches_shapes_dtypes_and_determinism():
+    dataset = ThingsAndStuff(length=20)
+    patches, labels = sample_patches(dataset, 50, 11, seed=3)
+    assert patches.shape == (50, 3, 11, 11) and patches.dtype == torch.float32
+    assert labels.shape == (50,) and labels.dtype == torch.int64
+    assert labels.min().item() >= 0 and labels.max().item() < dataset.num_classes
+    again, labels_again = sample_patches(dataset, 50, 11, seed=3)
+    assert torch.equal(patches, again) and torch.equal(labels, labels_again)
+    other, _ = sample_patches(dataset, 50, 11, seed=4)
+    assert not torch.equal(patches, other)
+
+
+@pytest.mark.parametrize("balanced", [False, True])
+def test_patch_labels_are_the_semantic_class_of_the_centre(balanced):
+    """Find every patch among all windows of the zero-padded images, and compare the labels."""
+    dataset = ThingsAndStuff(length=3, size=16)
+    p = 5
+    patches, labels = sample_patches(dataset, 300, p, seed=1, balanced=balanced)
+    images, semantics = semantic_batch(dataset, range(3))
+    windows = torch.nn.functional.unfold(images, p, padding=p // 2)  # [3, 3 * p * p, 16 * 16], zero-padded
+    windows = windows.permute(0, 2, 1).reshape(3 * 256, 3 * p * p)  # window k: image k // 256, pixel k % 256
+    flat = patches.reshape(300, -1)
+    centre_labels = semantics.reshape(-1)  # the same order as the windows
+    for patch, label in zip(flat, labels):
+        found = torch.nonzero((windows == patch).all(dim=1)).flatten()
+        assert len(found) >= 1, "a patch that is no window of any image"
+        assert (centre_labels[found] == label).all()
+
+
+def test_patches_at_the_border_are_zero_padded():
+    dataset = ThingsAndStuff(length=2, size=16)
+    patches, _ = sample_patches(dataset, 400, 7, seed=0)
+    zero_rows = (patches.abs().sum(dim=(1, 3)) == 0)  # [count, 7]: rows of a patch outside the image
+    assert zero_rows.any()  # some centres lie within 3 px of the border
+    assert not zero_rows[:, 3].any()  # the centre row is always inside the image
+
+
+def test_uniform_patches_follow_pixel_frequencies_and_balanced_patches_are_balanced():
+    dataset = ThingsAndStuff(length=40)
+    _, uniform = sample_patches(dataset, 3000, 9, seed=0)
+    counts = torch.bincount(uniform, minlength=6)
+    assert counts[:THING].sum() > 0.8 * 3000  # mostly stuff, as the pixels are
+    _, balanced = sample_patches(dataset, 3000, 9, seed=0, balanced=True)
+    counts = torch.bincount(balanced, minlength=6)
+    assert counts.tolist() == [500] * 6
+    _, balanced = sample_patches(dataset, 3001, 9, seed=0, balanced=True)
+    counts = torch.bincount(balanced, minlength=6)
+    assert counts.max() - counts.min() == 1
+
+
+def test_balanced_patches_use_only_the_classes_present():
+    dataset = ThingsAndStuff(length=5, max_things=0)
+    _, labels = sample_patches(dataset, 90, 5, balanced=True)
+    counts = torch.bincount(labels, minlength=6)
+    present = counts > 0
+    assert not present[THING:].any() and counts[present].max() - counts[present].min() <= 1
+
+
+# --- errors ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, words",
+    [
+        (dict(length=-1), ValueError, "length: expected a number of images from 0 to 2**30, got -1. Hint"),
+        (dict(length=2.5), TypeError, "length: expected an int"),
+        (dict(size=8), ValueError, "size: expected an image side of at least 16 pixels, got 8. Hint"),
+        (dict(size=64.0), TypeError, "size: expected an int"),
+        (dict(split="training"), ValueError, "split: expected one of ('train', 'val', 'test'), got 'training'. Hint"),
+        (dict(split=1), TypeError, "split: expected one of"),
+        (dict(max_things=-1), ValueError, "max_things: expected an int >= 0 (the most things per image), got -1. Hint"),
+        (dict(merge_things="yes"), TypeError, "merge_things: expected True or False"),
+        (dict(seed=None), TypeError, "seed: expected an int"),
+    ],
+)
+def test_bad_arguments(kwargs, error, words):
+    with pytest.raises(error) as info:
+        ThingsAndStuff(**kwargs)
+    assert words in str(info.value)
+
+
+def test_error_messages_carry_a_hint():
+    with pytest.raises(ValueError, match="Hint: ThingsAndStuff.split='val'."):
+        ThingsAndStuff(split="validation")
+    with pytest.raises(ValueError, match="Hint: the lectures use size=64"):
+        ThingsAndStuff(size=10)
+
+
+def test_bad_index():
+    dataset = ThingsAndStuff(length=3)
+    with pytest.raises(IndexError, match=r"expected 0 <= index < 3 .*got 3"):
+        dataset[3]
+    with pytest.raises(IndexError):
+        dataset[-4]
+    with pytest.raises(TypeError, match="index: expected an int"):
+        dataset[1.0]
+    assert len(list(iter(dataset))) == 3  # iteration stops at the IndexError
+
+
+def test_sample_patches_bad_arguments():
+    dataset = ThingsAndStuff(length=2)
+    with pytest.raises(ValueError, match="patch_size: expected an odd size.*Hint: use patch_size=11"):
+        sample_patches(dataset, 10, 10)
+    with pytest.raises(ValueError, match="count: expected an int >= 1, got 0"):
+        sample_patches(dataset, 0, 11)
+    with pytest.raises(TypeError, match="balanced"):
+        sample_patches(dataset, 10, 11, balanced=1)
+    with pytest.raises(ValueError, match="empty dataset"):
+        sample_patches(ThingsAndStuff(length=0), 10, 11)
+
+
+def test_doctests():
+    result = doctest.testmod(seglab.data, verbose=False, report=False)
+    assert result.attempted > 0 and result.failed == 0
