@@ -1,10 +1,15 @@
 """Checkers for the graded exercises: ``seglab.checks.<exercise>(student_fn)``.
 
+Assignment ``upsampling`` (lecture 4): ``nearest_upsample``, ``bed_of_nails``, ``max_unpool2d``,
+``transposed_conv1d``, ``transposed_conv2d``, ``conv1d_matrix`` (in :mod:`seglab.checks.upsampling`).
+Assignment ``fcn`` (lectures 1-3): ``pixel_accuracy``, ``iou``, ``sliding_window_predict``,
+``fc_to_conv``, ``receptive_field``, ``pixel_cross_entropy`` (in :mod:`seglab.checks.fcn`).
+
 A checker runs the student's function on named cases (the lecture's worked example, edge
 cases, then seeded random cases), compares every answer with seglab's reference and with
 PyTorch's own operation where one exists, and then either prints one line::
 
-    ✓ transposed_conv1d: 14/14 cases passed
+    ✓ transposed_conv1d: 16/16 cases passed
 
 or raises :class:`CheckFailed` (an ``AssertionError``) naming the case, the inputs, expected vs
 got and, when the answer matches a known mistake, a hint. Checkers write nothing to stderr:
@@ -19,6 +24,14 @@ Example:
 """
 
 from seglab.checks._core import CheckFailed
+from seglab.checks.fcn import (
+    fc_to_conv,
+    iou,
+    pixel_accuracy,
+    pixel_cross_entropy,
+    receptive_field,
+    sliding_window_predict,
+)
 from seglab.checks.upsampling import (
     bed_of_nails,
     conv1d_matrix,
@@ -30,10 +43,18 @@ from seglab.checks.upsampling import (
 
 __all__ = [
     "CheckFailed",
+    # assignment upsampling (lecture 4)
     "nearest_upsample",
     "bed_of_nails",
     "max_unpool2d",
     "transposed_conv1d",
     "transposed_conv2d",
     "conv1d_matrix",
+    # assignment fcn (lectures 1-3)
+    "pixel_accuracy",
+    "iou",
+    "sliding_window_predict",
+    "fc_to_conv",
+    "receptive_field",
+    "pixel_cross_entropy",
 ]

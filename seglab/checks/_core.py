@@ -11,6 +11,15 @@ cases, and the known mistakes. :func:`run_check` runs it:
    test cell that writes to stderr 0) and the forbidden operations trapped;
 3. on the first wrong answer, a :class:`CheckFailed` naming the case, the inputs, expected vs
    got and, when the answer matches a known mistake, a hint; on success one line on stdout.
+
+Answers are compared as tensors. Optional hooks on :class:`Exercise` cover other answers
+without special cases here: ``adapt`` turns a raw return value (a Python number, a returned
+``nn.Module``, ...) into the tensor that is compared, or explains why it cannot; ``equal_nan``
+counts NaN in the same places as equal (with ``nan_hint`` for a number where NaN belongs);
+``audit`` judges *how* the answer was computed (e.g. how often a callback was called);
+``dtype_from=None`` accepts any floating dtype. The whole check runs on a forked global RNG, so
+neither the checker nor the student's function (``nn.Conv2d(...)`` draws random weights)
+changes the random numbers of the notebook.
 """
 
 from __future__ import annotations
@@ -18,8 +27,9 @@ from __future__ import annotations
 import builtins
 import contextlib
 import copy
-import inspect
 import dataclasses
+import inspect
+import numbers
 import sys
 import types
 import warnings
@@ -45,24 +55,32 @@ if not (isinstance(globals().get("CheckFailed"), type) and issubclass(CheckFaile
 
 @dataclasses.dataclass(frozen=True)
 class Case:
-    """One call of the exercise's function: ``fn(*args, **kwargs)``, with a name a student can read."""
+    """One call of the exercise's function: ``fn(*args, **kwargs)``, with a name a student can read.
+
+    ``extra`` is data the checker uses to judge the answer but does not pass to the function,
+    e.g. the probe inputs on which a returned module is run (see ``Exercise.adapt``).
+    """
 
     name: str
     args: tuple
     kwargs: dict = dataclasses.field(default_factory=dict)
+    extra: Any = None
 
 
 @dataclasses.dataclass(frozen=True)
 class Mistake:
     """A known wrong way to solve the exercise.
 
-    ``make(*args, **kwargs)`` computes the wrong answer for a case; when the student's output
-    equals it, the check fails with ``hint``. ``make`` may raise for cases where the mistake
-    does not apply (it is then skipped).
+    ``make(*args, **kwargs)`` computes the wrong answer for a case (a raw return value, passed
+    through ``Exercise.adapt`` like the student's); when the student's output equals it, the
+    check fails with ``hint``. ``make`` may raise for cases where the mistake does not apply (it
+    is then skipped). A mistake that is not one fixed answer (say, a bias left at its random
+    initial value) is recognised by ``matches(got, expected, case) -> bool`` instead.
     """
 
     hint: str
-    make: Callable[..., torch.Tensor]
+    make: Callable[..., Any] | None = None
+    matches: Callable[[torch.Tensor, torch.Tensor, Case], bool] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,7 +100,23 @@ class Exercise:
         mistakes: known mistakes, tried in order on a wrong answer.
         shape_hint: ``shape_hint(*args, **kwargs) -> str``: how the output shape follows from the
             inputs, shown when the shape is wrong.
-        dtype_from: the name of the argument whose dtype the output must have.
+        dtype_from: the name of the argument whose dtype the output must have; ``None``: any
+            floating dtype is right when the expected answer is floating (float32 or float64),
+            and the dtype is not judged otherwise.
+        adapt: ``adapt(value, case) -> Tensor``: turns a raw return value (the reference's, a
+            mistake's, PyTorch's or the student's) into the tensor that is compared, e.g. a
+            Python int into a 0-dim tensor, or a returned module into its output on
+            ``case.extra``. For a value it cannot use it raises ``CheckFailed`` whose message is
+            the body of the failure (indented lines such as ``"  expected ..., got ...\n  hint: ..."``);
+            the checker adds the case and the inputs.
+        compared: ``compared(case) -> str``: what the compared tensor is, when it is not the
+            return value itself (shown in failure messages).
+        equal_nan: NaN in the same places of the expected and the student's answer counts as equal.
+        nan_hint: shown when the student's answer has a number where NaN is expected.
+        audit: ``audit(case, args, kwargs) -> str | None``: after the student's call, with the
+            (copied) arguments it received, a message if the answer was computed in a forbidden
+            way (e.g. one call of a callback per pixel), else ``None``.
+        delegation_hint: what a solution may use, in the message that rejects a forbidden call.
     """
 
     name: str
@@ -93,7 +127,13 @@ class Exercise:
     forbidden: Sequence[tuple[Any, str, str]] = ()
     mistakes: Sequence[Mistake] = ()
     shape_hint: Callable[..., str] | None = None
-    dtype_from: str = "x"
+    dtype_from: str | None = "x"
+    adapt: Callable[[Any, Case], torch.Tensor] | None = None
+    compared: Callable[[Case], str] | None = None
+    equal_nan: bool = False
+    nan_hint: str | None = None
+    audit: Callable[[Case, tuple, dict], str | None] | None = None
+    delegation_hint: str | None = None
 
 
 class _Delegated(BaseException):
@@ -117,22 +157,23 @@ def run_check(exercise: Exercise, student_fn, *, seed: int = 0, n_random: int = 
     _require_function(exercise, student_fn)
     _reject_static_delegation(exercise, student_fn)
     generator = torch.Generator().manual_seed(seed)
-    cases = exercise.cases(generator, n_random)
     caught: list[warnings.WarningMessage] = []
-    for case in cases:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            expected = exercise.reference(*case.args, **case.kwargs)
-            _cross_check(exercise, case, expected)
-        with warnings.catch_warnings(record=True) as recorded:
-            warnings.simplefilter("always")
-            got = _call_student(exercise, student_fn, case)
-        caught.extend(recorded)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            problem = _compare(exercise, case, expected, got)
-        if problem:
-            raise CheckFailed(problem)
+    with torch.random.fork_rng(devices=[]):  # the notebook's global RNG is left as it was
+        cases = exercise.cases(generator, n_random)
+        for case in cases:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                expected = _ours(exercise, case, exercise.reference(*case.args, **case.kwargs), "reference")
+                _cross_check(exercise, case, expected)
+            with warnings.catch_warnings(record=True) as recorded:
+                warnings.simplefilter("always")
+                got = _call_student(exercise, student_fn, case)
+            caught.extend(recorded)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                problem = _compare(exercise, case, expected, got)
+            if problem:
+                raise CheckFailed(problem)
     print(f"✓ {exercise.name}: {len(cases)}/{len(cases)} cases passed")
     for message in sorted({f"{w.category.__name__}: {w.message}" for w in caught}):
         print(f"  note: your function warned (hidden from the grader): {message}")
@@ -164,10 +205,13 @@ def _forbidden_objects(exercise: Exercise) -> dict[int, str]:
 
 
 def _delegation_message(exercise: Exercise, label: str) -> str:
+    hint = exercise.delegation_hint or (
+        "build the output step by step as in the lecture (Python loops are fine); helpers such "
+        "as torch.zeros and indexing are welcome."
+    )
     return (
         f"{exercise.name} calls {label}, which already computes the answer: this exercise asks "
-        f"you to write the operation yourself. Hint: build the output step by step as in the "
-        f"lecture (Python loops are fine); helpers such as torch.zeros and indexing are welcome."
+        f"you to write the operation yourself. Hint: {hint}"
     )
 
 
@@ -275,36 +319,93 @@ def _call_student(exercise: Exercise, student_fn, case: Case):
         raise CheckFailed(f"{note}\n{type(error).__name__}: {error}") from error
     modified = _modified_inputs(exercise, case, args, kwargs)
     if modified:
-        raise CheckFailed(
-            f"{exercise.name} modified its input {modified} in place, in case '{case.name}'. "
-            f"Hint: the caller still needs its input; write into a new tensor (torch.zeros(...)) and "
-            f"avoid in-place updates of the arguments such as `{modified} += ...` or `{modified}[...] = ...`."
-        )
+        name, old = modified
+        if isinstance(old, torch.nn.Module):
+            hint = (
+                f"build the new module from copies: e.g. new.weight.copy_({name}.weight.reshape(...)) "
+                f"inside `with torch.no_grad():` leaves {name} as it was; do not assign to "
+                f"{name}.weight or {name}.weight.data."
+            )
+        elif isinstance(old, torch.Tensor):
+            hint = (
+                f"the caller still needs its input; write into a new tensor (torch.zeros(...)) and avoid "
+                f"in-place updates of the arguments such as `{name} += ...` or `{name}[...] = ...`."
+            )
+        else:
+            hint = f"the caller still needs its input; work on a copy (e.g. list({name})) instead of changing it."
+        raise CheckFailed(f"{exercise.name} modified its input {name} in place, in case '{case.name}'. Hint: {hint}")
+    if exercise.audit is not None:
+        problem = exercise.audit(case, args, kwargs)
+        if problem:
+            raise CheckFailed(f"{exercise.name}, case '{case.name}': {problem}")
     return got
 
 
-def _modified_inputs(exercise: Exercise, case: Case, args: tuple, kwargs: dict) -> str | None:
+def _modified_inputs(exercise: Exercise, case: Case, args: tuple, kwargs: dict) -> tuple[str, Any] | None:
+    """``(name, original value)`` of the first argument the student's call changed, or ``None``."""
     parameters = list(inspect.signature(exercise.reference).parameters)
     names = [parameters[i] if i < len(parameters) else f"argument {i + 1}" for i in range(len(args))]
     names += list(kwargs)
     before = list(case.args) + list(case.kwargs.values())
     after = list(args) + list(kwargs.values())
     for name, old, new in zip(names, before, after):
-        if isinstance(old, torch.Tensor) and not (
-            isinstance(new, torch.Tensor) and new.shape == old.shape and torch.equal(new, old)
-        ):
-            return name
+        if not _unchanged(old, new):
+            return name, old
     return None
+
+
+def _same_tensor(old: torch.Tensor, new) -> bool:
+    return (
+        isinstance(new, torch.Tensor)
+        and new.shape == old.shape
+        and new.dtype == old.dtype
+        and (torch.equal(new, old) or bool(torch.isclose(new, old, rtol=0, atol=0, equal_nan=True).all()))
+    )
+
+
+def _unchanged(old, new) -> bool:
+    """Tensors keep shape, dtype and values; modules their state; lists, tuples and dicts their items."""
+    if isinstance(old, torch.Tensor):
+        return _same_tensor(old, new)
+    if isinstance(old, torch.nn.Module):
+        if not isinstance(new, torch.nn.Module):
+            return False
+        before, after = old.state_dict(), new.state_dict()
+        return before.keys() == after.keys() and all(_same_tensor(before[k], after[k]) for k in before)
+    if isinstance(old, (list, tuple, dict)):
+        try:
+            return type(new) is type(old) and bool(new == old)
+        except Exception:  # items that do not compare (tensors inside): not judged
+            return True
+    return True
 
 
 # --- comparing answers --------------------------------------------------------------------------
 
 
+def _ours(exercise: Exercise, case: Case, value, source: str) -> torch.Tensor:
+    """A value computed by seglab (the reference's, PyTorch's) through ``exercise.adapt``."""
+    if exercise.adapt is None:
+        return value
+    try:
+        return exercise.adapt(value, case)
+    except CheckFailed as problem:
+        raise RuntimeError(
+            f"seglab bug: the {source} answer of {exercise.name} in case '{case.name}' is not usable: "
+            f"{problem}. Please report it to the course staff."
+        ) from None
+
+
+def _close(a: torch.Tensor, b: torch.Tensor, equal_nan: bool = False) -> bool:
+    """Same shape and values within the tolerance (NaN equal to NaN when ``equal_nan``)."""
+    return a.shape == b.shape and torch.allclose(a.double(), b.double(), RTOL, ATOL, equal_nan=equal_nan)
+
+
 def _cross_check(exercise: Exercise, case: Case, expected: torch.Tensor) -> None:
     if exercise.torch_op is None:
         return
-    theirs = exercise.torch_op(*case.args, **case.kwargs)
-    if theirs.shape != expected.shape or not torch.allclose(theirs.double(), expected.double(), RTOL, ATOL):
+    theirs = _ours(exercise, case, exercise.torch_op(*case.args, **case.kwargs), "PyTorch")
+    if not _close(theirs, expected, exercise.equal_nan):
         raise RuntimeError(
             f"seglab bug: the reference {exercise.name} disagrees with PyTorch in case '{case.name}'. "
             f"Please report it to the course staff."
@@ -314,21 +415,42 @@ def _cross_check(exercise: Exercise, case: Case, expected: torch.Tensor) -> None
 def _compare(exercise: Exercise, case: Case, expected: torch.Tensor, got) -> str | None:
     """``None`` when ``got`` is right, else the message of the failure."""
     header = f"{exercise.name}: wrong answer in case '{case.name}'\n  inputs:   {_format_inputs(case)}\n"
+    returned = got
+    if exercise.adapt is not None:
+        try:
+            got = exercise.adapt(got, case)
+        except CheckFailed as problem:
+            return header + str(problem)
     if not isinstance(got, torch.Tensor):
         return header + _type_problem(exercise, expected, got)
     lines = [f"  expected: {short(expected)}", f"  got:      {short(got)}"]
+    if not isinstance(returned, (torch.Tensor, numbers.Number)):
+        lines.insert(0, f"  returned: {short(returned)}")
+    if exercise.compared is not None:
+        lines.insert(0, f"  compared: {exercise.compared(case)}")
     if got.shape != expected.shape:
         lines.insert(0, f"  shape: expected {tuple(expected.shape)}, got {tuple(got.shape)}")
-        hint = _mistake_hint(exercise, case, got)
+        hint = _mistake_hint(exercise, case, got, expected)
         if hint is None and exercise.shape_hint is not None:
             hint = exercise.shape_hint(*case.args, **case.kwargs)
         return header + "\n".join(lines) + (f"\n  hint: {hint}" if hint else "")
     if got.is_complex() or not (got.is_floating_point() or got.dtype in _NUMERIC):
         return header + f"  dtype: expected {expected.dtype}, got {got.dtype}"
-    if not torch.allclose(got.double(), expected.double(), RTOL, ATOL):
-        lines.append(_where_they_differ(expected, got))
-        hint = _mistake_hint(exercise, case, got)
+    if not _close(got, expected, exercise.equal_nan):
+        if got.dim() > 0:
+            lines.append(_where_they_differ(expected, got, exercise.equal_nan))
+        hint = _mistake_hint(exercise, case, got, expected)
+        if hint is None and exercise.nan_hint and bool((expected.isnan() & ~got.isnan()).any()):
+            hint = exercise.nan_hint
         return header + "\n".join(lines) + (f"\n  hint: {hint}" if hint else "")
+    if exercise.dtype_from is None:
+        if got.is_floating_point() == expected.is_floating_point():
+            return None
+        return header + (
+            f"  the values are right, but the dtype is not: expected a floating-point tensor "
+            f"(float32 or float64), got {got.dtype}.\n"
+            f"  hint: divide with / (true division), or convert with .float() or .double()."
+        )
     if got.dtype != expected.dtype:
         return header + (
             f"  the values are right, but the dtype is not: expected {expected.dtype} (the dtype of "
@@ -346,28 +468,40 @@ _NUMERIC = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
 def _type_problem(exercise: Exercise, expected: torch.Tensor, got) -> str:
     if got is None:
         hint = "the function returned None: did you forget the `return` statement?"
+    elif isinstance(got, numbers.Number) and expected.dim() == 0:
+        hint = (
+            "return the number as a 0-dim tensor, not as a Python number: leave out .item() and "
+            "float(...) (a mean or a sum of a tensor already is a 0-dim tensor)."
+        )
     elif isinstance(got, np.ndarray):
         hint = "convert the numpy array with torch.from_numpy(...), or compute with torch from the start."
     elif isinstance(got, (list, tuple)):
-        hint = "build the output as a tensor (e.g. out = torch.zeros(..., dtype=x.dtype)) and return it."
+        dtype = f", dtype={exercise.dtype_from}.dtype" if exercise.dtype_from else ""
+        hint = f"build the output as a tensor (e.g. out = torch.zeros(...{dtype})) and return it."
     else:
         hint = f"return a tensor of shape {tuple(expected.shape)}."
     return f"  expected a torch.Tensor of shape {tuple(expected.shape)}, got {type(got).__name__} {short(got)}\n  hint: {hint}"
 
 
-def _mistake_hint(exercise: Exercise, case: Case, got: torch.Tensor) -> str | None:
+def _mistake_hint(exercise: Exercise, case: Case, got: torch.Tensor, expected: torch.Tensor | None = None) -> str | None:
     for mistake in exercise.mistakes:
         try:
+            if mistake.matches is not None:
+                if expected is not None and mistake.matches(got, expected, case):
+                    return mistake.hint
+                continue
             wrong = mistake.make(*case.args, **case.kwargs)
+            if exercise.adapt is not None:
+                wrong = exercise.adapt(wrong, case)
         except Exception:
             continue
-        if isinstance(wrong, torch.Tensor) and wrong.shape == got.shape and torch.allclose(got.double(), wrong.double(), RTOL, ATOL):
+        if isinstance(wrong, torch.Tensor) and _close(got, wrong, exercise.equal_nan):
             return mistake.hint
     return None
 
 
-def _where_they_differ(expected: torch.Tensor, got: torch.Tensor) -> str:
-    wrong = ~torch.isclose(got.double(), expected.double(), RTOL, ATOL)
+def _where_they_differ(expected: torch.Tensor, got: torch.Tensor, equal_nan: bool = False) -> str:
+    wrong = ~torch.isclose(got.double(), expected.double(), RTOL, ATOL, equal_nan=equal_nan)
     positions = wrong.nonzero().tolist()
     shown = "; ".join(
         f"[{', '.join(map(str, p))}]: expected {_number(expected[tuple(p)])}, got {_number(got[tuple(p)])}"

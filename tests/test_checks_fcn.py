@@ -1,0 +1,1186 @@
+"""Tests of the checkers of assignment ``fcn`` (lectures 1-3): the right answer passes, each known
+mistake fails with its hint, delegating is rejected, and the framework's hooks (NaN-aware
+comparison, non-tensor answers, the call-counting classifier) say clearly what is wrong.
+
+The "students" below are written the way a student would write them: loops, masks and indexing,
+never a call to seglab's reference or to PyTorch's own version of the operation.
+"""
+
+import copy
+import json
+import math
+import re
+import subprocess
+import sys
+import textwrap
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from seglab import checks, losses, metrics, ops
+from seglab.checks import _core, fcn
+
+ROOT = Path(__file__).resolve().parents[1]
+
+EXERCISES = {value.name: value for value in vars(fcn).values() if isinstance(value, _core.Exercise)}
+HIDDEN_SEEDS = {  # the seeds of the notebook's hidden tests
+    "pixel_accuracy": 1011,
+    "iou": 1021,
+    "sliding_window_predict": 2011,
+    "fc_to_conv": 3011,
+    "receptive_field": 3021,
+    "pixel_cross_entropy": 3031,
+}
+
+
+def _number_of_cases(name, seed=0, n_random=8):
+    return len(EXERCISES[name].cases(torch.Generator().manual_seed(seed), n_random))
+
+
+@pytest.fixture(autouse=True)
+def forbidden_operations_are_restored():
+    """Every test leaves torch and seglab as it found them: the traps are always removed."""
+    before = [(owner, attribute, getattr(owner, attribute, None)) for e in EXERCISES.values() for owner, attribute, _ in e.forbidden]
+    yield
+    for owner, attribute, original in before:
+        assert getattr(owner, attribute, None) is original, f"{attribute} was not restored"
+
+
+def _failure(checker, student, **options):
+    with pytest.raises(checks.CheckFailed) as info:
+        checker(student, **options)
+    return str(info.value)
+
+
+# --- correct students ------------------------------------------------------------------------------
+
+
+def accuracy_mean(pred, target):
+    return (pred == target).float().mean()
+
+
+def accuracy_count(pred, target):
+    correct = 0
+    for p, t in zip(pred.flatten().tolist(), target.flatten().tolist()):
+        correct += p == t
+    return torch.tensor(correct / pred.numel())
+
+
+def iou_masks(pred, target, num_classes):
+    scores = torch.zeros(num_classes)
+    for c in range(num_classes):
+        p, t = pred == c, target == c
+        union = (p | t).sum()
+        scores[c] = (p & t).sum() / union if union > 0 else float("nan")
+    return scores
+
+
+def iou_counts(pred, target, num_classes):
+    scores = []
+    for c in range(num_classes):
+        tp = ((pred == c) & (target == c)).sum().item()
+        fp = ((pred == c) & (target != c)).sum().item()
+        fn = ((pred != c) & (target == c)).sum().item()
+        scores.append(tp / (tp + fp + fn) if tp + fp + fn else math.nan)
+    return torch.tensor(scores, dtype=torch.float64)
+
+
+def sliding_unfold(classifier, image, window):
+    channels, height, width = image.shape
+    half = window // 2
+    padded = F.pad(image, (half, half, half, half))  # zeros
+    columns = F.unfold(padded[None], window)[0]  # [C * w * w, H * W]
+    windows = columns.T.reshape(height * width, channels, window, window)
+    scores = classifier(windows)  # [H * W, K]
+    return scores.T.reshape(-1, height, width)
+
+
+def sliding_probe_then_batch(classifier, image, window):
+    """Calls the classifier once on one window to learn K, then once on all of them: allowed."""
+    channels, height, width = image.shape
+    half = window // 2
+    windows = F.unfold(F.pad(image, (half,) * 4)[None], window)[0].T.reshape(-1, channels, window, window)
+    num_classes = classifier(windows[:1]).shape[1]
+    out = torch.zeros(num_classes, height * width, dtype=image.dtype)
+    out[:] = classifier(windows).T
+    return out.reshape(num_classes, height, width)
+
+
+def fc_to_conv_copy(linear, input_shape):
+    channels, height, width = input_shape
+    conv = nn.Conv2d(channels, linear.out_features, (height, width), bias=linear.bias is not None, dtype=linear.weight.dtype)
+    with torch.no_grad():
+        conv.weight.copy_(linear.weight.reshape(linear.out_features, channels, height, width))
+        if linear.bias is not None:
+            conv.bias.copy_(linear.bias)
+    return conv
+
+
+def fc_to_conv_parameters(linear, input_shape):
+    """Shares the Linear's numbers (a view) instead of copying them; zero bias instead of none."""
+    channels, height, width = input_shape
+    conv = nn.Conv2d(channels, linear.out_features, (height, width), dtype=linear.weight.dtype)
+    conv.weight = nn.Parameter(linear.weight.view(linear.out_features, channels, height, width))
+    conv.bias = nn.Parameter(linear.bias if linear.bias is not None else torch.zeros(linear.out_features, dtype=linear.weight.dtype))
+    return conv
+
+
+def receptive_field_loop(layers):
+    size, jump = 1, 1
+    for kernel, stride, dilation in layers:
+        size += (kernel - 1) * dilation * jump
+        jump *= stride
+    return size
+
+
+def receptive_field_backwards(layers):
+    """From the output back to the input: r <- (r - 1) * s + (k - 1) * d + 1; float arithmetic."""
+    size = 1.0
+    for kernel, stride, dilation in reversed(layers):
+        size = (size - 1) * stride + (kernel - 1) * dilation + 1
+    return size  # a whole float, e.g. 7.0
+
+
+def cross_entropy_gather(logits, target, ignore_index=-100):
+    log_probs = F.log_softmax(logits, dim=1)  # [N, C, H, W]
+    counted = target != ignore_index
+    safe = torch.where(counted, target, torch.zeros_like(target))
+    picked = log_probs.gather(1, safe.unsqueeze(1)).squeeze(1)  # [N, H, W]
+    return -picked[counted].mean()
+
+
+def cross_entropy_logsumexp(logits, target, ignore_index=-100):
+    total, count = torch.zeros((), dtype=logits.dtype), 0
+    n, c, height, width = logits.shape
+    for i in range(n):
+        for r in range(height):
+            for col in range(width):
+                t = int(target[i, r, col])
+                if t == ignore_index:
+                    continue
+                z = logits[i, :, r, col]
+                total = total + torch.logsumexp(z, dim=0) - z[t]
+                count += 1
+    return total / count
+
+
+CORRECT = {
+    "pixel_accuracy": (checks.pixel_accuracy, accuracy_mean),
+    "iou": (checks.iou, iou_masks),
+    "sliding_window_predict": (checks.sliding_window_predict, sliding_unfold),
+    "fc_to_conv": (checks.fc_to_conv, fc_to_conv_copy),
+    "receptive_field": (checks.receptive_field, receptive_field_loop),
+    "pixel_cross_entropy": (checks.pixel_cross_entropy, cross_entropy_gather),
+}
+
+OTHER_CORRECT = [
+    ("pixel_accuracy", accuracy_count),
+    ("iou", iou_counts),
+    ("sliding_window_predict", sliding_probe_then_batch),
+    ("fc_to_conv", fc_to_conv_parameters),
+    ("receptive_field", receptive_field_backwards),
+    ("pixel_cross_entropy", cross_entropy_logsumexp),
+]
+
+
+def test_every_checker_has_a_correct_student():
+    assert set(CORRECT) == set(EXERCISES) == set(fcn.__all__)
+    for name in fcn.__all__:
+        assert getattr(checks, name) is getattr(fcn, name), f"seglab.checks.{name} is not the fcn checker"
+
+
+@pytest.mark.parametrize("name", sorted(CORRECT))
+def test_correct_answer_passes_silently(name, capfd):
+    checker, student = CORRECT[name]
+    rng_before = torch.get_rng_state()
+    with warnings.catch_warnings(record=True) as escaped:
+        warnings.simplefilter("always")
+        checker(student)
+    out, err = capfd.readouterr()
+    n = _number_of_cases(name)
+    assert n > 8  # the fixed cases and 8 random ones
+    assert out == f"✓ {name}: {n}/{n} cases passed\n"
+    assert err == ""
+    assert escaped == []
+    assert torch.equal(torch.get_rng_state(), rng_before)  # nn.Conv2d(...) inside fc_to_conv included
+
+
+@pytest.mark.parametrize("name, student", OTHER_CORRECT, ids=[s.__name__ for _, s in OTHER_CORRECT])
+def test_other_correct_answers_pass(name, student, capfd):
+    checker, _ = CORRECT[name]
+    checker(student)
+    checker(student, seed=HIDDEN_SEEDS[name], n_random=20)
+    assert capfd.readouterr() == (
+        f"✓ {name}: {_number_of_cases(name)}/{_number_of_cases(name)} cases passed\n"
+        f"✓ {name}: {_number_of_cases(name, n_random=20)}/{_number_of_cases(name, n_random=20)} cases passed\n",
+        "",
+    )
+
+
+@pytest.mark.parametrize("name", sorted(CORRECT))
+def test_references_agree_with_torch_for_many_seeds(name, capfd):
+    """The checker's cross-check against PyTorch (RuntimeError "seglab bug") never fires."""
+    checker, student = CORRECT[name]
+    for seed in range(12):
+        checker(student, seed=seed)
+    checker(student, seed=HIDDEN_SEEDS[name], n_random=20)
+    lines = capfd.readouterr().out.splitlines()
+    assert len(lines) == 13 and all(line.startswith(f"✓ {name}: ") for line in lines)
+
+
+@pytest.mark.parametrize("name", sorted(EXERCISES))
+def test_fixed_cases_are_the_same_for_every_seed(name):
+    exercise = EXERCISES[name]
+    first = exercise.cases(torch.Generator().manual_seed(0), 0)
+    other = exercise.cases(torch.Generator().manual_seed(99), 3)
+    assert [c.name for c in first] == [c.name for c in other[: len(first)]]
+    for a, b in zip(first, other):
+        for x, y in zip(a.args, b.args):
+            if isinstance(x, torch.Tensor):
+                assert torch.equal(x, y), a.name
+            elif isinstance(x, nn.Module):
+                assert all(torch.equal(p, q) for p, q in zip(x.state_dict().values(), y.state_dict().values())), a.name
+            else:
+                assert x == y, a.name
+    assert first[0].name.startswith("lecture example")
+
+
+def test_lecture_examples():
+    """The worked examples of the lectures are the first cases, with the lecture's numbers."""
+    case = EXERCISES["pixel_accuracy"].cases(torch.Generator(), 0)[0]
+    assert metrics.pixel_accuracy(*case.args).item() == pytest.approx(0.99)
+    case = EXERCISES["iou"].cases(torch.Generator(), 0)[1]
+    assert str(metrics.iou(*case.args).tolist()) == "[0.99, 0.0, nan]"
+    case = EXERCISES["sliding_window_predict"].cases(torch.Generator(), 0)[0]
+    assert ops.sliding_window_predict(*case.args).tolist() == [[[4, 6, 6, 4], [6, 9, 9, 6], [4, 6, 6, 4]]]
+    case = EXERCISES["receptive_field"].cases(torch.Generator(), 0)[0]
+    assert ops.receptive_field(*case.args) == 7
+    case = EXERCISES["pixel_cross_entropy"].cases(torch.Generator(), 0)[0]
+    assert losses.pixel_cross_entropy(*case.args).item() == pytest.approx((math.log(1 + math.exp(-4)) + math.log(2)) / 2)
+
+
+# --- the known mistakes ----------------------------------------------------------------------------
+
+
+def accuracy_count_only(pred, target):
+    return (pred == target).sum()
+
+
+def accuracy_floor_division(pred, target):
+    return (pred == target).sum() // pred.numel()
+
+
+def accuracy_error_rate(pred, target):
+    return (pred != target).float().mean()
+
+
+def iou_per_image(pred, target, num_classes):
+    per_image = torch.stack([iou_masks(p, t, num_classes) for p, t in zip(pred, target)]) if pred.dim() == 3 else iou_masks(pred, target, num_classes)[None]
+    return per_image.nanmean(dim=0)
+
+
+def iou_absent_zero(pred, target, num_classes):
+    scores = torch.zeros(num_classes)
+    for c in range(num_classes):
+        p, t = pred == c, target == c
+        union = (p | t).sum()
+        if union > 0:
+            scores[c] = (p & t).sum() / union
+    return scores
+
+
+def iou_absent_one(pred, target, num_classes):
+    scores = torch.ones(num_classes)
+    for c in range(num_classes):
+        p, t = pred == c, target == c
+        union = (p | t).sum()
+        if union > 0:
+            scores[c] = (p & t).sum() / union
+    return scores
+
+
+def iou_recall(pred, target, num_classes):
+    scores = torch.zeros(num_classes)
+    for c in range(num_classes):
+        p, t = pred == c, target == c
+        scores[c] = (p & t).sum() / t.sum()  # over the target's area
+    return scores
+
+
+def iou_precision(pred, target, num_classes):
+    scores = torch.zeros(num_classes)
+    for c in range(num_classes):
+        p, t = pred == c, target == c
+        scores[c] = (p & t).sum() / p.sum()  # over the predicted area
+    return scores
+
+
+def iou_double_intersection(pred, target, num_classes):
+    scores = torch.zeros(num_classes)
+    for c in range(num_classes):
+        p, t = pred == c, target == c
+        scores[c] = (p & t).sum() / (p.sum() + t.sum())  # the union counts the intersection twice
+    return scores
+
+
+def _sliding(classifier, image, window, pad_mode="constant", pad=True, to_windows=None, to_output=None):
+    channels, height, width = image.shape
+    half = window // 2 if pad else 0
+    padded = F.pad(image[None], (half,) * 4, mode=pad_mode) if half else image[None]
+    rows, cols = padded.shape[2] - window + 1, padded.shape[3] - window + 1
+    columns = F.unfold(padded, window)[0]
+    windows = to_windows(columns, rows * cols, channels, window) if to_windows else columns.T.reshape(-1, channels, window, window)
+    scores = classifier(windows)
+    return to_output(scores, rows, cols) if to_output else scores.T.reshape(-1, rows, cols)
+
+
+def sliding_no_padding(classifier, image, window):
+    return _sliding(classifier, image, window, pad=False)
+
+
+def sliding_reflect(classifier, image, window):
+    return _sliding(classifier, image, window, pad_mode="reflect")
+
+
+def sliding_replicate(classifier, image, window):
+    return _sliding(classifier, image, window, pad_mode="replicate")
+
+
+def sliding_channels_last(classifier, image, window):
+    return _sliding(classifier, image, window, to_windows=lambda cols, n, c, w: cols.T.reshape(n, w, w, c).permute(0, 3, 1, 2))
+
+
+def sliding_no_transpose(classifier, image, window):
+    return _sliding(classifier, image, window, to_windows=lambda cols, n, c, w: cols.reshape(n, c, w, w))
+
+
+def sliding_hwk(classifier, image, window):
+    return _sliding(classifier, image, window, to_output=lambda s, h, w: s.reshape(h, w, -1))
+
+
+def sliding_kwh(classifier, image, window):
+    return _sliding(classifier, image, window, to_output=lambda s, h, w: s.T.reshape(-1, h, w).transpose(1, 2))
+
+
+def sliding_reshape_without_transpose(classifier, image, window):
+    return _sliding(classifier, image, window, to_output=lambda s, h, w: s.reshape(-1, h, w))
+
+
+def _conv_from(linear, input_shape, weight, bias=True):
+    channels, height, width = input_shape
+    conv = nn.Conv2d(channels, linear.out_features, (height, width), bias=bias, dtype=linear.weight.dtype)
+    with torch.no_grad():
+        conv.weight.copy_(weight)
+        if bias and linear.bias is not None:
+            conv.bias.copy_(linear.bias)
+    return conv
+
+
+def fc_to_conv_channels_last(linear, input_shape):
+    c, h, w = input_shape
+    weight = linear.weight.reshape(linear.out_features, h, w, c).permute(0, 3, 1, 2)
+    return _conv_from(linear, input_shape, weight)
+
+
+def fc_to_conv_whc(linear, input_shape):
+    c, h, w = input_shape
+    weight = linear.weight.reshape(linear.out_features, w, h, c).permute(0, 3, 2, 1)
+    return _conv_from(linear, input_shape, weight)
+
+
+def fc_to_conv_rows_columns_swapped(linear, input_shape):
+    c, h, w = input_shape
+    weight = linear.weight.reshape(linear.out_features, c, w, h).transpose(2, 3)
+    return _conv_from(linear, input_shape, weight)
+
+
+def fc_to_conv_bias_not_copied(linear, input_shape):
+    c, h, w = input_shape
+    conv = nn.Conv2d(c, linear.out_features, (h, w), dtype=linear.weight.dtype)  # keeps its random bias
+    with torch.no_grad():
+        conv.weight.copy_(linear.weight.reshape(linear.out_features, c, h, w))
+    return conv
+
+
+def fc_to_conv_bias_dropped(linear, input_shape):
+    c, h, w = input_shape
+    return _conv_from(linear, input_shape, linear.weight.reshape(linear.out_features, c, h, w), bias=False)
+
+
+def receptive_field_no_strides(layers):
+    return 1 + sum((k - 1) * d for k, s, d in layers)
+
+
+def receptive_field_no_dilation(layers):
+    size, jump = 1, 1
+    for k, s, d in layers:
+        size += (k - 1) * jump
+        jump *= s
+    return size
+
+
+def receptive_field_jump_first(layers):
+    size, jump = 1, 1
+    for k, s, d in layers:
+        jump *= s
+        size += (k - 1) * d * jump
+    return size
+
+
+def receptive_field_jump(layers):
+    jump = 1
+    for k, s, d in layers:
+        jump *= s
+    return jump
+
+
+def receptive_field_adds_kernel(layers):
+    size, jump = 1, 1
+    for k, s, d in layers:
+        size += k * d * jump
+        jump *= s
+    return size
+
+
+def receptive_field_without_the_pixel(layers):
+    size, jump = 0, 1
+    for k, s, d in layers:
+        size += (k - 1) * d * jump
+        jump *= s
+    return size
+
+
+def _ce(logits, target, ignore_index=-100, dim=1, probs=False, unstable=False):
+    if probs:
+        scores = torch.softmax(logits, dim=dim)
+    elif unstable:
+        scores = torch.log(torch.softmax(logits, dim=dim))
+    else:
+        scores = F.log_softmax(logits, dim=dim)
+    counted = target != ignore_index
+    picked = scores.gather(1, torch.where(counted, target, 0).unsqueeze(1)).squeeze(1)
+    return picked, counted
+
+
+def cross_entropy_last_dim(logits, target, ignore_index=-100):
+    picked, counted = _ce(logits, target, ignore_index, dim=-1)
+    return -picked[counted].mean()
+
+
+def cross_entropy_dim0(logits, target, ignore_index=-100):
+    picked, counted = _ce(logits, target, ignore_index, dim=0)
+    return -picked[counted].mean()
+
+
+def cross_entropy_log_of_softmax(logits, target, ignore_index=-100):
+    picked, counted = _ce(logits, target, ignore_index, unstable=True)
+    return -picked[counted].mean()
+
+
+def cross_entropy_ignored_in_denominator(logits, target, ignore_index=-100):
+    picked, counted = _ce(logits, target, ignore_index)
+    return -(picked * counted).sum() / target.numel()
+
+
+def cross_entropy_ignored_as_class_0(logits, target, ignore_index=-100):
+    picked, counted = _ce(logits, target, ignore_index)
+    return -picked.mean()
+
+
+def cross_entropy_sum(logits, target, ignore_index=-100):
+    picked, counted = _ce(logits, target, ignore_index)
+    return -picked[counted].sum()
+
+
+def cross_entropy_mean_over_classes(logits, target, ignore_index=-100):
+    log_probs = F.log_softmax(logits, dim=1)
+    counted = target != ignore_index
+    one_hot = F.one_hot(torch.where(counted, target, 0), logits.shape[1]).permute(0, 3, 1, 2)  # [N, C, H, W]
+    return -(one_hot * log_probs).mean(dim=1)[counted].mean()
+
+
+def cross_entropy_probabilities(logits, target, ignore_index=-100):
+    picked, counted = _ce(logits, target, ignore_index, probs=True)
+    return -picked[counted].mean()
+
+
+def cross_entropy_sign(logits, target, ignore_index=-100):
+    picked, counted = _ce(logits, target, ignore_index)
+    return picked[counted].mean()
+
+
+# (checker, buggy student, the case it fails first, a distinctive piece of the hint)
+MISTAKES = [
+    ("pixel_accuracy", accuracy_count_only, "lecture example: 99% sky", "this is the number of correct pixels"),
+    ("pixel_accuracy", accuracy_floor_division, "lecture example: 99% sky", "integer division (//)"),
+    ("pixel_accuracy", accuracy_error_rate, "lecture example: 99% sky", "the fraction of wrong pixels"),
+    ("iou", iou_per_image, "two images: the bird is found in one", "IoU was computed per image and then averaged"),
+    ("iou", iou_absent_zero, "a third class that appears nowhere has IoU NaN", "absent classes got 0, but a class"),
+    ("iou", iou_absent_one, "a third class that appears nowhere has IoU NaN", "absent classes got 1, but a class"),
+    ("iou", iou_recall, "lecture example: 99% sky", "the intersection over the TARGET's area (the recall)"),
+    ("iou", iou_precision, "lecture example: 99% sky", "the intersection over the PREDICTED area (the precision)"),
+    ("iou", iou_double_intersection, "lecture example: 99% sky", "the union counts the intersection twice"),
+    ("sliding_window_predict", sliding_no_padding, "lecture example", "the image was not padded"),
+    ("sliding_window_predict", sliding_reflect, "lecture example", "padded with image values (mode='reflect' or 'replicate')"),
+    ("sliding_window_predict", sliding_replicate, "lecture example", "padded with image values (mode='reflect' or 'replicate')"),
+    ("sliding_window_predict", sliding_channels_last, "a 3-channel 5x6 image", "the windows were read channels-last"),
+    ("sliding_window_predict", sliding_no_transpose, "lecture example", "reshaped without transposing them"),
+    ("sliding_window_predict", sliding_hwk, "lecture example", "the scores are in the order [H, W, K]"),
+    ("sliding_window_predict", sliding_kwh, "lecture example", "rows and columns are swapped"),
+    ("sliding_window_predict", sliding_reshape_without_transpose, "a 3-channel 5x6 image", "reshaped to [K, H, W] without transposing"),
+    ("fc_to_conv", fc_to_conv_channels_last, "lecture example", "the weight was read channels-last, as (out, H, W, C)"),
+    ("fc_to_conv", fc_to_conv_whc, "lecture example", "the weight was read as (out, W, H, C)"),
+    ("fc_to_conv", fc_to_conv_rows_columns_swapped, "lecture example", "rows and columns of the kernel are swapped"),
+    ("fc_to_conv", fc_to_conv_bias_not_copied, "lecture example", "off by the same amount in every window"),
+    ("fc_to_conv", fc_to_conv_bias_dropped, "lecture example", "off by the same amount in every window"),
+    ("receptive_field", receptive_field_no_strides, "a 2x2 pool at stride 2 first", "the strides were ignored"),
+    ("receptive_field", receptive_field_no_dilation, "dilations 1, 2, 4", "the dilation was ignored"),
+    ("receptive_field", receptive_field_jump_first, "a 2x2 pool at stride 2 first", "each layer's own stride was applied to its own kernel"),
+    ("receptive_field", receptive_field_jump, "lecture example", "this is the product of the strides"),
+    ("receptive_field", receptive_field_adds_kernel, "lecture example", "each layer added k pixels"),
+    ("receptive_field", receptive_field_without_the_pixel, "lecture example", "the pixel itself is missing"),
+    ("pixel_cross_entropy", cross_entropy_last_dim, "a batch of two 2x4 images", "the softmax ran over the last dimension"),
+    ("pixel_cross_entropy", cross_entropy_dim0, "lecture example", "the softmax ran over dimension 0"),
+    ("pixel_cross_entropy", cross_entropy_log_of_softmax, "large logits", "softmax(...).log() underflows"),
+    ("pixel_cross_entropy", cross_entropy_ignored_in_denominator, "an ignored pixel", "counted in the mean's denominator"),
+    ("pixel_cross_entropy", cross_entropy_ignored_as_class_0, "an ignored pixel", "included in the mean (as if their class were 0)"),
+    ("pixel_cross_entropy", cross_entropy_sum, "lecture example", "this is the sum over the pixels"),
+    ("pixel_cross_entropy", cross_entropy_mean_over_classes, "lecture example", "the mean also ran over the classes"),
+    ("pixel_cross_entropy", cross_entropy_probabilities, "lecture example", "these are probabilities, not log-probabilities"),
+    ("pixel_cross_entropy", cross_entropy_sign, "lecture example", "the sign is flipped"),
+]
+
+
+@pytest.mark.parametrize("name, student, case, hint", MISTAKES, ids=[m[1].__name__ for m in MISTAKES])
+def test_known_mistake_fails_with_its_hint(name, student, case, hint, capfd):
+    checker, _ = CORRECT[name]
+    rng_before = torch.get_rng_state()
+    with warnings.catch_warnings(record=True) as escaped:
+        warnings.simplefilter("always")
+        with pytest.raises(checks.CheckFailed) as info:
+            checker(student)
+    message = str(info.value)
+    assert message.startswith(f"{name}: wrong answer in case '{case}"), message
+    assert "\n  hint: " in message and hint in message.split("\n  hint: ", 1)[1], message
+    assert "expected:" in message and "got:" in message and "inputs:" in message
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""  # no success line, nothing on stderr
+    assert escaped == []
+    assert torch.equal(torch.get_rng_state(), rng_before)
+
+
+def test_every_known_mistake_has_a_student():
+    for name, exercise in EXERCISES.items():
+        hints = [hint for checker, _, _, hint in MISTAKES if checker == name]
+        for mistake in exercise.mistakes:
+            assert any(hint in mistake.hint for hint in hints), f"{name}: no student makes the mistake {mistake.hint!r}"
+
+
+# --- NaN: the absent classes of iou ------------------------------------------------------------------
+
+
+def test_nan_expected_where_the_student_has_0():
+    message = _failure(checks.iou, iou_absent_zero)
+    assert "expected: [0.99, 0, nan] (float64)" in message
+    assert "got:      [0.99, 0, 0] (float32)" in message
+    assert "differ at 1 of 3 positions: [2]: expected nan, got 0" in message
+    assert "its IoU is 0 / 0, undefined, and must be NaN (float('nan')), not 0 and not 1" in message
+
+
+def test_nan_in_the_same_places_is_equal(capfd):
+    checks.iou(iou_masks)  # NaN == NaN for the absent classes
+    assert capfd.readouterr().out.startswith("✓ iou: ")
+
+
+def test_nan_hint_also_when_other_values_are_wrong():
+    def zero_for_absent_and_off(pred, target, num_classes):
+        return iou_absent_zero(pred, target, num_classes) * 0.5
+
+    message = _failure(checks.iou, zero_for_absent_and_off)
+    assert "case 'lecture example" in message  # [0.99, 0] * 0.5: wrong, no NaN involved yet
+    assert "hint:" not in message
+
+    def zero_for_absent_only_with_three_classes(pred, target, num_classes):
+        scores = iou_absent_zero(pred, target, num_classes)
+        return scores * 0.5 if num_classes == 3 else iou_masks(pred, target, num_classes)
+
+    message = _failure(checks.iou, zero_for_absent_only_with_three_classes)
+    assert "case 'a third class that appears nowhere" in message
+    assert "[2]: expected nan, got 0" in message
+    assert "hint: a class that appears neither in pred nor in target has TP + FP + FN = 0" in message
+
+
+def test_nan_where_a_number_is_expected():
+    message = _failure(checks.iou, iou_recall)  # predicted-only classes: 0 / 0 over the target's area
+    assert "expected 0.99, got 1" in message
+    message = _failure(checks.iou, lambda pred, target, num_classes: torch.full((num_classes,), float("nan")))
+    assert "expected 0.99, got nan" in message
+
+
+# --- scalar and non-tensor answers ---------------------------------------------------------------------
+
+
+def test_pixel_accuracy_as_a_python_float():
+    message = _failure(checks.pixel_accuracy, lambda pred, target: (pred == target).float().mean().item())
+    assert "case 'lecture example: 99% sky" in message
+    assert "expected a torch.Tensor of shape (), got float 0.99" in message
+    assert "return the number as a 0-dim tensor, not as a Python number: leave out .item()" in message
+
+
+def test_pixel_accuracy_of_shape_1():
+    message = _failure(checks.pixel_accuracy, lambda pred, target: (pred == target).float().mean().reshape(1))
+    assert "shape: expected (), got (1,)" in message
+    assert "one number for all pixels of all images: a 0-dim tensor, shape ()" in message
+
+
+def test_pixel_accuracy_per_image_is_a_shape_problem():
+    message = _failure(checks.pixel_accuracy, lambda pred, target: (pred == target).float().mean(dim=(-2, -1)))
+    assert "case 'a batch of two 3x4 images" in message
+    assert "shape: expected (), got (2,)" in message
+
+
+def test_float32_and_float64_answers_are_both_right(capfd):
+    checks.pixel_accuracy(lambda pred, target: (pred == target).double().mean())
+    checks.iou(iou_counts)  # float64
+    checks.iou(iou_masks)  # float32
+    assert len(capfd.readouterr().out.splitlines()) == 3
+
+
+def test_integer_answer_with_right_values_needs_a_float():
+    exercise = EXERCISES["pixel_accuracy"]
+    case = next(c for c in exercise.cases(torch.Generator(), 0) if c.name == "a perfect prediction")
+    message = _core._compare(exercise, case, exercise.reference(*case.args), torch.tensor(1))
+    assert "the values are right, but the dtype is not: expected a floating-point tensor (float32 or float64), got torch.int64" in message
+
+
+@pytest.mark.parametrize("answer", [7, 7.0, np.int64(7), torch.tensor(7).item(), torch.tensor(7.0).item()])
+def test_receptive_field_accepts_ints_and_whole_numbers(answer):
+    exercise = EXERCISES["receptive_field"]
+    case = exercise.cases(torch.Generator(), 0)[0]
+    assert _core._compare(exercise, case, exercise.adapt(exercise.reference(*case.args), case), answer) is None
+
+
+@pytest.mark.parametrize(
+    "answer, text",
+    [
+        (torch.tensor(7), "expected an int, got Tensor 7 (int64)\n  hint: return a Python int: int(r) or r.item()"),
+        ((7, 1), "return the size r alone, one int"),
+        (7.5, "a receptive field is a whole number of pixels"),
+        (None, "did you forget the `return` statement?"),
+        (True, "expected an int, got bool True"),
+        ("7", "return one int, the size r of the receptive field"),
+    ],
+)
+def test_receptive_field_rejects_other_answers(answer, text):
+    message = _failure(checks.receptive_field, lambda layers: answer)
+    assert message.startswith("receptive_field: wrong answer in case 'lecture example: three 3x3 convs")
+    assert text in message
+
+
+def test_receptive_field_message_shows_the_numbers():
+    message = _failure(checks.receptive_field, receptive_field_no_strides)
+    assert "inputs:   [(2, 2, 1), (3, 1, 1), (3, 1, 1)]" in message
+    assert "expected: 10 (int64)\n  got:      6 (int64)" in message
+    assert "differ at" not in message  # one number: expected and got say it all
+
+
+# --- fc_to_conv: the returned module ------------------------------------------------------------------
+
+
+def _linear_itself(linear, input_shape):
+    return linear
+
+
+def _a_function(linear, input_shape):
+    c, h, w = input_shape
+    weight = linear.weight.reshape(linear.out_features, c, h, w)
+    return lambda x: F.conv2d(x, weight, linear.bias)
+
+
+def _sequential(linear, input_shape):
+    return nn.Sequential(fc_to_conv_copy(linear, input_shape))
+
+
+def _the_weight(linear, input_shape):
+    return linear.weight.reshape(linear.out_features, *input_shape)
+
+
+def _no_return(linear, input_shape):
+    fc_to_conv_copy(linear, input_shape)
+
+
+@pytest.mark.parametrize(
+    "student, text",
+    [
+        (_linear_itself, "expected an nn.Conv2d, got Linear Linear(in_features=18, out_features=4, bias=True)\n  hint: this is an nn.Linear"),
+        (_a_function, "return the module, not a function that computes the convolution"),
+        (_sequential, "return the nn.Conv2d itself, not wrapped in an nn.Sequential"),
+        (_the_weight, "this is a tensor (a weight?); put it into a module"),
+        (_no_return, "did you forget the `return` statement?"),
+    ],
+    ids=["linear", "function", "sequential", "tensor", "none"],
+)
+def test_fc_to_conv_must_return_a_conv2d(student, text, capfd):
+    message = _failure(checks.fc_to_conv, student)
+    assert message.startswith("fc_to_conv: wrong answer in case 'lecture example: Linear(2 * 3 * 3 -> 4) on 2x3x3 inputs'")
+    assert "inputs:   Linear(in_features=18, out_features=4, bias=True), (2, 3, 3)" in message
+    assert text in message
+    assert capfd.readouterr() == ("", "")
+
+
+def fc_to_conv_kernel_1(linear, input_shape):
+    c, h, w = input_shape
+    conv = nn.Conv2d(c * h * w, linear.out_features, 1)  # a 1x1 conv of the flattened features
+    with torch.no_grad():
+        conv.weight.copy_(linear.weight[:, :, None, None])
+        conv.bias.copy_(linear.bias)
+    return conv
+
+
+def fc_to_conv_kernel_1_same_channels(linear, input_shape):
+    c, h, w = input_shape
+    return nn.Conv2d(c, linear.out_features, 1)
+
+
+def fc_to_conv_kernel_w_h(linear, input_shape):
+    c, h, w = input_shape
+    conv = nn.Conv2d(c, linear.out_features, (w, h))  # columns first
+    with torch.no_grad():
+        conv.weight.copy_(linear.weight.reshape(linear.out_features, c, w, h))
+        conv.bias.copy_(linear.bias)
+    return conv
+
+
+def fc_to_conv_padded(linear, input_shape):
+    conv = fc_to_conv_copy(linear, input_shape)
+    conv.padding = (1, 1)
+    return conv
+
+
+def fc_to_conv_float32_only(linear, input_shape):
+    c, h, w = input_shape
+    conv = nn.Conv2d(c, linear.out_features, (h, w), bias=linear.bias is not None)
+    with torch.no_grad():
+        conv.weight.copy_(linear.weight.reshape(linear.out_features, c, h, w))
+        if linear.bias is not None:
+            conv.bias.copy_(linear.bias)
+    return conv
+
+
+def fc_to_conv_flat_weight(linear, input_shape):
+    c, h, w = input_shape
+    conv = nn.Conv2d(c, linear.out_features, (h, w))
+    conv.weight = nn.Parameter(linear.weight.detach().clone())  # [out, C * H * W]: not reshaped
+    return conv
+
+
+@pytest.mark.parametrize(
+    "student, case, text",
+    [
+        (fc_to_conv_kernel_1, "lecture example", "it maps 18 to 4 channels; the Linear's input has C = 2 channels"),
+        (fc_to_conv_kernel_1_same_channels, "lecture example", "a 1x1 kernel sees one pixel, the Linear sees all of them"),
+        (fc_to_conv_kernel_w_h, "a non-square 3x2x4 input", "kernel_size=(H, W) = (2, 4) (rows first, then columns)"),
+        (fc_to_conv_padded, "lecture example", "keep padding=0"),
+        (fc_to_conv_float32_only, "float64 Linear keeps its dtype", "create the conv with dtype=linear.weight.dtype"),
+        (fc_to_conv_flat_weight, "lecture example", "conv.weight has shape (4, 18); it must be [out_features, C, H, W] = (4, 2, 3, 3)"),
+    ],
+    ids=["kernel-1-flat", "kernel-1", "kernel-w-h", "padding", "float32", "flat-weight"],
+)
+def test_fc_to_conv_structure_problems(student, case, text):
+    message = _failure(checks.fc_to_conv, student)
+    assert message.startswith(f"fc_to_conv: wrong answer in case '{case}"), message
+    assert "returned: Conv2d(" in message
+    assert text in message
+
+
+def test_fc_to_conv_wrong_values_say_what_is_compared():
+    message = _failure(checks.fc_to_conv, fc_to_conv_channels_last)
+    assert "returned: Conv2d(2, 4, kernel_size=(3, 3), stride=(1, 1))" in message
+    assert "compared: conv(x) for a probe x of shape (2, 2, 5, 6): a heat map [image, output, row, column]" in message
+    assert re.search(r"differ at \d+ of 96 positions: \[0, 0, 0, 0\]", message)
+
+
+def test_fc_to_conv_that_changes_the_linear_is_reported():
+    def reshapes_in_place(linear, input_shape):
+        c, h, w = input_shape
+        linear.weight.data = linear.weight.data.reshape(linear.out_features, c, h, w)  # changes the caller's Linear
+        conv = nn.Conv2d(c, linear.out_features, (h, w), bias=linear.bias is not None)
+        conv.weight = linear.weight
+        conv.bias = linear.bias
+        return conv
+
+    message = _failure(checks.fc_to_conv, reshapes_in_place)
+    assert message.startswith("fc_to_conv modified its input linear in place, in case 'lecture example")
+    assert "do not assign to linear.weight or linear.weight.data" in message
+
+
+def test_fc_to_conv_module_that_fails_to_run():
+    class Broken(nn.Conv2d):
+        def forward(self, x):
+            raise RuntimeError("oops")
+
+    def broken(linear, input_shape):
+        conv = Broken(input_shape[0], linear.out_features, input_shape[1:])
+        return conv
+
+    message = _failure(checks.fc_to_conv, broken)
+    assert "running it on native-size inputs of shape (3, 2, 3, 3) raised RuntimeError: oops" in message
+
+
+# --- sliding_window_predict: batching, and the classifier -------------------------------------------
+
+
+def sliding_one_pixel_at_a_time(classifier, image, window):
+    channels, height, width = image.shape
+    half = window // 2
+    padded = F.pad(image, (half,) * 4)
+    out = None
+    for r in range(height):
+        for c in range(width):
+            scores = classifier(padded[None, :, r : r + window, c : c + window])[0]  # [K]
+            if out is None:
+                out = torch.zeros(len(scores), height, width, dtype=image.dtype)
+            out[:, r, c] = scores
+    return out
+
+
+def sliding_per_pixel_on_a_copy(classifier, image, window):
+    """Deep-copies the classifier first (e.g. to call .eval() on it): the calls still count."""
+    return sliding_one_pixel_at_a_time(copy.deepcopy(copy.deepcopy(classifier)).eval(), image, window)
+
+
+def sliding_per_row(classifier, image, window):
+    channels, height, width = image.shape
+    half = window // 2
+    windows = F.unfold(F.pad(image, (half,) * 4)[None], window)[0].T.reshape(height, width, channels, window, window)
+    return torch.stack([classifier(windows[r]) for r in range(height)], dim=1).permute(2, 1, 0).transpose(1, 2)
+
+
+@pytest.mark.parametrize("student", [sliding_one_pixel_at_a_time, sliding_per_pixel_on_a_copy, sliding_per_row])
+def test_one_call_per_pixel_gets_the_batching_hint(student, capfd):
+    message = _failure(checks.sliding_window_predict, student)
+    assert message.startswith(
+        "sliding_window_predict, case 'lecture example: the sum of every 3x3 window of a 1x3x4 image of ones': "
+        "the classifier was called"
+    ), message
+    assert "for the 12 pixels of a 3x4 image" in message
+    assert "Hint: batch the windows" in message and "F.unfold(padded[None], window)" in message
+    assert "480,000 separate calls" in message
+    assert capfd.readouterr() == ("", "")
+
+
+def test_per_pixel_loop_gives_the_right_values():
+    """The batching check is the only thing wrong with the loop: its answers are right."""
+    exercise = EXERCISES["sliding_window_predict"]
+    for case in exercise.cases(torch.Generator().manual_seed(0), 8):
+        got = sliding_one_pixel_at_a_time(*copy.deepcopy(case.args))
+        assert _core._compare(exercise, case, exercise.reference(*case.args), got) is None, case.name
+
+
+def test_call_log_counts_through_copies_but_not_the_reference():
+    case = EXERCISES["sliding_window_predict"].cases(torch.Generator(), 0)[1]
+    classifier, image, window = case.args
+    ops.sliding_window_predict(classifier, image, window)  # the reference's call: counted on the original only
+    given = copy.deepcopy(classifier)  # what the student receives
+    assert given.log.calls == 0
+    copy.deepcopy(given)(torch.zeros(7, 3, 3, 3))
+    assert (given.log.calls, given.log.windows) == (1, 7)
+    assert classifier.log.calls == 2
+
+
+def test_windows_of_the_wrong_shape_are_explained():
+    def flattened_windows(classifier, image, window):
+        channels, height, width = image.shape
+        half = window // 2
+        columns = F.unfold(F.pad(image, (half,) * 4)[None], window)[0]
+        return classifier(columns.T).T.reshape(-1, height, width)  # [L, C * w * w], not [L, C, w, w]
+
+    with pytest.raises(ValueError) as info:
+        checks.sliding_window_predict(flattened_windows)
+    message = str(info.value)
+    assert "classifier: expected a batch of windows of shape [B, C, w, w] = [B, 1, 3, 3], got shape [12, 9]" in message
+    notes = "\n".join(getattr(info.value, "__notes__", []))
+    assert "case 'lecture example: the sum of every 3x3 window" in notes
+
+
+def test_wrong_padding_message_shows_the_border():
+    message = _failure(checks.sliding_window_predict, sliding_replicate)
+    assert "expected: [[[4, 6, 6, 4], [6, 9, 9, 6], [4, 6, 6, 4]]] (float32)" in message
+    assert "got:      [[[9, 9, 9, 9], [9, 9, 9, 9], [9, 9, 9, 9]]] (float32)" in message
+
+
+# --- delegating to the reference or to PyTorch ---------------------------------------------------------
+
+
+def ce_functional(logits, target, ignore_index=-100):
+    return F.cross_entropy(logits, target, ignore_index=ignore_index)
+
+
+def ce_nll(logits, target, ignore_index=-100):
+    return F.nll_loss(F.log_softmax(logits, dim=1), target, ignore_index=ignore_index)
+
+
+def ce_module(logits, target, ignore_index=-100):
+    return nn.CrossEntropyLoss(ignore_index=ignore_index)(logits, target)
+
+
+def ce_nll_module(logits, target, ignore_index=-100):
+    return nn.NLLLoss(ignore_index=ignore_index)(torch.log_softmax(logits, 1), target)
+
+
+def ce_reference(logits, target, ignore_index=-100):
+    return losses.pixel_cross_entropy(logits, target, ignore_index)
+
+
+def ce_import_inside(logits, target, ignore_index=-100):
+    from torch.nn.functional import cross_entropy
+
+    return cross_entropy(logits, target, ignore_index=ignore_index)
+
+
+DELEGATING = [
+    (checks.pixel_accuracy, lambda pred, target: metrics.pixel_accuracy(pred, target), "seglab.metrics.pixel_accuracy"),
+    (checks.pixel_accuracy, metrics.pixel_accuracy, "seglab.metrics.pixel_accuracy"),
+    (
+        checks.pixel_accuracy,
+        lambda pred, target: metrics.pixel_accuracy_from_confusion(metrics.confusion_matrix(pred, target, 10)),
+        "seglab.metrics.pixel_accuracy_from_confusion",
+    ),
+    (checks.iou, lambda pred, target, num_classes: metrics.iou(pred, target, num_classes), "seglab.metrics.iou"),
+    (
+        checks.iou,
+        lambda pred, target, num_classes: metrics.iou_from_confusion(metrics.confusion_matrix(pred, target, num_classes)),
+        "seglab.metrics.iou_from_confusion",
+    ),
+    (
+        checks.iou,
+        lambda pred, target, num_classes: (lambda d: d / (2 - d))(metrics.dice_coefficient(pred, target, num_classes)),
+        "seglab.metrics.dice_coefficient",
+    ),
+    (checks.sliding_window_predict, ops.sliding_window_predict, "seglab.ops.sliding_window_predict"),
+    (
+        checks.sliding_window_predict,
+        lambda classifier, image, window: ops.sliding_window_predict(classifier, image, window),
+        "seglab.ops.sliding_window_predict",
+    ),
+    (checks.fc_to_conv, lambda linear, input_shape: ops.fc_to_conv(linear, input_shape), "seglab.ops.fc_to_conv"),
+    (checks.receptive_field, ops.receptive_field, "seglab.ops.receptive_field"),
+    (checks.receptive_field, lambda layers: ops.receptive_field(layers), "seglab.ops.receptive_field"),
+    (checks.pixel_cross_entropy, ce_functional, "torch.nn.functional.cross_entropy"),
+    (checks.pixel_cross_entropy, ce_nll, "torch.nn.functional.nll_loss"),
+    (checks.pixel_cross_entropy, ce_module, "torch.nn.functional.cross_entropy"),
+    (checks.pixel_cross_entropy, ce_nll_module, "torch.nn.functional.nll_loss"),
+    (checks.pixel_cross_entropy, ce_reference, "seglab.losses.pixel_cross_entropy"),
+    (checks.pixel_cross_entropy, ce_import_inside, "cross_entropy"),
+    (checks.pixel_cross_entropy, F.cross_entropy, "cross_entropy"),
+]
+
+
+@pytest.mark.parametrize("checker, student, label", DELEGATING, ids=[f"{i}-{label}" for i, (_, _, label) in enumerate(DELEGATING)])
+def test_delegating_is_rejected(checker, student, label, capfd):
+    originals = [getattr(owner, attribute) for e in EXERCISES.values() for owner, attribute, _ in e.forbidden]
+    rng = torch.get_rng_state()
+    with warnings.catch_warnings(record=True) as escaped:
+        warnings.simplefilter("always")
+        with pytest.raises(checks.CheckFailed) as info:
+            checker(student)
+    message = str(info.value)
+    assert re.match(r"\w+ calls \S+, which already computes the answer", message), message
+    assert label in message.split(",")[0]
+    assert "write the operation yourself" in message
+    assert [getattr(owner, attribute) for e in EXERCISES.values() for owner, attribute, _ in e.forbidden] == originals
+    assert torch.equal(torch.get_rng_state(), rng)
+    assert capfd.readouterr() == ("", "")
+    assert escaped == []
+
+
+def test_returning_a_list_of_scores():
+    message = _failure(checks.iou, lambda pred, target, num_classes: iou_masks(pred, target, num_classes).tolist())
+    assert "expected a torch.Tensor of shape (2,), got list [0.99" in message
+    assert "build the output as a tensor (e.g. out = torch.zeros(...)) and return it." in message
+
+
+def test_delegation_hint_names_what_is_allowed():
+    message = _failure(checks.pixel_cross_entropy, ce_module)
+    assert "F.log_softmax (or torch.logsumexp), gather (or indexing) and a mask are welcome" in message
+
+
+def test_confusion_matrix_and_log_softmax_are_allowed(capfd):
+    def iou_from_my_confusion(pred, target, num_classes):
+        cm = metrics.confusion_matrix(pred, target, num_classes).double()  # counting is not the answer
+        tp = cm.diagonal()
+        return tp / (cm.sum(0) + cm.sum(1) - tp)
+
+    checks.iou(iou_from_my_confusion)
+    checks.pixel_cross_entropy(cross_entropy_gather)  # F.log_softmax and gather
+    assert len(capfd.readouterr().out.splitlines()) == 2
+
+
+# --- the framework's other duties, on the new checkers ------------------------------------------------
+
+
+def test_modifying_the_layers_list_is_reported():
+    def pops_layers(layers):
+        size, jump = 1, 1
+        while layers:
+            k, s, d = layers.pop(0)
+            size += (k - 1) * d * jump
+            jump *= s
+        return size
+
+    message = _failure(checks.receptive_field, pops_layers)
+    assert message.startswith("receptive_field modified its input layers in place, in case 'lecture example")
+    assert "work on a copy (e.g. list(layers))" in message
+
+
+def test_modifying_the_target_is_reported():
+    def overwrites_ignored(logits, target, ignore_index=-100):
+        counted = target != ignore_index
+        target[~counted] = 0  # in place: the caller's target changes
+        picked = F.log_softmax(logits, dim=1).gather(1, target.unsqueeze(1)).squeeze(1)
+        return -picked[counted].mean()
+
+    message = _failure(checks.pixel_cross_entropy, overwrites_ignored)
+    assert message.startswith("pixel_cross_entropy modified its input target in place, in case 'an ignored pixel")
+
+
+def test_student_exception_names_the_case():
+    def forgets_ignore_index(logits, target, ignore_index=-100):
+        picked = F.log_softmax(logits, dim=1).gather(1, target.unsqueeze(1)).squeeze(1)  # index -100: error
+        return -picked.mean()
+
+    with pytest.raises(RuntimeError) as info:
+        checks.pixel_cross_entropy(forgets_ignore_index)
+    notes = "\n".join(info.value.__notes__)
+    assert "pixel_cross_entropy raised RuntimeError in case 'an ignored pixel (target -100) counts neither" in notes
+
+
+def test_not_implemented_stub_gets_a_hint():
+    def iou(pred, target, num_classes):
+        raise NotImplementedError()
+
+    with pytest.raises(NotImplementedError) as info:
+        checks.iou(iou)
+    assert "iou is not implemented yet" in "\n".join(info.value.__notes__)
+
+
+def test_hard_coded_lecture_example_fails_the_other_cases():
+    def hard_coded(pred, target, num_classes):
+        if pred.shape == (10, 10) and int(target.sum()) == 1 and int(pred.sum()) == 0:
+            return torch.tensor([0.99, 0.0, float("nan")])[:num_classes]
+        return torch.zeros(num_classes)
+
+    message = _failure(checks.iou, hard_coded)
+    assert "wrong answer in case 'two images: the bird is found in one" in message
+
+
+@pytest.mark.parametrize("name", ["iou", "sliding_window_predict", "fc_to_conv"])
+def test_seeds_give_reproducible_random_cases(name):
+    exercise = EXERCISES[name]
+    n_fixed = _number_of_cases(name, n_random=0)
+    first = exercise.cases(torch.Generator().manual_seed(0), 4)[n_fixed:]
+    again = exercise.cases(torch.Generator().manual_seed(0), 4)[n_fixed:]
+    other = exercise.cases(torch.Generator().manual_seed(1), 4)[n_fixed:]
+
+    def tensors(case):
+        values = []
+        for arg in case.args:
+            if isinstance(arg, torch.Tensor):
+                values.append(arg)
+            elif isinstance(arg, nn.Module):
+                values.extend(arg.state_dict().values())
+        return values
+
+    def same(a, b):
+        ta, tb = tensors(a), tensors(b)
+        return len(ta) == len(tb) and all(x.shape == y.shape and torch.equal(x, y) for x, y in zip(ta, tb))
+
+    assert all(same(a, b) for a, b in zip(first, again))
+    assert not any(same(a, b) for a, b in zip(first, other))
+
+
+def test_number_of_cases_follows_n_random(capfd):
+    checks.receptive_field(receptive_field_loop, n_random=3)
+    assert capfd.readouterr().out == f"✓ receptive_field: {_number_of_cases('receptive_field', n_random=3)}/{_number_of_cases('receptive_field', n_random=3)} cases passed\n"
+
+
+def test_measured_receptive_field_is_the_formula():
+    """PyTorch's side of receptive_field (autograd through a conv stack) agrees with the reference."""
+    for layers in ([], [(3, 1, 1)] * 3, [(2, 2, 1), (3, 1, 1), (3, 1, 1)], [(3, 1, 1), (3, 1, 2), (3, 1, 4)], [(5, 3, 2), (1, 2, 1), (4, 1, 3)]):
+        assert fcn._measured_receptive_field(layers) == ops.receptive_field(layers), layers
+
+
+def test_cross_check_detects_a_broken_reference():
+    import dataclasses
+
+    broken = dataclasses.replace(EXERCISES["iou"], reference=lambda pred, target, num_classes: metrics.iou(pred, target, num_classes).nan_to_num(0.0))
+    with pytest.raises(RuntimeError, match=r"seglab bug: .* case 'a third class that appears nowhere has IoU NaN'"):
+        _core.run_check(broken, iou_masks)
+    broken = dataclasses.replace(EXERCISES["fc_to_conv"], reference=fc_to_conv_channels_last)
+    with pytest.raises(RuntimeError, match=r"seglab bug: .* case 'lecture example"):
+        _core.run_check(broken, fc_to_conv_copy)
+
+
+# --- after importlib.reload, as the hidden tests do ------------------------------------------------
+
+RELOAD_SCRIPT = textwrap.dedent(
+    """
+    import importlib, json
+    import torch
+    import torch.nn.functional as F
+    import seglab.ops, seglab.metrics, seglab.losses, seglab.checks._core, seglab.checks.fcn
+    from seglab.metrics import iou as old_reference  # bound before the reload
+
+    def correct(pred, target, num_classes):
+        scores = torch.zeros(num_classes)
+        for c in range(num_classes):
+            p, t = pred == c, target == c
+            union = (p | t).sum()
+            scores[c] = (p & t).sum() / union if union > 0 else float("nan")
+        return scores
+
+    def absent_zero(pred, target, num_classes):
+        return correct(pred, target, num_classes).nan_to_num(0.0)
+
+    def cross_entropy(logits, target, ignore_index=-100):
+        return F.cross_entropy(logits, target, ignore_index=ignore_index)
+
+    originals = (F.cross_entropy, F.nll_loss)
+    for module in (seglab.ops, seglab.metrics, seglab.losses, seglab.checks._core, seglab.checks.fcn):
+        importlib.reload(module)
+    results = {}
+    for name, checker, student in [
+        ("correct", seglab.checks.fcn.iou, correct),
+        ("absent_zero", seglab.checks.fcn.iou, absent_zero),
+        ("old_reference", seglab.checks.fcn.iou, old_reference),
+        ("cross_entropy", seglab.checks.fcn.pixel_cross_entropy, cross_entropy),
+    ]:
+        try:
+            checker(student, seed=1021, n_random=20)
+            results[name] = "passed"
+        except AssertionError as error:
+            results[name] = f"{type(error).__module__}.{type(error).__name__}: {error}"
+    results["restored"] = (F.cross_entropy, F.nll_loss) == originals
+    print(json.dumps(results))
+    """
+)
+
+
+def test_checkers_work_after_reloading_their_modules():
+    result = subprocess.run([sys.executable, "-c", RELOAD_SCRIPT], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    lines = result.stdout.splitlines()
+    n = _number_of_cases("iou", n_random=20)
+    assert lines[0] == f"✓ iou: {n}/{n} cases passed"
+    results = json.loads(lines[1])
+    assert results["correct"] == "passed"
+    assert results["absent_zero"].startswith("seglab.checks._core.CheckFailed: iou: wrong answer in case 'a third class")
+    assert "calls seglab.metrics.iou, which already computes the answer" in results["old_reference"]
+    assert "calls torch.nn.functional.cross_entropy" in results["cross_entropy"]
+    assert results["restored"] is True
