@@ -1,0 +1,505 @@
+"""Training and evaluation loops, short enough to read in a lecture.
+
+=================  ================================================================================
+pick_device        CUDA when there is a GPU, else the CPU; the notebooks call it once
+seed_everything    seed Python's, numpy's and torch's global random generators
+fit                the training loop: Adam, mini-batches, optional validation, stops after
+                   ``steps``, ``epochs`` or ``max_seconds``; returns a :class:`History`
+History            what ``fit`` recorded: the loss at every step and the validation metrics
+evaluate           pixel accuracy, mean IoU and per-class IoU over a whole set (one confusion matrix)
+predict            argmax labels for a batch of images
+=================  ================================================================================
+
+Nothing here seeds anything on import. ``fit`` runs under its own random state, seeded by its
+``seed`` argument, so two fits of the same initial model with the same seed and the same number
+of steps end with identical weights on the CPU, and the caller's global random state is left as
+it was.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from seglab import metrics
+from seglab._validate import describe, nonnegative_int, positive_int
+
+__all__ = ["pick_device", "seed_everything", "fit", "History", "evaluate", "predict"]
+
+
+def pick_device() -> torch.device:
+    """The device to train on: the first CUDA GPU when there is one, else the CPU.
+
+    Returns:
+        torch.device: ``cuda`` or ``cpu``.
+
+    Example:
+        >>> pick_device().type in ("cuda", "cpu")
+        True
+    """
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's ``random``, numpy's and torch's (CPU and CUDA) global random generators.
+
+    Call it once at the top of a notebook to make the weight initialisation of the models built
+    afterwards reproducible. ``fit`` does not need it (it seeds its own random state).
+
+    Args:
+        seed (int): any int >= 0.
+
+    Example:
+        >>> seed_everything(0); a = torch.rand(2)
+        >>> seed_everything(0); b = torch.rand(2)
+        >>> torch.equal(a, b)
+        True
+    """
+    seed = nonnegative_int(seed, "seed")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+@dataclass
+class History:
+    """What :func:`fit` recorded.
+
+    Attributes:
+        steps (list[int]): the step number (1, 2, ...) of each entry of ``loss``.
+        loss (list[float]): the training loss of the batch at each step.
+        val (list[dict]): one dict per validation point: ``{"step": int, "pixel_accuracy": float,
+            "mean_iou": float, "iou": Tensor[C]}`` (see :func:`evaluate`).
+        seconds (float): the wall-clock time of the whole fit, validation included.
+
+    ``seglab.viz.plot_history(history)`` draws the curves.
+    """
+
+    steps: list[int] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+    val: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def __repr__(self) -> str:  # short, and without the wall-clock time (notebook outputs are compared)
+        if not self.steps:
+            return "History(no steps)"
+        text = f"History({self.steps[-1]} steps, last loss {self.loss[-1]:.4f}"
+        if self.val:
+            last = self.val[-1]
+            text += f", val at step {last['step']}: pixel_accuracy {last['pixel_accuracy']:.4f}, "
+            text += f"mean_iou {last['mean_iou']:.4f}"
+        return text + ")"
+
+
+# --- evaluation ------------------------------------------------------------------------------------
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    parameter = next(model.parameters(), None)
+    return parameter.device if parameter is not None else torch.device("cpu")
+
+
+def _check_model(model) -> None:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model: expected an nn.Module, got {describe(model)}.")
+
+
+def _check_images(images, name: str = "images") -> None:
+    if not isinstance(images, torch.Tensor) or not images.is_floating_point() or images.dim() < 2:
+        raise TypeError(
+            f"{name}: expected a float Tensor[N, C, H, W], got {describe(images)}. "
+            f"Hint: seglab.data.semantic_batch(dataset, range(n)) returns (images, masks)."
+        )
+    if images.shape[0] == 0:
+        raise ValueError(f"{name}: expected at least one image, got {describe(images)}.")
+
+
+def _check_pair(images, masks, names=("images", "masks"), float_ok=False) -> None:
+    _check_images(images, names[0])
+    if not isinstance(masks, torch.Tensor) or masks.dim() == 0 or masks.is_complex() or (
+        masks.is_floating_point() and not float_ok
+    ):
+        raise TypeError(
+            f"{names[1]}: expected an integer Tensor of class indices (int64 [N, H, W]), got {describe(masks)}. "
+            f"Hint: labels are int64: masks.long(). (fit passes float targets on only to a loss_fn of your own.)"
+        )
+    if masks.shape[0] != images.shape[0]:
+        raise ValueError(
+            f"{names[1]}: expected one target per image ({images.shape[0]}), got {describe(masks)}. "
+            f"Hint: images and masks must come from the same indices."
+        )
+
+
+class _TrainMode:
+    """Context manager: set ``model.train(mode)`` inside, restore the previous mode on exit."""
+
+    def __init__(self, model: nn.Module, mode: bool):
+        self.model, self.mode = model, mode
+
+    def __enter__(self):
+        self.previous = self.model.training
+        self.model.train(self.mode)
+
+    def __exit__(self, *exc):
+        self.model.train(self.previous)
+
+
+def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 64, device=None) -> torch.Tensor:
+    """Predicted labels: the argmax over the class scores, in batches.
+
+    Runs in ``model.eval()`` mode under ``torch.no_grad()`` and restores the model's previous
+    train/eval mode afterwards.
+
+    Args:
+        model (nn.Module): maps ``[B, C, H, W]`` to scores ``[B, K, H, W]`` (or patches to ``[B, K]``).
+        images (Tensor[N, C, H, W]): float images.
+        batch_size (int): images per forward pass.
+        device (torch.device or str, optional): where to compute; defaults to where the model is
+            (the model is moved there when given).
+
+    Returns:
+        int64 Tensor[N, H, W] (``[N]`` for a patch classifier), on the CPU.
+
+    Example:
+        >>> from seglab.models import SmallFCN
+        >>> predict(SmallFCN(num_classes=4), torch.rand(3, 3, 32, 32)).shape
+        torch.Size([3, 32, 32])
+    """
+    _check_model(model)
+    _check_images(images)
+    batch_size = positive_int(batch_size, "batch_size")
+    device = _model_device(model) if device is None else torch.device(device)
+    model.to(device)
+    labels = []
+    with _TrainMode(model, False), torch.no_grad():
+        for start in range(0, images.shape[0], batch_size):
+            scores = model(images[start : start + batch_size].to(device))  # [B, K, H, W]
+            labels.append(scores.argmax(dim=1).cpu())  # [B, H, W]
+    return torch.cat(labels)
+
+
+def evaluate(
+    model: nn.Module,
+    images: torch.Tensor,
+    masks: torch.Tensor,
+    num_classes: int,
+    batch_size: int = 64,
+    device=None,
+    ignore_index: int | None = None,
+) -> dict:
+    """Pixel accuracy, mean IoU and per-class IoU of ``model`` on a whole set.
+
+    One confusion matrix is accumulated over every pixel of every image (``seglab.metrics``),
+    then the metrics are computed from it once: a class rare in each image still counts with
+    all its pixels, never as an average of per-image scores.
+
+    .. math::
+        \\text{pixel accuracy} = \\frac{\\sum_k TP_k}{\\text{pixels}}, \\qquad
+        IoU_k = \\frac{TP_k}{TP_k + FP_k + FN_k}, \\qquad
+        mIoU = \\operatorname{nanmean}_k IoU_k
+
+    A class absent from both the masks and the predictions has IoU NaN and is left out of the mean.
+    Runs in ``model.eval()`` mode under ``torch.no_grad()`` and restores the previous mode.
+
+    Args:
+        model (nn.Module): maps ``[B, C, H, W]`` to scores ``[B, K, H, W]`` (or patches to ``[B, K]``).
+        images (Tensor[N, C, H, W]): float images.
+        masks (int64 Tensor[N, H, W]): true classes (``[N]`` for patches).
+        num_classes (int): ``K``.
+        batch_size (int): images per forward pass.
+        device (torch.device or str, optional): defaults to where the model is.
+        ignore_index (int, optional): mask value of pixels to leave out.
+
+    Returns:
+        dict: ``"pixel_accuracy"`` (float), ``"mean_iou"`` (float), ``"iou"`` (float64 Tensor[K]
+        on the CPU, NaN for absent classes).
+
+    Example:
+        >>> from seglab.models import SmallFCN
+        >>> images, masks = torch.rand(4, 3, 16, 16), torch.randint(0, 3, (4, 16, 16))
+        >>> scores = evaluate(SmallFCN(num_classes=3), images, masks, num_classes=3)
+        >>> sorted(scores), scores["iou"].shape
+        (['iou', 'mean_iou', 'pixel_accuracy'], torch.Size([3]))
+    """
+    _check_model(model)
+    _check_pair(images, masks)
+    num_classes = positive_int(num_classes, "num_classes")
+    batch_size = positive_int(batch_size, "batch_size")
+    device = _model_device(model) if device is None else torch.device(device)
+    model.to(device)
+    confusion = torch.zeros(num_classes, num_classes, dtype=torch.int64)  # rows: true, columns: predicted
+    with _TrainMode(model, False), torch.no_grad():
+        for start in range(0, images.shape[0], batch_size):
+            scores = model(images[start : start + batch_size].to(device))  # [B, K, H, W]
+            if scores.dim() < 2 or scores.shape[1] != num_classes:
+                raise ValueError(
+                    f"evaluate: expected the model to return scores [B, {num_classes}, ...] for "
+                    f"num_classes={num_classes}, got {describe(scores)}. Hint: pass the model's number of classes."
+                )
+            pred = scores.argmax(dim=1).cpu()  # [B, H, W]
+            target = masks[start : start + batch_size].long().cpu()
+            if pred.shape != target.shape:
+                raise ValueError(
+                    f"evaluate: predictions of shape {tuple(pred.shape)} do not match masks of shape "
+                    f"{tuple(target.shape)}. Hint: the model must keep the image size (pad the images "
+                    f"for a fully convolutional patch classifier: to_fully_convolutional(pad=True))."
+                )
+            confusion += metrics.confusion_matrix(pred, target, num_classes, ignore_index=ignore_index)
+    return {
+        "pixel_accuracy": metrics.pixel_accuracy_from_confusion(confusion).item(),
+        "mean_iou": metrics.mean_iou_from_confusion(confusion).item(),
+        "iou": metrics.iou_from_confusion(confusion),  # [K] float64, NaN for absent classes
+    }
+
+
+# --- training --------------------------------------------------------------------------------------
+
+
+def _progress_wanted(progress) -> bool:
+    """``progress=None``: a bar in an interactive session (a notebook, a terminal), none under CI."""
+    if progress is not None:
+        return bool(progress)
+    if os.environ.get("CI"):
+        return False
+    if _in_jupyter_kernel():  # tqdm.auto draws a widget
+        return True
+    isatty = getattr(sys.stderr, "isatty", None)  # a terminal
+    return bool(isatty and isatty())
+
+
+def _in_jupyter_kernel() -> bool:
+    ipython = sys.modules.get("IPython")  # never imported here: only looked up
+    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
+    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
+
+
+def _progress_bar_class():
+    """``tqdm.auto.tqdm`` (a widget in Jupyter, text on stderr elsewhere); the text bar in a Jupyter
+    kernel without ipywidgets, where ``tqdm.auto`` would warn on stderr."""
+    if _in_jupyter_kernel() and importlib.util.find_spec("ipywidgets") is None:
+        from tqdm.std import tqdm
+    else:
+        from tqdm.auto import tqdm
+    return tqdm
+
+
+def _unpack(batch):
+    if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+        raise TypeError(
+            f"fit: expected the loader to yield (images, targets) pairs, got {describe(batch)}. "
+            f"Hint: build a TensorDataset(images, masks), or pass the tensors as a pair: fit(model, (images, masks))."
+        )
+    images, targets = batch
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"fit: expected the images of a batch to be a Tensor [B, C, H, W], got {describe(images)}.")
+    if not isinstance(targets, torch.Tensor):
+        raise TypeError(
+            f"fit: expected the targets of a batch to be a Tensor, got {describe(targets)}. "
+            f"Hint: for ThingsAndStuff, train on seglab.data.semantic_batch(dataset, indices) -> (images, masks)."
+        )
+    return images, targets
+
+
+def fit(
+    model: nn.Module,
+    data,
+    *,
+    epochs: int | None = None,
+    steps: int | None = None,
+    max_seconds: float | None = None,
+    lr: float = 1e-3,
+    batch_size: int = 8,
+    loss_fn=F.cross_entropy,
+    val=None,
+    val_every: int | None = None,
+    device=None,
+    seed: int = 0,
+    progress: bool | None = None,
+) -> History:
+    """Train ``model`` with Adam on mini-batches, stopping after ``steps``, ``epochs`` or ``max_seconds``.
+
+    Each step: move a batch to the device, compute the scores and the loss, back-propagate, take
+    an Adam step. The loop stops at whichever limit comes first (at least one must be given).
+    With ``val=(images, masks)`` it calls :func:`evaluate` every ``val_every`` steps and once
+    at the end.
+
+    The loop runs under its own random state seeded by ``seed`` (``torch.random.fork_rng``),
+    so the batch order (and any dropout) is the same in every run with the same ``seed``, and
+    the caller's global random state is not touched. The weight initialisation is the model's
+    own: build the model after ``seed_everything(...)`` to make it reproducible too.
+
+    Args:
+        model (nn.Module): maps images ``[B, C, H, W]`` to scores ``[B, K, H, W]`` (or patches
+            to ``[B, K]``). Moved to ``device``; left in ``eval()`` mode at the end.
+        data: either a pair of tensors ``(images [N, C, H, W], masks int64 [N, H, W])``, which
+            ``fit`` shuffles at every epoch and cuts into batches of ``batch_size``, or an iterable
+            of ``(images, targets)`` batches such as a ``DataLoader`` (used as it is). Integer
+            targets are converted to int64; float targets (e.g. for a binary cross-entropy
+            ``loss_fn``) are passed on unchanged, and are refused with the default loss.
+        epochs (int, optional): passes over ``data``.
+        steps (int, optional): optimizer steps (batches) in total.
+        max_seconds (float, optional): stop after the step at which this much wall-clock time
+            has passed since the start (validations included): the budget of a live notebook
+            cell. The final validation comes on top.
+        lr (float): Adam's learning rate. ``1e-3`` suits both models of ``seglab.models``.
+        batch_size (int): batch size for tensor data (ignored for a loader). The default suits
+            64 x 64 images (``SmallFCN``); for 11 x 11 patches use 128.
+        loss_fn (callable): ``loss_fn(scores, targets) -> scalar``; per-pixel cross-entropy by default.
+        val (tuple, optional): ``(images, masks)`` to evaluate on.
+        val_every (int, optional): evaluate every this many steps; by default only at the end.
+        device (torch.device or str, optional): defaults to :func:`pick_device`.
+        seed (int): seeds the batch order and the loop's random state.
+        progress (bool, optional): show a ``tqdm.auto`` progress bar (on stderr or as a notebook
+            widget, never on stdout). ``None``: show it unless the ``CI`` environment variable is
+            set or the output is not interactive. With no bar ``fit`` writes nothing at all.
+
+    Returns:
+        History: the loss at every step, the validation metrics, the wall-clock seconds.
+
+    Raises:
+        ValueError: no stopping rule is given, or a limit is not positive.
+        TypeError: ``data`` is neither a pair of tensors nor an iterable of batches.
+
+    Example:
+        >>> from seglab.models import SmallFCN
+        >>> seed_everything(0)  # the same images and initial weights every run
+        >>> images = torch.rand(32, 3, 16, 16)
+        >>> masks = (images[:, 0] > 0.5).long()  # class 1 where the red channel is bright
+        >>> model = SmallFCN(num_classes=2, width=8)
+        >>> history = fit(model, (images, masks), steps=20, val=(images, masks), progress=False)
+        >>> len(history.loss), history.val[-1]["step"]
+        (20, 20)
+        >>> history.loss[-1] < history.loss[0]
+        True
+    """
+    _check_model(model)
+    if epochs is None and steps is None and max_seconds is None:
+        raise ValueError(
+            "fit: expected at least one of steps, epochs or max_seconds, got none. "
+            "Hint: fit(model, (images, masks), steps=300) or max_seconds=20 for a live notebook cell."
+        )
+    epochs = None if epochs is None else positive_int(epochs, "epochs")
+    steps = None if steps is None else positive_int(steps, "steps")
+    if max_seconds is not None and not (isinstance(max_seconds, (int, float)) and max_seconds > 0):
+        raise ValueError(f"max_seconds: expected a number > 0 or None, got {describe(max_seconds)}.")
+    batch_size = positive_int(batch_size, "batch_size")
+    val_every = None if val_every is None else positive_int(val_every, "val_every")
+    seed = nonnegative_int(seed, "seed")
+    if val is not None:
+        if not isinstance(val, (tuple, list)) or len(val) != 2:
+            raise TypeError(f"val: expected a pair (images, masks), got {describe(val)}.")
+        _check_pair(*val, names=("val[0] (images)", "val[1] (masks)"))
+
+    pair = isinstance(data, (tuple, list)) and len(data) == 2 and any(isinstance(t, torch.Tensor) for t in data)
+    if pair:  # (images, masks)
+        _check_pair(*data, names=("data[0] (images)", "data[1] (masks)"), float_ok=loss_fn is not F.cross_entropy)
+    elif not hasattr(data, "__iter__") or isinstance(data, (torch.Tensor, str)):
+        raise TypeError(
+            f"data: expected a pair of tensors (images, masks) or a DataLoader of (images, masks) "
+            f"batches, got {describe(data)}. Hint: images, masks = seglab.data.semantic_batch(dataset, range(500))."
+        )
+
+    device = pick_device() if device is None else torch.device(device)
+    model.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    history = History()
+    bar = _progress_bar_class()(
+        total=_planned_steps(data, pair, epochs, steps, batch_size),
+        disable=not _progress_wanted(progress),
+        desc="fit",
+        unit="step",
+        leave=False,
+    )
+
+    def validate(step, num_classes):
+        scores = evaluate(model, *val, num_classes=num_classes, device=device)
+        history.val.append({"step": step, **scores})
+        bar.set_postfix(loss=f"{history.loss[-1]:.3f}", val_miou=f"{scores['mean_iou']:.3f}", refresh=False)
+
+    start = time.perf_counter()
+    try:
+        with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
+            torch.manual_seed(seed)  # dropout, and a shuffling DataLoader without its own generator
+            model.train()
+            batches = _tensor_batches(*data, batch_size, epochs, seed) if pair else _loader_batches(data, epochs)
+            for step, (images, targets) in enumerate(batches, start=1):
+                images, targets = images.to(device), targets.to(device)
+                scores = model(images)  # [B, K, H, W]
+                loss = loss_fn(scores, targets)  # a scalar: the mean over all pixels of the batch
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+
+                history.steps.append(step)
+                history.loss.append(loss.item())
+                bar.update(1)
+                if step % 10 == 0:
+                    bar.set_postfix(loss=f"{history.loss[-1]:.3f}", refresh=False)
+                if val is not None and val_every is not None and step % val_every == 0:
+                    validate(step, scores.shape[1])
+                if step == steps or (max_seconds is not None and time.perf_counter() - start >= max_seconds):
+                    break
+            if val is not None and (not history.val or history.val[-1]["step"] != step):
+                validate(step, scores.shape[1])  # the final model
+    finally:
+        bar.close()
+    model.eval()
+    history.seconds = time.perf_counter() - start
+    return history
+
+
+def _as_targets(targets: torch.Tensor) -> torch.Tensor:
+    return targets if targets.is_floating_point() else targets.long()  # cross-entropy wants int64
+
+
+def _tensor_batches(images, masks, batch_size, epochs, seed):
+    """Shuffled mini-batches of a pair of tensors, a new order every epoch (forever if ``epochs`` is None)."""
+    generator = torch.Generator().manual_seed(seed)  # local: the order depends on seed only
+    epoch = 0
+    while epochs is None or epoch < epochs:
+        if images.shape[0] == 0:
+            raise ValueError("data: expected at least one image, got empty tensors.")
+        order = torch.randperm(images.shape[0], generator=generator)
+        for start in range(0, images.shape[0], batch_size):
+            index = order[start : start + batch_size]
+            yield images[index], _as_targets(masks[index])
+        epoch += 1
+
+
+def _loader_batches(loader, epochs):
+    """The batches of ``loader``, pass after pass (forever if ``epochs`` is None)."""
+    epoch = 0
+    while epochs is None or epoch < epochs:
+        empty = True
+        for batch in loader:
+            empty = False
+            images, targets = _unpack(batch)
+            yield images, _as_targets(targets)
+        if empty:
+            raise ValueError(
+                f"data: expected at least one batch per epoch, got none from the {type(loader).__name__}. "
+                f"Hint: a generator can be iterated only once; pass a DataLoader or a list of batches."
+            )
+        epoch += 1
+
+
+def _planned_steps(data, pair, epochs, steps, batch_size):
+    """The length of the progress bar: ``steps``, or ``epochs`` times the batches per epoch, if known."""
+    if steps is not None:
+        return steps
+    if epochs is None:
+        return None  # only max_seconds: unknown
+    try:
+        per_epoch = -(-data[0].shape[0] // batch_size) if pair else len(data)  # ceil(N / batch_size)
+    except TypeError:  # an iterable without a length
+        return None
+    return epochs * per_epoch
