@@ -5,11 +5,18 @@ concepts and import nothing heavy on their own; nothing happens on import (no se
 no plotting style, no downloads).
 
 Modules:
-    ``seglab.ops``     reference implementations of the course's operations
-                       (upsampling, unpooling, transposed convolution, convolution as a matrix).
-    ``seglab.checks``  one checker per graded exercise: runs named cases against the reference
-                       and PyTorch, and explains a wrong answer.
-    ``seglab.viz``     plot helpers (take ``ax=None``, return the ``Axes``).
+    ``seglab.data``     a deterministic synthetic "things and stuff" dataset (semantic, instance
+                        and box targets), generated on the fly, offline.
+    ``seglab.ops``      reference implementations of the course's operations (upsampling,
+                        unpooling, transposed convolution, convolution as a matrix, sliding
+                        windows, receptive fields, fully connected layers as convolutions).
+    ``seglab.metrics``  confusion matrix, pixel accuracy, IoU / mean IoU, Dice.
+    ``seglab.losses``   segmentation losses (per-pixel cross-entropy).
+    ``seglab.models``   the course's small networks (patch classifier, FCN).
+    ``seglab.train``    a short, seeded training loop, evaluation and prediction.
+    ``seglab.checks``   one checker per graded exercise: runs named cases against the reference
+                        and PyTorch, and explains a wrong answer.
+    ``seglab.viz``      plot helpers (take ``ax=None``, return the ``Axes``).
 
 Conventions, written once:
     * Tensors are PyTorch tensors in NCHW order (batch, channels, rows, columns). The
@@ -21,6 +28,14 @@ Conventions, written once:
     * Indices into a plane are flat, row-major: position ``(r, c)`` of an ``H x W`` plane has
       index ``r * W + c``, as in ``F.max_pool2d(..., return_indices=True)``.
     * Convolutions are cross-correlations, as in PyTorch (the kernel is not flipped).
+    * Labels are int64. Semantic masks are ``[N, H, W]`` (or ``[H, W]``) class indices; instance
+      targets follow torchvision's detection format: boxes ``[N, 4]`` float, xyxy in pixels,
+      labels ``[N]`` with 0 for background, masks ``[N, H, W]`` of 0/1.
+    * ``ignore_index``: target pixels equal to it are left out of metrics and losses.
+    * Metrics are accumulated over all pixels of all images (one confusion matrix), never
+      averaged per image; a class absent from both prediction and target has IoU / Dice NaN and
+      is left out of the mean.
+    * Devices: CPU first; ``seglab.train.pick_device()`` picks CUDA when there is one.
     * Bad input raises ``TypeError`` or ``ValueError`` whose message says what was expected,
       what was given, and how to fix it.
 """
