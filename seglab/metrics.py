@@ -173,6 +173,15 @@ def pixel_accuracy_from_confusion(cm) -> torch.Tensor:
     return cm.diagonal().sum() / cm.sum()
 
 
+def _per_class_counts(cm) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(TP, FP, FN)``, each float64 ``[C]``, of a confusion matrix (rows = target)."""
+    cm = _as_confusion(cm)
+    true_positive = cm.diagonal()  # [C]
+    false_positive = cm.sum(dim=0) - true_positive  # [C] column: predicted c, true class another
+    false_negative = cm.sum(dim=1) - true_positive  # [C] row: true class c, predicted another
+    return true_positive, false_positive, false_negative
+
+
 def iou_from_confusion(cm) -> torch.Tensor:
     """Per-class intersection over union (Jaccard index) from a confusion matrix.
 
@@ -192,10 +201,7 @@ def iou_from_confusion(cm) -> torch.Tensor:
         >>> iou_from_confusion(torch.tensor([[3, 1, 0], [0, 4, 0], [0, 0, 0]]))
         tensor([0.7500, 0.8000,    nan], dtype=torch.float64)
     """
-    cm = _as_confusion(cm)
-    true_positive = cm.diagonal()  # [C]
-    false_positive = cm.sum(dim=0) - true_positive  # [C] column: predicted c, true class another
-    false_negative = cm.sum(dim=1) - true_positive  # [C] row: true class c, predicted another
+    true_positive, false_positive, false_negative = _per_class_counts(cm)
     return true_positive / (true_positive + false_positive + false_negative)  # 0 / 0 = NaN
 
 
@@ -237,10 +243,7 @@ def dice_coefficient_from_confusion(cm) -> torch.Tensor:
         >>> dice_coefficient_from_confusion(torch.tensor([[3, 1, 0], [0, 4, 0], [0, 0, 0]]))
         tensor([0.8571, 0.8889,    nan], dtype=torch.float64)
     """
-    cm = _as_confusion(cm)
-    true_positive = cm.diagonal()  # [C]
-    false_positive = cm.sum(dim=0) - true_positive  # [C]
-    false_negative = cm.sum(dim=1) - true_positive  # [C]
+    true_positive, false_positive, false_negative = _per_class_counts(cm)
     return 2 * true_positive / (2 * true_positive + false_positive + false_negative)
 
 

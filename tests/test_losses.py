@@ -10,6 +10,8 @@ import torch.nn.functional as F
 import seglab.losses
 from seglab import losses
 
+from _assertions import raises_with_message
+
 
 def _generator(seed):
     return torch.Generator().manual_seed(seed)
@@ -121,33 +123,22 @@ def test_uint8_targets_and_lists_are_accepted():
 # --- errors ----------------------------------------------------------------------------------------
 
 
-def _raises(error_type, argument, call, *fragments):
-    with pytest.raises(error_type) as info:
-        call()
-    message = str(info.value)
-    assert message.startswith(f"{argument}:"), message
-    assert "expected" in message and "got" in message, message
-    for fragment in fragments:
-        assert fragment in message, message
-    return message
-
-
 def test_errors():
     logits = torch.zeros(2, 3, 4, 4)
     float_target = torch.zeros(2, 4, 4)
-    _raises(TypeError, "target", lambda: losses.pixel_cross_entropy(logits, float_target), "integer class labels")
-    _raises(ValueError, "target", lambda: losses.pixel_cross_entropy(logits, torch.zeros(2, 4, 5, dtype=torch.int64)),
+    raises_with_message(TypeError, "target", lambda: losses.pixel_cross_entropy(logits, float_target), "integer class labels")
+    raises_with_message(ValueError, "target", lambda: losses.pixel_cross_entropy(logits, torch.zeros(2, 4, 5, dtype=torch.int64)),
             "(2, 4, 4)", "(2, 4, 5)")
     one_hot = torch.zeros(2, 3, 4, 4, dtype=torch.int64)
-    _raises(ValueError, "target", lambda: losses.pixel_cross_entropy(logits, one_hot), "argmax(dim=1)")
+    raises_with_message(ValueError, "target", lambda: losses.pixel_cross_entropy(logits, one_hot), "argmax(dim=1)")
     too_big = torch.full((2, 4, 4), 3)
-    _raises(ValueError, "target", lambda: losses.pixel_cross_entropy(logits, too_big), "[0, 2]", "got 3", "C=3")
-    _raises(ValueError, "target", lambda: losses.pixel_cross_entropy(logits, torch.full((2, 4, 4), -1)), "got -1")
+    raises_with_message(ValueError, "target", lambda: losses.pixel_cross_entropy(logits, too_big), "[0, 2]", "got 3", "C=3")
+    raises_with_message(ValueError, "target", lambda: losses.pixel_cross_entropy(logits, torch.full((2, 4, 4), -1)), "got -1")
     no_batch, scalar_target = torch.zeros(3), torch.tensor(0)
-    _raises(ValueError, "logits", lambda: losses.pixel_cross_entropy(no_batch, scalar_target), "[N, C, H, W]", "(3,)")
-    _raises(TypeError, "logits", lambda: losses.pixel_cross_entropy(None, torch.tensor([0])), "got None")
+    raises_with_message(ValueError, "logits", lambda: losses.pixel_cross_entropy(no_batch, scalar_target), "[N, C, H, W]", "(3,)")
+    raises_with_message(TypeError, "logits", lambda: losses.pixel_cross_entropy(None, torch.tensor([0])), "got None")
     one_pixel, one_target = torch.zeros(1, 2), torch.tensor([0])
-    _raises(TypeError, "ignore_index", lambda: losses.pixel_cross_entropy(one_pixel, one_target, ignore_index=None))
+    raises_with_message(TypeError, "ignore_index", lambda: losses.pixel_cross_entropy(one_pixel, one_target, ignore_index=None))
 
 
 # --- docstrings --------------------------------------------------------------------------------------

@@ -15,6 +15,8 @@ import torch
 import seglab.metrics
 from seglab import metrics
 
+from _assertions import raises_with_message
+
 
 def _generator(seed):
     return torch.Generator().manual_seed(seed)
@@ -312,51 +314,40 @@ def test_inputs_are_not_modified():
 # --- errors ----------------------------------------------------------------------------------------
 
 
-def _raises(error_type, argument, call, *fragments):
-    with pytest.raises(error_type) as info:
-        call()
-    message = str(info.value)
-    assert message.startswith(f"{argument}:"), message
-    assert "expected" in message and "got" in message, message
-    for fragment in fragments:
-        assert fragment in message, message
-    return message
-
-
 def test_float_predictions_are_a_type_error_with_the_argmax_hint():
     scores, labels = torch.zeros(2, 3), torch.zeros(2, 3, dtype=torch.int64)
-    _raises(TypeError, "pred", lambda: metrics.iou(scores, labels, 3), "argmax", "float32")
-    _raises(TypeError, "target", lambda: metrics.pixel_accuracy(labels, scores), "integer class labels")
-    _raises(TypeError, "pred", lambda: metrics.confusion_matrix(None, [0], 2), "got None")
+    raises_with_message(TypeError, "pred", lambda: metrics.iou(scores, labels, 3), "argmax", "float32")
+    raises_with_message(TypeError, "target", lambda: metrics.pixel_accuracy(labels, scores), "integer class labels")
+    raises_with_message(TypeError, "pred", lambda: metrics.confusion_matrix(None, [0], 2), "got None")
 
 
 def test_shape_mismatch_is_a_value_error():
     wide, tall = torch.zeros(2, 3, dtype=torch.int64), torch.zeros(3, 2, dtype=torch.int64)
-    _raises(ValueError, "pred", lambda: metrics.iou(wide, tall, 2), "(3, 2)", "(2, 3)")
+    raises_with_message(ValueError, "pred", lambda: metrics.iou(wide, tall, 2), "(3, 2)", "(2, 3)")
     scores_as_labels = torch.zeros(1, 4, 2, 2, dtype=torch.int64)  # [N, C, H, W] passed as pred
     target = torch.zeros(1, 2, 2, dtype=torch.int64)
-    _raises(ValueError, "pred", lambda: metrics.mean_iou(scores_as_labels, target, 4), "argmax(dim=1)")
-    _raises(ValueError, "pred", lambda: metrics.pixel_accuracy([0, 1], [0, 1, 1]))
+    raises_with_message(ValueError, "pred", lambda: metrics.mean_iou(scores_as_labels, target, 4), "argmax(dim=1)")
+    raises_with_message(ValueError, "pred", lambda: metrics.pixel_accuracy([0, 1], [0, 1, 1]))
 
 
 def test_labels_out_of_range_are_a_value_error():
-    message = _raises(ValueError, "target", lambda: metrics.iou([0, 1], [0, 255], 2), "[0, 1]", "255")
+    message = raises_with_message(ValueError, "target", lambda: metrics.iou([0, 1], [0, 255], 2), "[0, 1]", "255")
     assert "ignore_index=255" in message  # the hint
-    _raises(ValueError, "pred", lambda: metrics.confusion_matrix([0, 3], [0, 1], 3), "[0, 2]", "label 3")
-    _raises(ValueError, "pred", lambda: metrics.confusion_matrix([0, -1], [0, 1], 3), "label -1")
+    raises_with_message(ValueError, "pred", lambda: metrics.confusion_matrix([0, 3], [0, 1], 3), "[0, 2]", "label 3")
+    raises_with_message(ValueError, "pred", lambda: metrics.confusion_matrix([0, -1], [0, 1], 3), "label -1")
 
 
 def test_bad_num_classes_and_ignore_index():
-    _raises(ValueError, "num_classes", lambda: metrics.iou([0], [0], 0), "got 0")
-    _raises(TypeError, "num_classes", lambda: metrics.iou([0], [0], 2.0), "float 2.0")
-    _raises(TypeError, "ignore_index", lambda: metrics.iou([0], [0], 2, ignore_index=255.0), "float 255.0")
+    raises_with_message(ValueError, "num_classes", lambda: metrics.iou([0], [0], 0), "got 0")
+    raises_with_message(TypeError, "num_classes", lambda: metrics.iou([0], [0], 2.0), "float 2.0")
+    raises_with_message(TypeError, "ignore_index", lambda: metrics.iou([0], [0], 2, ignore_index=255.0), "float 255.0")
     assert metrics.iou([0], [0], 2, ignore_index=np.int64(255)).tolist()[0] == 1.0  # numpy ints are fine
 
 
 def test_bad_confusion_matrix():
-    _raises(ValueError, "cm", lambda: metrics.iou_from_confusion(torch.zeros(2, 3)), "square", "(2, 3)")
-    _raises(ValueError, "cm", lambda: metrics.mean_iou_from_confusion(torch.zeros(2, 2, 2)), "square")
-    _raises(ValueError, "cm", lambda: metrics.dice_coefficient_from_confusion([[1, -1], [0, 1]]), ">= 0")
+    raises_with_message(ValueError, "cm", lambda: metrics.iou_from_confusion(torch.zeros(2, 3)), "square", "(2, 3)")
+    raises_with_message(ValueError, "cm", lambda: metrics.mean_iou_from_confusion(torch.zeros(2, 2, 2)), "square")
+    raises_with_message(ValueError, "cm", lambda: metrics.dice_coefficient_from_confusion([[1, -1], [0, 1]]), ">= 0")
 
 
 # --- docstrings --------------------------------------------------------------------------------------

@@ -16,13 +16,7 @@ import seglab.models
 from seglab.models import PatchClassifier, SmallFCN, count_parameters
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one thread is fastest, and does not fight other processes for a 2-core CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _rand(seed, *shape):

@@ -16,6 +16,8 @@ import torch.nn.functional as F
 import seglab.ops
 from seglab import ops
 
+from _assertions import raises_with_message
+
 
 def _generator(seed):
     return torch.Generator().manual_seed(seed)
@@ -440,113 +442,101 @@ def test_transposed_conv_does_not_modify_the_kernel():
 # --- errors: the message names the argument and says what was expected and what was given ---------
 
 
-def _raises(error_type, argument, call, *fragments):
-    """``call()`` raises ``error_type`` whose message starts with ``argument:`` and says expected / got."""
-    with pytest.raises(error_type) as info:
-        call()
-    message = str(info.value)
-    assert message.startswith(f"{argument}:"), message
-    assert "expected" in message and "got" in message, message
-    for fragment in fragments:
-        assert fragment in message, message
-    return message
-
-
 def test_none_input_is_a_type_error():
-    _raises(TypeError, "x", lambda: ops.nearest_upsample(None, 2), "got None")
-    _raises(TypeError, "x", lambda: ops.transposed_conv1d(None, [1.0]), "got None")
-    _raises(TypeError, "w", lambda: ops.transposed_conv2d([[1.0]], None), "got None")
-    _raises(TypeError, "values", lambda: ops.max_unpool2d(None, [[0]], (1, 1)), "got None")
-    _raises(TypeError, "indices", lambda: ops.max_unpool2d([[1.0]], None, (1, 1)), "got None")
+    raises_with_message(TypeError, "x", lambda: ops.nearest_upsample(None, 2), "got None")
+    raises_with_message(TypeError, "x", lambda: ops.transposed_conv1d(None, [1.0]), "got None")
+    raises_with_message(TypeError, "w", lambda: ops.transposed_conv2d([[1.0]], None), "got None")
+    raises_with_message(TypeError, "values", lambda: ops.max_unpool2d(None, [[0]], (1, 1)), "got None")
+    raises_with_message(TypeError, "indices", lambda: ops.max_unpool2d([[1.0]], None, (1, 1)), "got None")
 
 
 def test_ragged_list_is_a_type_error():
-    message = _raises(TypeError, "x", lambda: ops.bed_of_nails([[1.0, 2.0], [3.0]], 2), "list [[1.0, 2.0], [3.0]]")
+    message = raises_with_message(TypeError, "x", lambda: ops.bed_of_nails([[1.0, 2.0], [3.0]], 2), "list [[1.0, 2.0], [3.0]]")
     assert "torch.tensor" in message  # the hint
 
 
 def test_non_numbers_are_a_type_error():
-    _raises(TypeError, "x", lambda: ops.nearest_upsample("abc", 2), "str 'abc'")
-    _raises(TypeError, "x", lambda: ops.nearest_upsample(torch.ones(2, 2, dtype=torch.complex64), 2), "real numbers")
+    raises_with_message(TypeError, "x", lambda: ops.nearest_upsample("abc", 2), "str 'abc'")
+    raises_with_message(TypeError, "x", lambda: ops.nearest_upsample(torch.ones(2, 2, dtype=torch.complex64), 2), "real numbers")
 
 
 def test_too_few_dimensions_is_a_value_error():
-    message = _raises(ValueError, "x", lambda: ops.transposed_conv1d(torch.tensor(3.0), [1.0]), "shape ()", "(..., L)")
+    message = raises_with_message(ValueError, "x", lambda: ops.transposed_conv1d(torch.tensor(3.0), [1.0]), "shape ()", "(..., L)")
     assert "[v]" in message  # the hint: a single value is [v]
-    _raises(ValueError, "x", lambda: ops.nearest_upsample([1.0, 2.0], 2), "(..., H, W)", "shape (2,)")
-    _raises(ValueError, "x", lambda: ops.max_pool2d_with_indices(torch.tensor(1.0), 1), "(..., H, W)")
-    _raises(ValueError, "w", lambda: ops.conv1d_matrix(torch.tensor(1.0), 3), "(..., L)")
+    raises_with_message(ValueError, "x", lambda: ops.nearest_upsample([1.0, 2.0], 2), "(..., H, W)", "shape (2,)")
+    raises_with_message(ValueError, "x", lambda: ops.max_pool2d_with_indices(torch.tensor(1.0), 1), "(..., H, W)")
+    raises_with_message(ValueError, "w", lambda: ops.conv1d_matrix(torch.tensor(1.0), 3), "(..., L)")
 
 
 def test_empty_input_is_a_value_error():
-    _raises(ValueError, "x", lambda: ops.transposed_conv1d([], [1.0]), "non-empty", "shape (0,)")
-    _raises(ValueError, "w", lambda: ops.transposed_conv2d([[1.0]], torch.zeros(0, 2)), "non-empty")
+    raises_with_message(ValueError, "x", lambda: ops.transposed_conv1d([], [1.0]), "non-empty", "shape (0,)")
+    raises_with_message(ValueError, "w", lambda: ops.transposed_conv2d([[1.0]], torch.zeros(0, 2)), "non-empty")
 
 
 def test_bad_stride_and_scale():
-    _raises(ValueError, "stride", lambda: ops.transposed_conv1d([1.0], [1.0], stride=0), "int >= 1", "got 0")
-    _raises(ValueError, "stride", lambda: ops.conv1d_matrix([1.0], 3, stride=0), "got 0")
-    _raises(TypeError, "stride", lambda: ops.transposed_conv1d([1.0], [1.0], stride=1.5), "float 1.5")
-    _raises(TypeError, "stride", lambda: ops.transposed_conv1d([1.0], [1.0], stride=True), "bool True")
-    _raises(ValueError, "stride[1]", lambda: ops.transposed_conv2d([[1.0]], [[1.0]], stride=(1, 0)), "got 0")
-    _raises(ValueError, "stride", lambda: ops.transposed_conv2d([[1.0]], [[1.0]], stride=(1, 2, 3)), "pair")
-    _raises(ValueError, "scale", lambda: ops.nearest_upsample([[1.0]], 0), "int >= 1", "got 0")
-    _raises(ValueError, "scale[0]", lambda: ops.bed_of_nails([[1.0]], (-1, 2)), "got -1")
-    _raises(TypeError, "scale", lambda: ops.nearest_upsample([[1.0]], 2.0), "float 2.0")
-    _raises(ValueError, "stride", lambda: ops.max_pool2d_with_indices([[1.0, 2.0]], 1, 0), "got 0")
+    raises_with_message(ValueError, "stride", lambda: ops.transposed_conv1d([1.0], [1.0], stride=0), "int >= 1", "got 0")
+    raises_with_message(ValueError, "stride", lambda: ops.conv1d_matrix([1.0], 3, stride=0), "got 0")
+    raises_with_message(TypeError, "stride", lambda: ops.transposed_conv1d([1.0], [1.0], stride=1.5), "float 1.5")
+    raises_with_message(TypeError, "stride", lambda: ops.transposed_conv1d([1.0], [1.0], stride=True), "bool True")
+    raises_with_message(ValueError, "stride[1]", lambda: ops.transposed_conv2d([[1.0]], [[1.0]], stride=(1, 0)), "got 0")
+    raises_with_message(ValueError, "stride", lambda: ops.transposed_conv2d([[1.0]], [[1.0]], stride=(1, 2, 3)), "pair")
+    raises_with_message(ValueError, "scale", lambda: ops.nearest_upsample([[1.0]], 0), "int >= 1", "got 0")
+    raises_with_message(ValueError, "scale[0]", lambda: ops.bed_of_nails([[1.0]], (-1, 2)), "got -1")
+    raises_with_message(TypeError, "scale", lambda: ops.nearest_upsample([[1.0]], 2.0), "float 2.0")
+    raises_with_message(ValueError, "stride", lambda: ops.max_pool2d_with_indices([[1.0, 2.0]], 1, 0), "got 0")
 
 
 def test_negative_padding():
-    _raises(ValueError, "padding", lambda: ops.transposed_conv1d([1.0], [1.0], padding=-1), "int >= 0", "got -1")
-    _raises(ValueError, "padding[0]", lambda: ops.transposed_conv2d([[1.0]], [[1.0]], padding=(-1, 0)), "got -1")
-    _raises(ValueError, "padding", lambda: ops.conv1d_matrix([1.0], 3, padding=-2), "got -2")
+    raises_with_message(ValueError, "padding", lambda: ops.transposed_conv1d([1.0], [1.0], padding=-1), "int >= 0", "got -1")
+    raises_with_message(ValueError, "padding[0]", lambda: ops.transposed_conv2d([[1.0]], [[1.0]], padding=(-1, 0)), "got -1")
+    raises_with_message(ValueError, "padding", lambda: ops.conv1d_matrix([1.0], 3, padding=-2), "got -2")
 
 
 def test_padding_that_trims_everything():
     # [5, 8] * [1, 2, 1] with stride 2 is 5 long: padding 2 leaves 1 value, padding 3 leaves none
     assert ops.transposed_conv1d([5.0, 8.0], [1.0, 2.0, 1.0], stride=2, padding=2).tolist() == [13.0]
-    _raises(
+    raises_with_message(
         ValueError, "padding", lambda: ops.transposed_conv1d([5.0, 8.0], [1.0, 2.0, 1.0], stride=2, padding=3),
         "at most 2", "got 3",
     )
-    _raises(ValueError, "padding", lambda: ops.transposed_conv2d([[1.0]], [[1.0, 2.0]], padding=(0, 1)), "(0, 1)")
+    raises_with_message(ValueError, "padding", lambda: ops.transposed_conv2d([[1.0]], [[1.0, 2.0]], padding=(0, 1)), "(0, 1)")
 
 
 def test_kernel_of_the_wrong_rank():
-    _raises(ValueError, "w", lambda: ops.transposed_conv1d([1.0, 2.0], [[1.0, 2.0]]), "1D kernel", "shape (1, 2)")
-    _raises(ValueError, "w", lambda: ops.conv1d_matrix([[1.0, 2.0]], 3), "1D kernel")
-    _raises(ValueError, "w", lambda: ops.transposed_conv2d([[1.0]], [[[1.0]]]), "2D kernel", "shape (1, 1, 1)")
+    raises_with_message(ValueError, "w", lambda: ops.transposed_conv1d([1.0, 2.0], [[1.0, 2.0]]), "1D kernel", "shape (1, 2)")
+    raises_with_message(ValueError, "w", lambda: ops.conv1d_matrix([[1.0, 2.0]], 3), "1D kernel")
+    raises_with_message(ValueError, "w", lambda: ops.transposed_conv2d([[1.0]], [[[1.0]]]), "2D kernel", "shape (1, 1, 1)")
 
 
 def test_float_indices_are_a_type_error():
-    _raises(TypeError, "indices", lambda: ops.max_unpool2d([[1.0]], [[0.0]], (1, 1)), "integer indices", "list [[0.0]]")
-    message = _raises(TypeError, "indices", lambda: ops.max_unpool2d([[1.0]], torch.tensor([[0.0]]), (1, 1)))
+    raises_with_message(TypeError, "indices", lambda: ops.max_unpool2d([[1.0]], [[0.0]], (1, 1)), "integer indices", "list [[0.0]]")
+    message = raises_with_message(TypeError, "indices", lambda: ops.max_unpool2d([[1.0]], torch.tensor([[0.0]]), (1, 1)))
     assert "dtype torch.float32" in message and "int64" in message  # what was given, and the hint
-    _raises(TypeError, "indices", lambda: ops.max_unpool2d([[1.0]], torch.tensor([[True]]), (1, 1)))
+    raises_with_message(TypeError, "indices", lambda: ops.max_unpool2d([[1.0]], torch.tensor([[True]]), (1, 1)))
 
 
 def test_out_of_range_indices_are_a_value_error():
-    _raises(ValueError, "indices", lambda: ops.max_unpool2d([[1.0, 2.0]], [[0, 4]], (2, 2)), "[0, 3]", "from 0 to 4")
-    _raises(ValueError, "indices", lambda: ops.max_unpool2d([[1.0, 2.0]], [[-1, 2]], (2, 2)), "from -1 to 2")
+    raises_with_message(ValueError, "indices", lambda: ops.max_unpool2d([[1.0, 2.0]], [[0, 4]], (2, 2)), "[0, 3]", "from 0 to 4")
+    raises_with_message(ValueError, "indices", lambda: ops.max_unpool2d([[1.0, 2.0]], [[-1, 2]], (2, 2)), "from -1 to 2")
 
 
 def test_mismatched_shapes_are_a_value_error():
-    _raises(ValueError, "indices", lambda: ops.max_unpool2d([[1.0, 2.0]], [[0], [1]], (2, 2)), "(1, 2)", "(2, 1)")
+    raises_with_message(ValueError, "indices", lambda: ops.max_unpool2d([[1.0, 2.0]], [[0], [1]], (2, 2)), "(1, 2)", "(2, 1)")
 
 
 def test_bad_output_size():
-    _raises(ValueError, "output_size", lambda: ops.max_unpool2d([[1.0]], [[0]], (1, 2, 3)), "pair")
-    _raises(ValueError, "output_size[1]", lambda: ops.max_unpool2d([[1.0]], [[0]], (1, 0)), "got 0")
+    raises_with_message(ValueError, "output_size", lambda: ops.max_unpool2d([[1.0]], [[0]], (1, 2, 3)), "pair")
+    raises_with_message(ValueError, "output_size[1]", lambda: ops.max_unpool2d([[1.0]], [[0]], (1, 0)), "got 0")
 
 
 def test_window_larger_than_the_input():
-    message = _raises(ValueError, "kernel_size", lambda: ops.max_pool2d_with_indices([[1.0, 2.0]], 2), "1x2", "2x2")
+    message = raises_with_message(ValueError, "kernel_size", lambda: ops.max_pool2d_with_indices([[1.0, 2.0]], 2), "1x2", "2x2")
     assert "Hint" in message
-    _raises(ValueError, "kernel_size", lambda: ops.max_pool2d_with_indices(torch.zeros(3, 3), (1, 4)))
+    raises_with_message(ValueError, "kernel_size", lambda: ops.max_pool2d_with_indices(torch.zeros(3, 3), (1, 4)))
 
 
 def test_conv1d_matrix_kernel_longer_than_the_padded_input():
-    _raises(ValueError, "n", lambda: ops.conv1d_matrix([1.0, 2.0, 3.0, 4.0], 1, padding=1), "k=4", "n=1")
+    raises_with_message(ValueError, "n", lambda: ops.conv1d_matrix([1.0, 2.0, 3.0, 4.0], 1, padding=1), "k=4", "n=1")
     assert ops.conv1d_matrix([1.0, 2.0, 3.0, 4.0], 2, padding=1).shape == (1, 2)  # just fits
 
 
@@ -620,12 +610,12 @@ def test_num_windows_same_padding_gives_one_window_per_pixel(window):
 
 
 def test_num_windows_errors():
-    _raises(ValueError, "window", lambda: ops.num_windows((4, 6), 5), "4x6", "5x5", "same")
-    _raises(ValueError, "padding", lambda: ops.num_windows((4, 6), 3, padding="valid"), '"same"', "str 'valid'")
-    _raises(ValueError, "padding", lambda: ops.num_windows((4, 6), 3, padding=-1), "got -1")
-    _raises(ValueError, "stride", lambda: ops.num_windows((4, 6), 3, stride=0), "got 0")
-    _raises(ValueError, "image_size[1]", lambda: ops.num_windows((4, 0)), "got 0")
-    _raises(TypeError, "window", lambda: ops.num_windows(4, 2.0), "float 2.0")
+    raises_with_message(ValueError, "window", lambda: ops.num_windows((4, 6), 5), "4x6", "5x5", "same")
+    raises_with_message(ValueError, "padding", lambda: ops.num_windows((4, 6), 3, padding="valid"), '"same"', "str 'valid'")
+    raises_with_message(ValueError, "padding", lambda: ops.num_windows((4, 6), 3, padding=-1), "got -1")
+    raises_with_message(ValueError, "stride", lambda: ops.num_windows((4, 6), 3, stride=0), "got 0")
+    raises_with_message(ValueError, "image_size[1]", lambda: ops.num_windows((4, 0)), "got 0")
+    raises_with_message(TypeError, "window", lambda: ops.num_windows(4, 2.0), "float 2.0")
 
 
 # --- receptive_field ---------------------------------------------------------------------------------
@@ -720,13 +710,13 @@ def test_receptive_field_two_and_three_entry_layers_agree():
 
 
 def test_receptive_field_errors():
-    _raises(TypeError, "layers", lambda: ops.receptive_field(3), "int 3", "[(3, 1)]")
-    _raises(ValueError, "layers[1]", lambda: ops.receptive_field([(3, 1), (3,)]), "(kernel, stride)", "tuple (3,)")
-    _raises(ValueError, "layers[0]", lambda: ops.receptive_field([3, 3]), "int 3")
-    _raises(ValueError, "layers[0] kernel", lambda: ops.receptive_field([(0, 1)]), "got 0")
-    _raises(ValueError, "layers[0] stride", lambda: ops.receptive_field([(3, 0)]), "got 0")
-    _raises(ValueError, "layers[1] dilation", lambda: ops.receptive_field([(3, 1), (3, 1, 0)]), "got 0")
-    _raises(TypeError, "layers[0] kernel", lambda: ops.receptive_field([(3.0, 1)]), "float 3.0")
+    raises_with_message(TypeError, "layers", lambda: ops.receptive_field(3), "int 3", "[(3, 1)]")
+    raises_with_message(ValueError, "layers[1]", lambda: ops.receptive_field([(3, 1), (3,)]), "(kernel, stride)", "tuple (3,)")
+    raises_with_message(ValueError, "layers[0]", lambda: ops.receptive_field([3, 3]), "int 3")
+    raises_with_message(ValueError, "layers[0] kernel", lambda: ops.receptive_field([(0, 1)]), "got 0")
+    raises_with_message(ValueError, "layers[0] stride", lambda: ops.receptive_field([(3, 0)]), "got 0")
+    raises_with_message(ValueError, "layers[1] dilation", lambda: ops.receptive_field([(3, 1), (3, 1, 0)]), "got 0")
+    raises_with_message(TypeError, "layers[0] kernel", lambda: ops.receptive_field([(3.0, 1)]), "float 3.0")
 
 
 # --- fc_to_conv --------------------------------------------------------------------------------------
@@ -823,14 +813,14 @@ def test_fc_to_conv_converts_a_two_layer_classifier_into_a_heat_map():
 def test_fc_to_conv_errors():
     linear = torch.nn.Linear(18, 4)
     whole_model = torch.nn.Sequential(linear)
-    _raises(TypeError, "linear", lambda: ops.fc_to_conv(whole_model, (2, 3, 3)), "nn.Linear", "Sequential")
-    message = _raises(
+    raises_with_message(TypeError, "linear", lambda: ops.fc_to_conv(whole_model, (2, 3, 3)), "nn.Linear", "Sequential")
+    message = raises_with_message(
         ValueError, "input_shape", lambda: ops.fc_to_conv(linear, (2, 3, 4)), "in_features = 18", "(2, 3, 4)", "24"
     )
     assert "Hint" in message
-    _raises(ValueError, "input_shape", lambda: ops.fc_to_conv(linear, (18,)), "(C, H, W)", "(18,)")
-    _raises(ValueError, "input_shape", lambda: ops.fc_to_conv(linear, 18), "int 18")
-    _raises(ValueError, "input_shape[1]", lambda: ops.fc_to_conv(linear, (2, 0, 9)), "got 0")
+    raises_with_message(ValueError, "input_shape", lambda: ops.fc_to_conv(linear, (18,)), "(C, H, W)", "(18,)")
+    raises_with_message(ValueError, "input_shape", lambda: ops.fc_to_conv(linear, 18), "int 18")
+    raises_with_message(ValueError, "input_shape[1]", lambda: ops.fc_to_conv(linear, (2, 0, 9)), "got 0")
 
 
 # --- sliding_window_predict --------------------------------------------------------------------------
@@ -939,12 +929,12 @@ def test_sliding_window_predict_errors():
     classifier = lambda patches: patches.mean(dim=(2, 3))  # noqa: E731
     image = torch.ones(1, 4, 4)
     predict = ops.sliding_window_predict
-    _raises(ValueError, "window", lambda: predict(classifier, image, 4), "odd", "got 4", "3 or 5")
-    _raises(ValueError, "window", lambda: predict(classifier, image, 0), "got 0")
-    _raises(ValueError, "image", lambda: predict(classifier, image[None], 3), "[C, H, W]", "images[0]")
-    _raises(ValueError, "image", lambda: predict(classifier, image[0], 3), "shape (4, 4)", "x[None]")
-    _raises(TypeError, "classifier", lambda: predict("net", image, 3), "str 'net'")
+    raises_with_message(ValueError, "window", lambda: predict(classifier, image, 4), "odd", "got 4", "3 or 5")
+    raises_with_message(ValueError, "window", lambda: predict(classifier, image, 0), "got 0")
+    raises_with_message(ValueError, "image", lambda: predict(classifier, image[None], 3), "[C, H, W]", "images[0]")
+    raises_with_message(ValueError, "image", lambda: predict(classifier, image[0], 3), "shape (4, 4)", "x[None]")
+    raises_with_message(TypeError, "classifier", lambda: predict("net", image, 3), "str 'net'")
     one_dimensional = lambda patches: patches.sum(dim=(1, 2, 3))  # noqa: E731  [B], not [B, 1]
     small = image[:, :2, :2]  # 4 patches
-    _raises(ValueError, "classifier", lambda: predict(one_dimensional, small, 3), "[4, K]", "shape (4,)", "[B, 1]")
-    _raises(ValueError, "batch_size", lambda: predict(classifier, image, 3, batch_size=0), "got 0")
+    raises_with_message(ValueError, "classifier", lambda: predict(one_dimensional, small, 3), "[4, K]", "shape (4,)", "[B, 1]")
+    raises_with_message(ValueError, "batch_size", lambda: predict(classifier, image, 3, batch_size=0), "got 0")

@@ -20,13 +20,7 @@ from seglab.models import PatchClassifier, SmallFCN
 from seglab.train import History, evaluate, fit, pick_device, predict, seed_everything
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one thread is fastest, and does not fight other processes for a 2-core CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _generator(seed):

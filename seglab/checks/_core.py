@@ -38,7 +38,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-__all__ = ["CheckFailed", "Case", "Mistake", "Exercise", "run_check", "short", "random_tensor"]
+__all__ = ["CheckFailed", "Case", "Mistake", "Exercise", "run_check", "short", "random_int", "random_tensor"]
 
 RTOL, ATOL = 1e-4, 1e-5  # float32 sums of a few products agree with float64 to ~1e-6
 
@@ -544,6 +544,11 @@ def _nested(values) -> str:
 def _format_inputs(case: Case) -> str:
     parts = [short(a) for a in case.args] + [f"{k}={short(v)}" for k, v in case.kwargs.items()]
     return ", ".join(parts)
+
+
+def random_int(generator: torch.Generator, low: int, high: int) -> int:
+    """An int in ``[low, high]`` (both included) drawn from ``generator``."""
+    return int(torch.randint(low, high + 1, (1,), generator=generator).item())
 
 
 def random_tensor(generator: torch.Generator, *shape: int, dtype=torch.float32) -> torch.Tensor:

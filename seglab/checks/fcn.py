@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from seglab import losses, metrics, ops
-from seglab.checks._core import Case, CheckFailed, Exercise, Mistake, random_tensor, run_check, short
+from seglab.checks._core import Case, CheckFailed, Exercise, Mistake, random_int, random_tensor, run_check, short
 
 __all__ = [
     "pixel_accuracy",
@@ -35,11 +35,6 @@ __all__ = [
     "receptive_field",
     "pixel_cross_entropy",
 ]
-
-
-def _randint(generator: torch.Generator, low: int, high: int) -> int:
-    """An int in ``[low, high]`` (both included) drawn from ``generator``."""
-    return int(torch.randint(low, high + 1, (1,), generator=generator).item())
 
 
 def _labels(values) -> torch.Tensor:
@@ -83,7 +78,7 @@ def _accuracy_cases(generator: torch.Generator, n_random: int) -> list[Case]:
         Case("a single pixel", (_labels([[3]]), _labels([[3]]))),
     ]
     for i in range(n_random):
-        n, height, width, classes = _randint(generator, 1, 3), _randint(generator, 1, 6), _randint(generator, 1, 6), _randint(generator, 2, 4)
+        n, height, width, classes = random_int(generator, 1, 3), random_int(generator, 1, 6), random_int(generator, 1, 6), random_int(generator, 2, 4)
         target = _random_labels(generator, classes, n, height, width)
         noise = _random_labels(generator, classes, n, height, width)
         keep = torch.rand(n, height, width, generator=generator) < 0.6  # about 60% right, plus lucky guesses
@@ -165,9 +160,9 @@ def _iou_cases(generator: torch.Generator, n_random: int) -> list[Case]:
         Case("a 1D tensor of labels", (_labels([0, 0, 1, 1]), _labels([0, 1, 1, 1]), 3)),
     ]
     for i in range(n_random):
-        n, height, width = _randint(generator, 1, 3), _randint(generator, 2, 6), _randint(generator, 2, 6)
-        classes = _randint(generator, 2, 5)
-        used = _randint(generator, 1, classes)  # labels drawn from the first `used` classes: the rest are absent
+        n, height, width = random_int(generator, 1, 3), random_int(generator, 2, 6), random_int(generator, 2, 6)
+        classes = random_int(generator, 2, 5)
+        used = random_int(generator, 1, classes)  # labels drawn from the first `used` classes: the rest are absent
         target = _random_labels(generator, used, n, height, width)
         noise = _random_labels(generator, used, n, height, width)
         keep = torch.rand(n, height, width, generator=generator) < 0.6
@@ -365,8 +360,8 @@ def _sliding_cases(generator: torch.Generator, n_random: int) -> list[Case]:
         ),
     ]
     for i in range(n_random):
-        channels, height, width = _randint(generator, 1, 3), _randint(generator, 1, 7), _randint(generator, 1, 7)
-        window, classes = 2 * _randint(generator, 0, 2) + 1, _randint(generator, 1, 4)
+        channels, height, width = random_int(generator, 1, 3), random_int(generator, 1, 7), random_int(generator, 1, 7)
+        window, classes = 2 * random_int(generator, 0, 2) + 1, random_int(generator, 1, 4)
         name = f"random {i + 1}: {channels}x{height}x{width} image, {window}x{window} windows, {classes} classes"
         classifier = _classifier(generator, channels, window, classes)
         cases.append(Case(name, (classifier, random_tensor(generator, channels, height, width), window)))
@@ -530,8 +525,8 @@ def _fc_cases(generator: torch.Generator, n_random: int) -> list[Case]:
         _fc_case(fixed, "float64 Linear keeps its dtype", (2, 3, 2), 2, dtype=torch.float64),
     ]
     for i in range(n_random):
-        shape = (_randint(generator, 1, 4), _randint(generator, 1, 5), _randint(generator, 1, 5))
-        out_features, grow = _randint(generator, 1, 6), (_randint(generator, 1, 4), _randint(generator, 1, 4))
+        shape = (random_int(generator, 1, 4), random_int(generator, 1, 5), random_int(generator, 1, 5))
+        out_features, grow = random_int(generator, 1, 6), (random_int(generator, 1, 4), random_int(generator, 1, 4))
         name = f"random {i + 1}: {shape[0]}x{shape[1]}x{shape[2]} input, {out_features} outputs"
         cases.append(_fc_case(generator, name, shape, out_features, grow=grow))
     return cases
@@ -728,8 +723,8 @@ def _rf_cases(generator: torch.Generator, n_random: int) -> list[Case]:
     ]
     for i in range(n_random):
         layers = [
-            (_randint(generator, 1, 7), _randint(generator, 1, 3), _randint(generator, 1, 3))
-            for _ in range(_randint(generator, 1, 6))
+            (random_int(generator, 1, 7), random_int(generator, 1, 3), random_int(generator, 1, 3))
+            for _ in range(random_int(generator, 1, 6))
         ]
         cases.append(Case(f"random {i + 1}: {len(layers)} layers", (layers,)))
     return cases
@@ -856,7 +851,7 @@ def _ce_cases(generator: torch.Generator, n_random: int) -> list[Case]:
         Case("float64 logits keep their dtype", (random_tensor(fixed, 1, 4, 3, 2, dtype=torch.float64), _labels([[[0, 3], [1, 2], [3, 3]]]))),
     ]
     for i in range(n_random):
-        n, classes, height, width = _randint(generator, 1, 3), _randint(generator, 2, 5), _randint(generator, 1, 4), _randint(generator, 1, 5)
+        n, classes, height, width = random_int(generator, 1, 3), random_int(generator, 2, 5), random_int(generator, 1, 4), random_int(generator, 1, 5)
         logits = random_tensor(generator, n, classes, height, width) * 2
         target = _random_labels(generator, classes, n, height, width)
         kwargs = {}

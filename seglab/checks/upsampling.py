@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from seglab import ops
-from seglab.checks._core import Case, Exercise, Mistake, random_tensor, run_check
+from seglab.checks._core import Case, Exercise, Mistake, random_int, random_tensor, run_check
 
 __all__ = [
     "nearest_upsample",
@@ -28,11 +28,6 @@ __all__ = [
     "transposed_conv2d",
     "conv1d_matrix",
 ]
-
-
-def _randint(generator: torch.Generator, low: int, high: int) -> int:
-    """An int in ``[low, high]`` (both included) drawn from ``generator``."""
-    return int(torch.randint(low, high + 1, (1,), generator=generator).item())
 
 
 def _t(values, dtype=torch.float32) -> torch.Tensor:
@@ -51,7 +46,7 @@ def _scale_cases(generator: torch.Generator, n_random: int) -> list[Case]:
         Case("float64 input keeps its dtype", (_t([[0.5, 1.5], [2.5, 3.5]], torch.float64), 2)),
     ]
     for i in range(n_random):
-        height, width, scale = _randint(generator, 1, 5), _randint(generator, 1, 5), _randint(generator, 2, 4)
+        height, width, scale = random_int(generator, 1, 5), random_int(generator, 1, 5), random_int(generator, 2, 4)
         cases.append(Case(f"random {i + 1}: {height}x{width} by {scale}", (random_tensor(generator, height, width), scale)))
     return cases
 
@@ -163,8 +158,8 @@ def _unpool_cases(generator: torch.Generator, n_random: int) -> list[Case]:
         ),
     ]
     for i in range(n_random):
-        kernel, stride = _randint(generator, 2, 3), _randint(generator, 1, 2)
-        height, width = _randint(generator, kernel, 6), _randint(generator, kernel, 6)
+        kernel, stride = random_int(generator, 2, 3), random_int(generator, 1, 2)
+        height, width = random_int(generator, kernel, 6), random_int(generator, kernel, 6)
         pooled_from = random_tensor(generator, height, width)
         _, indices = ops.max_pool2d_with_indices(pooled_from, kernel, stride)
         values = random_tensor(generator, *indices.shape)
@@ -249,8 +244,8 @@ def _conv1d_cases(generator: torch.Generator, n_random: int) -> list[Case]:
         Case("float64 input keeps its dtype", (_t([0.5, 1.5], torch.float64), _t([1, 2], torch.float64)), {"stride": 2}),
     ]
     for i in range(n_random):
-        n, k, stride = _randint(generator, 1, 6), _randint(generator, 1, 5), _randint(generator, 1, 4)
-        padding = _randint(generator, 0, ((n - 1) * stride + k - 1) // 2 if i % 2 else 0)
+        n, k, stride = random_int(generator, 1, 6), random_int(generator, 1, 5), random_int(generator, 1, 4)
+        padding = random_int(generator, 0, ((n - 1) * stride + k - 1) // 2 if i % 2 else 0)
         name = f"random {i + 1}: n={n}, k={k}, stride={stride}, padding={padding}"
         args = (random_tensor(generator, n), random_tensor(generator, k))
         cases.append(Case(name, args, {"stride": stride, "padding": padding}))
@@ -360,10 +355,10 @@ def _conv2d_cases(generator: torch.Generator, n_random: int) -> list[Case]:
         Case("float64 input keeps its dtype", (_t([[0.5, 1.5]], torch.float64), _t([[1, 2], [3, 4]], torch.float64)), {}),
     ]
     for i in range(n_random):
-        height, width = _randint(generator, 1, 4), _randint(generator, 1, 4)
-        k_h, k_w, stride = _randint(generator, 1, 4), _randint(generator, 1, 4), _randint(generator, 1, 3)
+        height, width = random_int(generator, 1, 4), random_int(generator, 1, 4)
+        k_h, k_w, stride = random_int(generator, 1, 4), random_int(generator, 1, 4), random_int(generator, 1, 3)
         most = min((height - 1) * stride + k_h - 1, (width - 1) * stride + k_w - 1) // 2
-        padding = _randint(generator, 0, most) if i % 2 else 0
+        padding = random_int(generator, 0, most) if i % 2 else 0
         name = f"random {i + 1}: {height}x{width} input, {k_h}x{k_w} kernel, stride={stride}, padding={padding}"
         args = (random_tensor(generator, height, width), random_tensor(generator, k_h, k_w))
         cases.append(Case(name, args, {"stride": stride, "padding": padding}))
@@ -446,9 +441,9 @@ def _matrix_cases(generator: torch.Generator, n_random: int) -> list[Case]:
         Case("float64 kernel keeps its dtype", (_t([0.5, 1.5], torch.float64), 3)),
     ]
     for i in range(n_random):
-        k, stride = _randint(generator, 1, 4), _randint(generator, 1, 3)
-        padding = _randint(generator, 0, k - 1) if i % 2 else 0
-        n = _randint(generator, max(k - 2 * padding, 1), 7)
+        k, stride = random_int(generator, 1, 4), random_int(generator, 1, 3)
+        padding = random_int(generator, 0, k - 1) if i % 2 else 0
+        n = random_int(generator, max(k - 2 * padding, 1), 7)
         name = f"random {i + 1}: k={k}, n={n}, stride={stride}, padding={padding}"
         cases.append(Case(name, (random_tensor(generator, k), n), {"stride": stride, "padding": padding}))
     return cases
