@@ -1,6 +1,9 @@
 """Assertions shared by the package tests."""
 
+import warnings
+
 import pytest
+import torch
 
 
 def raises_with_message(error_type, argument, call, *fragments):
@@ -13,3 +16,18 @@ def raises_with_message(error_type, argument, call, *fragments):
     for fragment in fragments:
         assert fragment in message, message
     return message
+
+
+def assert_passes_silently(checker, student, name, number_of_cases, capfd):
+    """``checker(student)`` prints exactly its ✓ line, nothing on stderr, no warning, and leaves
+    the global random state as it was (``nn.Conv2d(...)`` in a student's function included)."""
+    rng_before = torch.get_rng_state()
+    with warnings.catch_warnings(record=True) as escaped:
+        warnings.simplefilter("always")
+        checker(student)
+    out, err = capfd.readouterr()
+    assert number_of_cases > 8  # the fixed cases and 8 random ones
+    assert out == f"✓ {name}: {number_of_cases}/{number_of_cases} cases passed\n"
+    assert err == ""
+    assert escaped == []
+    assert torch.equal(torch.get_rng_state(), rng_before)

@@ -25,6 +25,8 @@ from torch import nn
 from seglab import checks, losses, metrics, ops
 from seglab.checks import _core, fcn
 
+from _assertions import assert_passes_silently
+
 ROOT = Path(__file__).resolve().parents[1]
 
 EXERCISES = {value.name: value for value in vars(fcn).values() if isinstance(value, _core.Exercise)}
@@ -197,17 +199,7 @@ def test_every_checker_has_a_correct_student():
 @pytest.mark.parametrize("name", sorted(CORRECT))
 def test_correct_answer_passes_silently(name, capfd):
     checker, student = CORRECT[name]
-    rng_before = torch.get_rng_state()
-    with warnings.catch_warnings(record=True) as escaped:
-        warnings.simplefilter("always")
-        checker(student)
-    out, err = capfd.readouterr()
-    n = _number_of_cases(name)
-    assert n > 8  # the fixed cases and 8 random ones
-    assert out == f"✓ {name}: {n}/{n} cases passed\n"
-    assert err == ""
-    assert escaped == []
-    assert torch.equal(torch.get_rng_state(), rng_before)  # nn.Conv2d(...) inside fc_to_conv included
+    assert_passes_silently(checker, student, name, _number_of_cases(name), capfd)
 
 
 @pytest.mark.parametrize("name, student", OTHER_CORRECT, ids=[s.__name__ for _, s in OTHER_CORRECT])
