@@ -11,3 +11,15 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def forbidden_operations_are_restored():
+    """The test leaves torch and seglab as it found them: a checker's traps are always removed."""
+    from seglab.checks import _core, fcn, upsampling
+
+    exercises = [value for module in (upsampling, fcn) for value in vars(module).values() if isinstance(value, _core.Exercise)]
+    before = [(owner, attribute, getattr(owner, attribute, None)) for e in exercises for owner, attribute, _ in e.forbidden]
+    yield
+    for owner, attribute, original in before:
+        assert getattr(owner, attribute, None) is original, f"{attribute} was not restored"

@@ -34,13 +34,7 @@ def _number_of_cases(name, seed=0, n_random=8):
     return len(EXERCISES[name].cases(torch.Generator().manual_seed(seed), n_random))
 
 
-@pytest.fixture(autouse=True)
-def forbidden_operations_are_restored():
-    """Every test leaves torch and seglab as it found them: the traps are always removed."""
-    before = [(owner, attribute, getattr(owner, attribute, None)) for e in EXERCISES.values() for owner, attribute, _ in e.forbidden]
-    yield
-    for owner, attribute, original in before:
-        assert getattr(owner, attribute, None) is original, f"{attribute} was not restored"
+pytestmark = pytest.mark.usefixtures("forbidden_operations_are_restored")
 
 
 # --- correct students ------------------------------------------------------------------------------
