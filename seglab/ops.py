@@ -19,6 +19,12 @@ receptive_field            (none; the tests measure it with autograd on a conv s
 fc_to_conv                 the returned ``nn.Conv2d`` on ``x`` == the ``nn.Linear`` on ``x.flatten(1)``
 sliding_window_predict     ``fc_to_conv(linear, (C, w, w))`` on the zero-padded image, for a
                            classifier ``nn.Sequential(nn.Flatten(), linear)``
+bilinear_kernel            ``F.conv_transpose2d(x, w, stride=f, padding=f // 2)`` ==
+                           ``F.interpolate(x, scale_factor=f, mode="bilinear")`` inside the border
+center_crop                ``torchvision.transforms.functional.center_crop`` when ``H - h`` and
+                           ``W - w`` are even
+crop_and_concat            (none; U-Net's skip connection)
+unet_output_size           the output side of a U-Net built from ``nn.Conv2d(..., padding=0)``
 =========================  ===============================================================
 
 Shapes follow the package conventions (see ``help(seglab)``): single-channel operations take
@@ -55,6 +61,10 @@ __all__ = [
     "receptive_field",
     "fc_to_conv",
     "sliding_window_predict",
+    "bilinear_kernel",
+    "center_crop",
+    "crop_and_concat",
+    "unet_output_size",
 ]
 
 
@@ -657,3 +667,189 @@ def sliding_window_predict(classifier, image, window, batch_size=4096) -> torch.
             scores.append(batch_scores)
         scores = torch.cat(scores)  # [H * W, K], row r * W + c
     return scores.T.reshape(-1, height, width)  # [K, H, W]
+
+
+# --- lectures 5 and 6: bilinear initialisation, U-Net's crops and sizes ----------------------------
+
+
+def bilinear_kernel(factor, channels=None) -> torch.Tensor:
+    """The transposed-convolution kernel that upsamples by ``factor`` with bilinear interpolation.
+
+    A kernel of side ``k = 2 f - (f mod 2)`` whose weights fall off linearly from its centre
+    ``c = (k - 1) / 2``, one tent per axis:
+
+    .. math::
+        w[i, j] = \\Big(1 - \\frac{|i - c|}{f}\\Big) \\Big(1 - \\frac{|j - c|}{f}\\Big)
+
+    Stamped at stride ``f`` and trimmed by ``padding = f // 2``, every output pixel receives the
+    two nearest input values of each axis weighted by their distance: exactly
+    ``F.interpolate(x, scale_factor=f, mode="bilinear", align_corners=False)``, except in the
+    outermost ``ceil(f / 2)`` output rows and columns, where interpolation clamps to the edge and
+    the transposed convolution sees zeros beyond it. FCN initialises its learned upsampling layers
+    with this kernel, so training starts from plain bilinear upsampling.
+
+    Args:
+        factor (int): the upsampling factor ``f >= 1`` (the stride of the transposed convolution).
+        channels (int, optional): return the weight of an
+            ``nn.ConvTranspose2d(channels, channels, k, stride=f, padding=f // 2, bias=False)``
+            that upsamples every channel on its own: ``[channels, channels, k, k]``, the kernel
+            on the diagonal (channel ``i`` to channel ``i``) and zeros elsewhere.
+
+    Returns:
+        Tensor[k, k] float32 (or ``[channels, channels, k, k]``).
+
+    Raises:
+        TypeError, ValueError: ``factor`` or ``channels`` is not a positive int.
+
+    Example:
+        >>> bilinear_kernel(2)  # k = 4, c = 1.5: the tent (1/4, 3/4, 3/4, 1/4) on each axis
+        tensor([[0.0625, 0.1875, 0.1875, 0.0625],
+                [0.1875, 0.5625, 0.5625, 0.1875],
+                [0.1875, 0.5625, 0.5625, 0.1875],
+                [0.0625, 0.1875, 0.1875, 0.0625]])
+        >>> x = torch.rand(1, 1, 6, 6)
+        >>> up = F.conv_transpose2d(x, bilinear_kernel(2)[None, None], stride=2, padding=1)
+        >>> ref = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+        >>> bool(torch.allclose(up[..., 1:-1, 1:-1], ref[..., 1:-1, 1:-1]))  # equal inside the border
+        True
+    """
+    f = positive_int(factor, "factor")
+    k = 2 * f - f % 2
+    c = (k - 1) / 2
+    taps = 1 - (torch.arange(k, dtype=torch.float64) - c).abs() / f  # [k], the 1D tent
+    kernel = (taps[:, None] * taps[None, :]).float()  # [k, k], separable: one tent per axis
+    if channels is None:
+        return kernel
+    channels = positive_int(channels, "channels")
+    weight = torch.zeros(channels, channels, k, k)
+    weight[range(channels), range(channels)] = kernel  # channel i -> channel i only
+    return weight
+
+
+def center_crop(x, size) -> torch.Tensor:
+    """The central ``h x w`` window of ``x``: how U-Net fits an encoder map to a smaller decoder map.
+
+    The window starts at ``top = (H - h) // 2`` and ``left = (W - w) // 2``: the same number of
+    rows is cut above and below (when ``H - h`` is odd, the extra row is cut at the bottom, the
+    extra column at the right).
+
+    Args:
+        x (Tensor[..., H, W]): the feature map (any leading dimensions, e.g. ``[B, C, H, W]``).
+        size (int or (int, int)): the crop ``(h, w)``, with ``h <= H`` and ``w <= W``.
+
+    Returns:
+        Tensor[..., h, w], a view of ``x``.
+
+    Raises:
+        ValueError: ``x`` has fewer than 2 dimensions, or the crop is larger than ``x``.
+
+    Example:
+        >>> x = torch.arange(36).reshape(6, 6)
+        >>> center_crop(x, 2)  # 2 rows and 2 columns cut on each side
+        tensor([[14, 15],
+                [20, 21]])
+        >>> center_crop(torch.zeros(1, 64, 64, 64), (56, 56)).shape  # U-Net's first skip at 572
+        torch.Size([1, 64, 56, 56])
+    """
+    if not isinstance(x, torch.Tensor):
+        x = torch.as_tensor(x)
+    if x.dim() < 2:
+        raise ValueError(f"x: expected a tensor of shape (..., H, W), got {describe(x)}.")
+    h, w = int_pair(size, "size")
+    height, width = x.shape[-2:]
+    if h > height or w > width:
+        raise ValueError(
+            f"size: expected a crop no larger than x ({height}x{width}), got {h}x{w}. "
+            f"Hint: crop the larger map (the encoder's) to the smaller one's size (the decoder's)."
+        )
+    top, left = (height - h) // 2, (width - w) // 2
+    return x[..., top : top + h, left : left + w]
+
+
+def crop_and_concat(skip, up) -> torch.Tensor:
+    """U-Net's skip connection: crop the encoder map to the decoder map's size, stack the channels.
+
+    Args:
+        skip (Tensor[B, C1, H, W]): the encoder's features at this level (the larger map).
+        up (Tensor[B, C2, h, w]): the upsampled decoder features, ``h <= H``, ``w <= W``.
+
+    Returns:
+        Tensor[B, C1 + C2, h, w]: ``torch.cat([center_crop(skip, (h, w)), up], dim=1)``, the
+        encoder's channels first.
+
+    Raises:
+        ValueError: the tensors are not 4D, their batch sizes differ, or ``up`` is larger.
+
+    Example:
+        >>> crop_and_concat(torch.zeros(1, 64, 64, 64), torch.ones(1, 64, 56, 56)).shape
+        torch.Size([1, 128, 56, 56])
+    """
+    for name, t in (("skip", skip), ("up", up)):
+        if not isinstance(t, torch.Tensor) or t.dim() != 4:
+            raise ValueError(f"{name}: expected a Tensor [B, C, H, W], got {describe(t)}.")
+    if skip.shape[0] != up.shape[0]:
+        raise ValueError(
+            f"up: expected the batch size of skip ({skip.shape[0]}), got {describe(up)}. "
+            f"Hint: concatenate the features of the same images."
+        )
+    return torch.cat([center_crop(skip, tuple(up.shape[-2:])), up], dim=1)  # [B, C1 + C2, h, w]
+
+
+def unet_output_size(input_size, depth=4) -> int:
+    """Side of a U-Net's output when every 3x3 convolution is *valid* (unpadded).
+
+    Each block of two valid 3x3 convolutions removes 4 pixels (2 per convolution); each 2x2 max
+    pool halves the side (rounding down, as ``nn.MaxPool2d``); each 2x2 up-convolution doubles
+    it. Down the contracting path: ``depth`` times (block, pool); then the bottleneck block; then
+    ``depth`` times (up-convolution, block) up the expanding path::
+
+        n -> n - 4 -> (n - 4) // 2 -> ... -> bottleneck - 4 -> 2 (...) -> 2 (...) - 4 -> ...
+
+    The original U-Net (depth 4): 572 -> 568 -> 284 -> 280 -> 140 -> 136 -> 68 -> 64 -> 32 -> 28,
+    then 56 -> 52 -> 104 -> 100 -> 200 -> 196 -> 392 -> 388. The output covers only pixels whose
+    whole receptive field lies inside the input.
+
+    Args:
+        input_size (int): the input side ``n``.
+        depth (int): the number of poolings (and up-convolutions), ``>= 0``.
+
+    Returns:
+        int: the output side.
+
+    Raises:
+        ValueError: a map would shrink to less than 1 pixel (the input is too small).
+
+    Example:
+        >>> unet_output_size(572)
+        388
+        >>> unet_output_size(188, depth=2)  # 184, 92, 88, 44, 40, then 80, 76, 152, 148
+        148
+    """
+    n = positive_int(input_size, "input_size")
+    depth = nonnegative_int(depth, "depth")
+    size, where = _unet_sizes(n, depth)
+    if where is not None:
+        smallest = next(m for m in range(1, 2 ** (depth + 6)) if _unet_sizes(m, depth)[1] is None)
+        raise ValueError(
+            f"input_size: expected a side from which every map keeps at least 1 pixel, got {n}: "
+            f"{where} would be empty. Hint: at depth {depth} the input needs at least {smallest} pixels."
+        )
+    return size
+
+
+def _unet_sizes(n: int, depth: int) -> tuple[int, str | None]:
+    """``(output side, None)``, or ``(0, where)`` naming the first stage left without pixels."""
+    size = n
+    for level in range(depth):  # contracting path
+        size -= 4  # two valid 3x3 convolutions
+        if size < 2:  # nothing left to pool
+            return 0, f"level {level + 1} of the contracting path"
+        size //= 2  # 2x2 max pool, rounding down
+    size -= 4  # the bottleneck's two convolutions
+    if size < 1:
+        return 0, "the bottleneck"
+    for level in range(depth):  # expanding path
+        size = 2 * size - 4  # 2x2 up-convolution, then two valid 3x3 convolutions
+        if size < 1:
+            return 0, f"level {level + 1} of the expanding path"
+    return size, None

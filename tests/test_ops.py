@@ -938,3 +938,141 @@ def test_sliding_window_predict_errors():
     small = image[:, :2, :2]  # 4 patches
     raises_with_message(ValueError, "classifier", lambda: predict(one_dimensional, small, 3), "[4, K]", "shape (4,)", "[B, 1]")
     raises_with_message(ValueError, "batch_size", lambda: predict(classifier, image, 3, batch_size=0), "got 0")
+
+
+# --- bilinear_kernel ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "factor, taps",
+    [(1, [1.0]), (2, [0.25, 0.75, 0.75, 0.25]), (3, [1 / 3, 2 / 3, 1, 2 / 3, 1 / 3]), (4, [1, 3, 5, 7, 7, 5, 3, 1])],
+)
+def test_bilinear_kernel_is_the_outer_product_of_a_tent(factor, taps):
+    taps = torch.tensor(taps, dtype=torch.float64)
+    if factor == 4:
+        taps = taps / 8
+    kernel = ops.bilinear_kernel(factor)
+    assert kernel.dtype == torch.float32 and kernel.shape == (len(taps), len(taps))
+    torch.testing.assert_close(kernel, (taps[:, None] * taps[None, :]).float())
+
+
+@pytest.mark.parametrize("factor", [1, 2, 3, 4, 5, 8])
+def test_bilinear_kernel_upsamples_like_bilinear_interpolation_inside_the_border(factor):
+    x = _randn(_generator(factor), 2, 3, 7, 5, dtype=torch.float32)
+    weight = ops.bilinear_kernel(factor, channels=3)
+    up = F.conv_transpose2d(x, weight, stride=factor, padding=factor // 2)
+    ref = F.interpolate(x, scale_factor=factor, mode="bilinear", align_corners=False)
+    assert up.shape == ref.shape == (2, 3, 7 * factor, 5 * factor)
+    border = -(-factor // 2)  # ceil(f / 2) rows and columns see zeros beyond the edge
+    inside = (..., slice(border, -border or None), slice(border, -border or None))
+    torch.testing.assert_close(up[inside], ref[inside], rtol=1e-5, atol=1e-6)
+    if factor > 1:  # and at the border they differ: interpolation clamps, the stamps fade out
+        assert not torch.allclose(up[..., 0, :], ref[..., 0, :], atol=1e-3)
+
+
+def test_bilinear_kernel_channels_upsample_each_channel_on_its_own():
+    weight = ops.bilinear_kernel(2, channels=3)
+    assert weight.shape == (3, 3, 4, 4)
+    for i in range(3):
+        for j in range(3):
+            expected = ops.bilinear_kernel(2) if i == j else torch.zeros(4, 4)
+            assert torch.equal(weight[i, j], expected)
+    layer = torch.nn.ConvTranspose2d(3, 3, 4, stride=2, padding=1, bias=False)
+    layer.weight.data.copy_(weight)  # the FCN initialisation
+    x = torch.zeros(1, 3, 4, 4)
+    x[0, 1] = 1.0  # only channel 1 is lit
+    out = layer(x)
+    assert out[0, 0].abs().max() == 0 and out[0, 2].abs().max() == 0 and out[0, 1].abs().max() > 0
+
+
+def test_bilinear_kernel_errors():
+    raises_with_message(ValueError, "factor", lambda: ops.bilinear_kernel(0))
+    raises_with_message(TypeError, "factor", lambda: ops.bilinear_kernel(2.0))
+    raises_with_message(ValueError, "channels", lambda: ops.bilinear_kernel(2, channels=0))
+
+
+# --- center_crop and crop_and_concat -------------------------------------------------------------
+
+
+def test_center_crop_hand_worked():
+    x = torch.arange(36).reshape(6, 6)
+    assert torch.equal(ops.center_crop(x, 2), torch.tensor([[14, 15], [20, 21]]))
+    assert torch.equal(ops.center_crop(x, (6, 6)), x)
+    # odd differences: the extra row / column is cut at the bottom / right
+    assert torch.equal(ops.center_crop(x, (5, 3)), x[0:5, 1:4])
+    assert torch.equal(ops.center_crop(x, (1, 1)), torch.tensor([[14]]))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_center_crop_matches_torchvision_when_the_differences_are_even(seed):
+    from torchvision.transforms.functional import center_crop as tv_center_crop
+
+    g = _generator(seed)
+    height, width = _randint(g, 1, 20), _randint(g, 1, 20)
+    h, w = height - 2 * _randint(g, 0, (height - 1) // 2), width - 2 * _randint(g, 0, (width - 1) // 2)
+    x = _randn(g, 2, 3, height, width)
+    assert torch.equal(ops.center_crop(x, (h, w)), tv_center_crop(x, [h, w]))
+
+
+def test_center_crop_keeps_leading_dimensions_and_returns_a_view():
+    x = torch.zeros(2, 3, 10, 9)
+    crop = ops.center_crop(x, (4, 5))
+    assert crop.shape == (2, 3, 4, 5)
+    crop.fill_(1.0)
+    assert x.sum() == 2 * 3 * 4 * 5 and x[:, :, 3:7, 2:7].min() == 1.0
+
+
+def test_center_crop_errors():
+    raises_with_message(ValueError, "x", lambda: ops.center_crop(torch.zeros(5), 2))
+    raises_with_message(ValueError, "size", lambda: ops.center_crop(torch.zeros(4, 4), (5, 2)), "4x4", "5x2")
+    raises_with_message(ValueError, "size", lambda: ops.center_crop(torch.zeros(4, 4), 0))
+
+
+def test_crop_and_concat_puts_the_cropped_skip_first():
+    skip = torch.arange(2 * 1 * 8 * 8, dtype=torch.float32).reshape(2, 1, 8, 8)
+    up = -torch.ones(2, 3, 4, 4)
+    out = ops.crop_and_concat(skip, up)
+    assert out.shape == (2, 4, 4, 4)
+    assert torch.equal(out[:, :1], skip[:, :, 2:6, 2:6])
+    assert torch.equal(out[:, 1:], up)
+
+
+def test_crop_and_concat_errors():
+    raises_with_message(ValueError, "skip", lambda: ops.crop_and_concat(torch.zeros(1, 8, 8), torch.zeros(1, 1, 4, 4)))
+    raises_with_message(ValueError, "up", lambda: ops.crop_and_concat(torch.zeros(2, 1, 8, 8), torch.zeros(1, 1, 4, 4)))
+    raises_with_message(ValueError, "size", lambda: ops.crop_and_concat(torch.zeros(1, 1, 4, 4), torch.zeros(1, 1, 8, 8)))
+
+
+# --- unet_output_size --------------------------------------------------------------------------------
+
+
+def test_unet_output_size_of_the_original_unet():
+    assert ops.unet_output_size(572) == 388
+    assert ops.unet_output_size(572, depth=4) == 388
+
+
+def _valid_unet_side(n, depth):
+    """The output side of a real stack of valid convolutions, pools and up-convolutions."""
+    conv = torch.nn.Conv2d(1, 1, 3)  # padding 0: valid
+    up = torch.nn.ConvTranspose2d(1, 1, 2, stride=2)
+    x = torch.zeros(1, 1, n, n)
+    with torch.no_grad():
+        for _ in range(depth):
+            x = torch.nn.functional.max_pool2d(conv(conv(x)), 2)
+        x = conv(conv(x))
+        for _ in range(depth):
+            x = conv(conv(up(x)))
+    return x.shape[-1]
+
+
+@pytest.mark.parametrize("n, depth", [(5, 0), (18, 1), (19, 1), (45, 2), (60, 2), (92, 3), (101, 3), (188, 4)])
+def test_unet_output_size_matches_a_real_stack_of_valid_layers(n, depth, one_thread):
+    assert ops.unet_output_size(n, depth) == _valid_unet_side(n, depth)
+
+
+def test_unet_output_size_errors_name_the_stage_and_the_smallest_input():
+    raises_with_message(ValueError, "input_size", lambda: ops.unet_output_size(100), "at least 188 pixels")
+    raises_with_message(ValueError, "input_size", lambda: ops.unet_output_size(17, 1), "at least 18 pixels")
+    assert ops.unet_output_size(187 + 1) == 4  # the smallest input at depth 4 keeps 4 pixels
+    raises_with_message(TypeError, "input_size", lambda: ops.unet_output_size(572.0))
+    raises_with_message(ValueError, "depth", lambda: ops.unet_output_size(572, depth=-1))
