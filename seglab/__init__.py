@@ -9,9 +9,11 @@ Modules:
                         and box targets), generated on the fly, offline.
     ``seglab.ops``      reference implementations of the course's operations (upsampling,
                         unpooling, transposed convolution, convolution as a matrix, sliding
-                        windows, receptive fields, fully connected layers as convolutions).
-    ``seglab.metrics``  confusion matrix, pixel accuracy, IoU / mean IoU, Dice.
-    ``seglab.losses``   segmentation losses (per-pixel cross-entropy).
+                        windows, receptive fields, fully connected layers as convolutions, the
+                        bilinear kernel, U-Net's crops and output sizes).
+    ``seglab.metrics``  confusion matrix, pixel accuracy, IoU / mean IoU, Dice, boundary IoU.
+    ``seglab.losses``   segmentation losses: cross-entropy and its binary, weighted, balanced and
+                        focal forms, Dice, their combination, the U-Net weight map.
     ``seglab.models``   the course's small networks (patch classifier, FCN).
     ``seglab.train``    a short, seeded training loop, evaluation and prediction.
     ``seglab.checks``   one checker per graded exercise: runs named cases against the reference

@@ -362,3 +362,114 @@ def test_docstring_examples_run():
 def test_every_public_function_has_an_example():
     for name in metrics.__all__:
         assert ">>>" in getattr(metrics, name).__doc__, name
+
+
+# --- boundary band and boundary IoU ----------------------------------------------------------------
+
+
+def _loop_boundary(target, width):
+    """The band by visiting every pixel's window: True if a pixel of another label is within reach."""
+    labels = np.asarray(target)
+    images = labels.reshape(-1, *labels.shape[-2:])
+    band = np.zeros(images.shape, dtype=bool)
+    n_images, rows, cols = images.shape
+    for n in range(n_images):
+        for r in range(rows):
+            for c in range(cols):
+                for i in range(max(0, r - width), min(rows, r + width + 1)):
+                    for j in range(max(0, c - width), min(cols, c + width + 1)):
+                        if images[n, i, j] != images[n, r, c]:
+                            band[n, r, c] = True
+    return band.reshape(labels.shape)
+
+
+def _blocky_labels(generator, shape, num_classes, block=3):
+    """Labels in blocks (a small random grid scaled up), so that boundaries are lines, not noise."""
+    *batch, rows, cols = shape
+    small = torch.randint(0, num_classes, (*batch, -(-rows // block), -(-cols // block)), generator=generator)
+    return small.repeat_interleave(block, -2).repeat_interleave(block, -1)[..., :rows, :cols].contiguous()
+
+
+@pytest.mark.parametrize("shape", [(7, 9), (2, 8, 6), (3, 5, 11)])
+@pytest.mark.parametrize("width", [1, 2, 3])
+def test_boundary_mask_matches_a_loop_over_windows(shape, width):
+    generator = _generator(30)
+    for num_classes in (2, 4):
+        target = _blocky_labels(generator, shape, num_classes)
+        got = metrics.boundary_mask(target, width=width)
+        assert got.dtype == torch.bool and got.shape == target.shape
+        assert got.numpy().tolist() == _loop_boundary(target, width).tolist()
+    noise = torch.randint(0, 3, shape, generator=generator) * 100 + 255  # large labels
+    assert metrics.boundary_mask(noise, width).numpy().tolist() == _loop_boundary(noise, width).tolist()
+
+
+def test_boundary_mask_hand_worked():
+    target = torch.tensor([[0, 0, 0, 1, 1, 1]] * 2)
+    assert metrics.boundary_mask(target, width=1).int().tolist() == [[0, 0, 1, 1, 0, 0]] * 2
+    assert metrics.boundary_mask(target).int().tolist() == [[0, 1, 1, 1, 1, 0]] * 2  # default width 2
+    assert not metrics.boundary_mask(torch.zeros(5, 5, dtype=torch.int64)).any()  # the image border is no boundary
+    square = torch.zeros(7, 7, dtype=torch.int64)
+    square[3, 3] = 1  # one pixel: its whole 3 x 3 neighbourhood is in the band (Chebyshev, diagonals included)
+    band = metrics.boundary_mask(square, width=1)
+    assert band.sum().item() == 9 and band[2:5, 2:5].all()
+    batch = torch.stack([square, torch.zeros(7, 7, dtype=torch.int64)])  # images do not leak into each other
+    assert metrics.boundary_mask(batch, 1)[0].sum().item() == 9 and not metrics.boundary_mask(batch, 1)[1].any()
+
+
+def _independent_boundary_iou(pred, target, num_classes, width, ignore_index=None):
+    band = _loop_boundary(target, width)
+    pred, target = np.asarray(pred)[band], np.asarray(target)[band]
+    ious, _ = _set_scores(pred, target, num_classes, ignore_index)
+    return np.nanmean(ious) if not np.isnan(ious).all() else math.nan
+
+
+@pytest.mark.parametrize("ignore_index", [None, 255])
+@pytest.mark.parametrize("width", [1, 2])
+def test_boundary_iou_matches_an_independent_computation(ignore_index, width):
+    generator = _generator(31)
+    for trial in range(8):
+        num_classes = 2 + trial % 3
+        target = _blocky_labels(generator, (2, 9, 10), num_classes)
+        pred = torch.where(torch.rand(target.shape, generator=generator) < 0.8, target,
+                           torch.randint(0, num_classes, target.shape, generator=generator))
+        if ignore_index is not None:
+            target[:, :2, :4] = ignore_index
+        got = metrics.boundary_iou(pred, target, num_classes, width=width, ignore_index=ignore_index)
+        assert got.shape == () and got.dtype == torch.float64
+        assert got.item() == pytest.approx(_independent_boundary_iou(pred, target, num_classes, width, ignore_index), abs=1e-12)
+        both = metrics.boundary_iou(pred[0], target[0], num_classes, width, ignore_index)  # [H, W] works too
+        expected = _independent_boundary_iou(pred[0], target[0], num_classes, width, ignore_index)
+        assert both.item() == pytest.approx(expected, abs=1e-12, nan_ok=True)
+
+
+def test_boundary_iou_sees_a_shifted_edge_that_mean_iou_forgives():
+    target = torch.zeros(20, 20, dtype=torch.int64)
+    target[:, 10:] = 1
+    pred = torch.zeros(20, 20, dtype=torch.int64)
+    pred[:, 11:] = 1  # the edge one column too far right
+    assert metrics.mean_iou(pred, target, 2).item() == pytest.approx((10 / 11 + 9 / 10) / 2)
+    # band of width 2: columns 8..11; class 0 TP 2 cols, FP 1 col; class 1 TP 1 col, FN 1 col
+    assert metrics.boundary_iou(pred, target, 2, width=2).item() == pytest.approx((2 / 3 + 1 / 2) / 2)
+    assert metrics.boundary_iou(target, target, 2).item() == 1.0
+    assert torch.isnan(metrics.boundary_iou(pred, torch.zeros(20, 20, dtype=torch.int64), 2))  # no boundary
+
+
+def test_boundary_iou_ignored_pixels_make_a_band_then_drop_out():
+    target = torch.tensor([[0, 0, 255, 1, 1, 1]])
+    pred = torch.tensor([[0, 1, 1, 1, 0, 0]])
+    assert metrics.boundary_mask(target, 1).int().tolist() == [[0, 1, 1, 1, 0, 0]]
+    # band pixels counted: columns 1 (t 0, p 1) and 3 (t 1, p 1): class 0 IoU 0/1, class 1 IoU 1/2
+    assert metrics.boundary_iou(pred, target, 2, width=1, ignore_index=255).item() == pytest.approx(1 / 4)
+
+
+def test_boundary_errors():
+    labels = torch.zeros(2, 4, 4, dtype=torch.int64)
+    raises_with_message(ValueError, "width", lambda: metrics.boundary_mask(labels, width=0), ">= 1", "got 0")
+    raises_with_message(TypeError, "width", lambda: metrics.boundary_mask(labels, width=1.5))
+    raises_with_message(ValueError, "target", lambda: metrics.boundary_mask(labels[None]), "[N, H, W]", "(1, 2, 4, 4)")
+    raises_with_message(TypeError, "target", lambda: metrics.boundary_mask(labels.float()), "integer class labels")
+    raises_with_message(ValueError, "pred", lambda: metrics.boundary_iou(labels[0], labels, 2), "(2, 4, 4)")
+    far_from_the_band = labels.clone()
+    far_from_the_band[0, 0, 0] = 5  # outside [0, 1]: caught even where there is no boundary
+    raises_with_message(ValueError, "pred", lambda: metrics.boundary_iou(far_from_the_band, labels, 2), "label 5")
+    raises_with_message(ValueError, "target", lambda: metrics.boundary_iou(labels, far_from_the_band, 2), "label 5")
