@@ -4,6 +4,8 @@ Assignment ``upsampling`` (lecture 4): ``nearest_upsample``, ``bed_of_nails``, `
 ``transposed_conv1d``, ``transposed_conv2d``, ``conv1d_matrix`` (in :mod:`seglab.checks.upsampling`).
 Assignment ``fcn`` (lectures 1-3): ``pixel_accuracy``, ``iou``, ``sliding_window_predict``,
 ``fc_to_conv``, ``receptive_field``, ``pixel_cross_entropy`` (in :mod:`seglab.checks.fcn`).
+Assignment ``unet`` (lectures 5, 6 and 9): ``bilinear_kernel``, ``center_crop``, ``unet_output_size``,
+``unet_weight_map``, ``dice_loss``, ``focal_loss`` (in :mod:`seglab.checks.unet`).
 
 A checker runs the student's function on named cases (the lecture's worked example, edge
 cases, then seeded random cases), compares every answer with seglab's reference and with
@@ -32,6 +34,14 @@ from seglab.checks.fcn import (
     receptive_field,
     sliding_window_predict,
 )
+from seglab.checks.unet import (
+    bilinear_kernel,
+    center_crop,
+    dice_loss,
+    focal_loss,
+    unet_output_size,
+    unet_weight_map,
+)
 from seglab.checks.upsampling import (
     bed_of_nails,
     conv1d_matrix,
@@ -57,4 +67,11 @@ __all__ = [
     "fc_to_conv",
     "receptive_field",
     "pixel_cross_entropy",
+    # assignment unet (lectures 5, 6 and 9)
+    "bilinear_kernel",
+    "center_crop",
+    "unet_output_size",
+    "unet_weight_map",
+    "dice_loss",
+    "focal_loss",
 ]
