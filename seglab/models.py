@@ -1,12 +1,23 @@
 """Segmentation networks of the lectures, small enough to train on a laptop CPU.
 
-=================  ================================================================================
-PatchClassifier    lecture 2: classifies the centre pixel of a ``p x p`` patch (the sliding window);
-                   ``to_fully_convolutional()`` turns it into lecture 3's fully convolutional net
-SmallFCN           lecture 3: encoder (two 2x2 max pools, /4) + decoder (two bilinear 2x
-                   upsamplings) + 1x1 classifier: a logit per class at every pixel
-count_parameters   the number of trainable parameters of a model
-=================  ================================================================================
+=====================  ==============================================================================
+PatchClassifier        lecture 2: classifies the centre pixel of a ``p x p`` patch (the sliding window);
+                       ``to_fully_convolutional()`` turns it into lecture 3's fully convolutional net
+SmallFCN               lecture 3: encoder (two 2x2 max pools, /4) + decoder (two bilinear 2x
+                       upsamplings) + 1x1 classifier: a logit per class at every pixel
+VGGBackbone            lecture 5: the FCNs' encoder, five conv stages ending in 2x2 max pools
+                       (``pool1`` .. ``pool5``, strides 2 .. 32), then ``fc6``, ``fc7`` as convolutions
+FCN32s                 lecture 5: class scores at stride 32, upsampled x32 in one step (blobby)
+FCN16s                 lecture 5: + class scores from ``pool4`` (stride 16), upsampled x16
+FCN8s                  lecture 5: + class scores from ``pool3`` (stride 8), upsampled x8 (finer edges)
+UNet                   lecture 6: contracting path, bottleneck, expanding path with crop-and-concatenate
+                       skips; ``padding="valid"`` (572 -> 388) or ``"same"``; its first level can start
+                       from a trained ``PatchClassifier`` (transfer learning)
+load_checkpoint        a trained network shipped with the package (``seglab/checkpoints/*.pt``)
+save_checkpoint        write one: weights, constructor arguments, the recorded training result
+available_checkpoints  the names ``load_checkpoint`` accepts
+count_parameters       the number of trainable parameters of a model
+=====================  ==============================================================================
 
 Every network is an ``nn.Module`` whose parts are named (``features``, ``classifier``,
 ``encoder``, ``decoder``, ...), so ``print(model)`` reads like the diagram in the lecture.
@@ -17,15 +28,29 @@ for probabilities and ``argmax`` over dim 1 for labels.
 from __future__ import annotations
 
 import copy
+import importlib.resources
 from collections import OrderedDict
+from pathlib import Path
 
 import torch
 from torch import nn
 
 from seglab._validate import describe, positive_int
-from seglab.ops import fc_to_conv
+from seglab.ops import bilinear_kernel, crop_and_concat, fc_to_conv, unet_output_size
 
-__all__ = ["PatchClassifier", "SmallFCN", "count_parameters"]
+__all__ = [
+    "PatchClassifier",
+    "SmallFCN",
+    "VGGBackbone",
+    "FCN32s",
+    "FCN16s",
+    "FCN8s",
+    "UNet",
+    "load_checkpoint",
+    "save_checkpoint",
+    "available_checkpoints",
+    "count_parameters",
+]
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -279,19 +304,833 @@ class SmallFCN(nn.Module):
         self.classifier = nn.Conv2d(w, num_classes, kernel_size=1)  # a linear classifier per pixel
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        if not isinstance(images, torch.Tensor) or images.dim() != 4 or images.shape[1] != self.in_channels:
-            raise ValueError(
-                f"SmallFCN: expected images of shape [B, {self.in_channels}, H, W], got {describe(images)}. "
-                f"Hint: add a batch dimension with images[None] for a single image."
-            )
-        height, width = images.shape[-2:]
-        if height % 4 or width % 4:
-            fit_h, fit_w = -(-height // 4) * 4, -(-width // 4) * 4
-            raise ValueError(
-                f"SmallFCN: expected H and W divisible by 4 (two 2x2 max pools, then two 2x upsamplings), "
-                f"got {height}x{width}. Hint: pad the images to {fit_h}x{fit_w}, e.g. "
-                f"F.pad(images, (0, {fit_w - width}, 0, {fit_h - height})), or crop them to "
-                f"{height // 4 * 4}x{width // 4 * 4}."
-            )
+        _check_images(images, "SmallFCN", self.in_channels)
+        _check_divisible(images, "SmallFCN", 4, "two 2x2 max pools, then two 2x upsamplings")
         features = self.encoder(images)  # [B, 2w, H/4, W/4]
         return self.classifier(self.decoder(features))  # [B, K, H, W]
+
+
+def _check_images(images, model: str, in_channels: int) -> None:
+    """``images`` is a ``[B, in_channels, H, W]`` tensor, or a ``ValueError`` naming ``model``."""
+    if not isinstance(images, torch.Tensor) or images.dim() != 4 or images.shape[1] != in_channels:
+        raise ValueError(
+            f"{model}: expected images of shape [B, {in_channels}, H, W], got {describe(images)}. "
+            f"Hint: add a batch dimension with images[None] for a single image."
+        )
+
+
+def _check_divisible(images: torch.Tensor, model: str, multiple: int, why: str) -> None:
+    """``H`` and ``W`` of ``images`` are multiples of ``multiple``, or a ``ValueError`` that says
+    how to pad (or crop) them."""
+    height, width = images.shape[-2:]
+    if height % multiple or width % multiple:
+        fit_h, fit_w = -(-height // multiple) * multiple, -(-width // multiple) * multiple  # round up
+        hint = (
+            f"pad the images to {fit_h}x{fit_w}, e.g. "
+            f"F.pad(images, (0, {fit_w - width}, 0, {fit_h - height}))"
+        )
+        crop_h, crop_w = height // multiple * multiple, width // multiple * multiple  # round down
+        if crop_h and crop_w:
+            hint += f", or crop them to {crop_h}x{crop_w}"
+        raise ValueError(
+            f"{model}: expected H and W divisible by {multiple} ({why}), got {height}x{width}. Hint: {hint}."
+        )
+
+
+# --- lecture 5: FCN-32s, FCN-16s, FCN-8s ----------------------------------------------------------
+
+
+class VGGBackbone(nn.Module):
+    """The FCNs' encoder: a small VGG, five stages of two 3x3 convolutions each ending in a 2x2 max pool.
+
+    VGG-16's layout at a ``width / 64`` of its channels, with batch norm after every convolution
+    (so that it trains from scratch in seconds), and its fully connected ``fc6`` and ``fc7``
+    already written as convolutions (lecture 3)::
+
+        conv1 (C -> w),   pool1     [B, w, H/2, W/2]
+        conv2 (w -> 2w),  pool2     [B, 2w, H/4, W/4]
+        conv3 (2w -> 4w), pool3     [B, 4w, H/8, W/8]       returned as "pool3"
+        conv4 (4w -> 8w), pool4     [B, 8w, H/16, W/16]     returned as "pool4"
+        conv5 (8w -> 8w), pool5     [B, 8w, H/32, W/32]
+        fc6 (3x3 conv), fc7 (1x1)   [B, 8w, H/32, W/32]     returned as "fc7"
+
+    Each ``convN`` is two blocks of 3x3 convolution (padding 1, so the size is kept) -> batch
+    norm -> ReLU; each pool halves the size. ``fc6`` is a 3x3 convolution (VGG's is 7x7, as
+    large as its 224-pixel images' ``pool5``), ``fc7`` a 1x1 convolution, both followed by batch
+    norm and ReLU. With ``width=16``: 753,776 parameters.
+
+    Args:
+        in_channels (int): image channels ``C``.
+        width (int): channels ``w`` of the first stage; they double up to ``8w``.
+
+    Shape:
+        - Input: ``[B, C, H, W]``, ``H`` and ``W`` divisible by 32.
+        - Output: a dict ``{"pool3": [B, 4w, H/8, W/8], "pool4": [B, 8w, H/16, W/16],
+          "fc7": [B, 8w, H/32, W/32]}``.
+
+    Raises:
+        ValueError: in ``forward``, the input is not ``[B, C, H, W]`` or ``H`` or ``W`` is not
+            divisible by 32.
+
+    Example:
+        >>> backbone = VGGBackbone(width=16)
+        >>> features = backbone(torch.zeros(1, 3, 64, 64))
+        >>> {name: tuple(f.shape) for name, f in features.items()}
+        {'pool3': (1, 64, 8, 8), 'pool4': (1, 128, 4, 4), 'fc7': (1, 128, 2, 2)}
+        >>> count_parameters(backbone)
+        753776
+    """
+
+    def __init__(self, in_channels: int = 3, width: int = 16):
+        super().__init__()
+        self.in_channels = positive_int(in_channels, "in_channels")
+        w = positive_int(width, "width")
+        self.conv1, self.pool1 = _vgg_stage(in_channels, w), nn.MaxPool2d(2)  # stride 2
+        self.conv2, self.pool2 = _vgg_stage(w, 2 * w), nn.MaxPool2d(2)  # stride 4
+        self.conv3, self.pool3 = _vgg_stage(2 * w, 4 * w), nn.MaxPool2d(2)  # stride 8
+        self.conv4, self.pool4 = _vgg_stage(4 * w, 8 * w), nn.MaxPool2d(2)  # stride 16
+        self.conv5, self.pool5 = _vgg_stage(8 * w, 8 * w), nn.MaxPool2d(2)  # stride 32
+        self.fc6 = _conv_block(8 * w, 8 * w)  # VGG's fc6, as a (3x3) convolution
+        self.fc7 = nn.Sequential(
+            OrderedDict(
+                conv=nn.Conv2d(8 * w, 8 * w, kernel_size=1, bias=False),  # VGG's fc7, as a 1x1 convolution
+                bn=nn.BatchNorm2d(8 * w),
+                relu=nn.ReLU(inplace=True),
+            )
+        )
+
+    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        _check_images(images, "VGGBackbone", self.in_channels)
+        _check_divisible(images, "VGGBackbone", 32, "five 2x2 max pools")
+        x = self.pool1(self.conv1(images))  # [B, w, H/2, W/2]
+        x = self.pool2(self.conv2(x))  # [B, 2w, H/4, W/4]
+        pool3 = self.pool3(self.conv3(x))  # [B, 4w, H/8, W/8]
+        pool4 = self.pool4(self.conv4(pool3))  # [B, 8w, H/16, W/16]
+        x = self.pool5(self.conv5(pool4))  # [B, 8w, H/32, W/32]
+        fc7 = self.fc7(self.fc6(x))  # [B, 8w, H/32, W/32]
+        return {"pool3": pool3, "pool4": pool4, "fc7": fc7}
+
+
+def _vgg_stage(in_channels: int, out_channels: int) -> nn.Sequential:
+    """Two blocks of 3x3 convolution -> batch norm -> ReLU (VGG's ``convN_1``, ``convN_2``)."""
+    return nn.Sequential(
+        OrderedDict(block1=_conv_block(in_channels, out_channels), block2=_conv_block(out_channels, out_channels))
+    )
+
+
+def _bilinear_upsampling(channels: int, factor: int, learnable: bool) -> nn.ConvTranspose2d:
+    """A transposed convolution that starts as bilinear upsampling by ``factor``, channel by channel.
+
+    ``ConvTranspose2d(channels, channels, 2 * factor, stride=factor, padding=factor // 2)``
+    (even ``factor``) maps ``n`` pixels to ``n * factor``; with the kernel of
+    :func:`seglab.ops.bilinear_kernel` it equals ``F.interpolate(..., mode="bilinear")`` away from
+    the border. At the border it interpolates towards zero instead of repeating the edge: all
+    channels shrink by the same factor there, so the argmax over classes does not change.
+
+    A learnable one gets the full ``[channels, channels, k, k]`` weight (channel ``i`` to ``i``
+    at first; training may mix the classes). A fixed one is depthwise (``groups=channels``,
+    weight ``[channels, 1, k, k]``): the same function as the diagonal full weight, ``channels``
+    times cheaper, which matters for the 64 x 64 kernel of the x32 upsampling.
+    """
+    k = 2 * factor - factor % 2
+    groups = 1 if learnable else channels
+    up = nn.ConvTranspose2d(
+        channels, channels, kernel_size=k, stride=factor, padding=factor // 2, groups=groups, bias=False
+    )
+    with torch.no_grad():
+        if learnable:
+            up.weight.copy_(bilinear_kernel(factor, channels))  # [channels, channels, k, k], channel i -> i only
+        else:
+            up.weight.copy_(bilinear_kernel(factor).expand(channels, 1, k, k))  # one kernel per channel
+    up.weight.requires_grad_(learnable)
+    return up
+
+
+def _zero_conv1x1(in_channels: int, out_channels: int) -> nn.Conv2d:
+    """A 1x1 convolution with zero weights and bias: adds nothing until it is trained."""
+    conv = nn.Conv2d(in_channels, out_channels, kernel_size=1)
+    nn.init.zeros_(conv.weight)
+    nn.init.zeros_(conv.bias)
+    return conv
+
+
+class _FCN(nn.Module):
+    """What FCN-32s, FCN-16s and FCN-8s share: the backbone, ``score_fr``, the input checks."""
+
+    prediction_stride = 32  # the stride of the finest class scores, before the final upsampling
+
+    def __init__(self, num_classes: int, in_channels: int = 3, width: int = 16):
+        super().__init__()
+        self.num_classes = positive_int(num_classes, "num_classes")
+        self.in_channels = positive_int(in_channels, "in_channels")
+        self.width = positive_int(width, "width")
+        self.backbone = VGGBackbone(self.in_channels, self.width)
+        self.score_fr = nn.Conv2d(8 * width, num_classes, kernel_size=1)  # class scores at stride 32
+
+    def _features(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        name = type(self).__name__
+        _check_images(images, name, self.in_channels)
+        _check_divisible(images, name, 32, "five 2x2 max pools, then upsampling back by 32")
+        return self.backbone(images)
+
+    @classmethod
+    def from_coarser(cls, coarser: "_FCN"):
+        """A new network of this class that starts from a trained coarser one (staged training).
+
+        The FCN paper trains FCN-32s first, then FCN-16s from it, then FCN-8s from FCN-16s. This
+        copies every layer the two networks share (the backbone, ``score_fr`` and, from an
+        FCN-16s, ``score_pool4`` and ``upscore2``); the new skip layers start as in ``__init__``:
+        ``score_pool3`` / ``score_pool4`` at zero, so the new network starts from the coarser
+        one's class scores, and the new upsampling layers as bilinear interpolation.
+
+        Args:
+            coarser (FCN32s or FCN16s): a network whose class scores are coarser than this class's
+                (``FCN16s.from_coarser(fcn32s)``, ``FCN8s.from_coarser(fcn16s)`` or ``(fcn32s)``),
+                with the same ``num_classes``, ``in_channels`` and ``width``.
+
+        Returns:
+            a new network of this class (in the coarser one's train / eval mode); the coarser one is
+            not changed and shares no tensors with it.
+
+        Raises:
+            TypeError: ``coarser`` is not an FCN with coarser scores.
+
+        Example:
+            >>> fcn32 = FCN32s(num_classes=4, width=8)
+            >>> fcn16 = FCN16s.from_coarser(fcn32)
+            >>> torch.equal(fcn16.score_fr.weight, fcn32.score_fr.weight)
+            True
+            >>> int(torch.count_nonzero(fcn16.score_pool4.weight))  # adds nothing yet
+            0
+        """
+        if not isinstance(coarser, _FCN) or coarser.prediction_stride <= cls.prediction_stride:
+            coarser_names = [c.__name__ for c in (FCN32s, FCN16s) if c.prediction_stride > cls.prediction_stride]
+            got = type(coarser).__name__ if isinstance(coarser, nn.Module) else describe(coarser)
+            raise TypeError(
+                f"coarser: expected a trained {' or '.join(coarser_names) or 'coarser FCN'} to start "
+                f"{cls.__name__} from, got {got}. "
+                f"Hint: the paper's stages are FCN32s -> FCN16s.from_coarser(fcn32s) -> FCN8s.from_coarser(fcn16s)."
+            )
+        model = cls(coarser.num_classes, coarser.in_channels, coarser.width)
+        mine = model.state_dict()
+        shared = {key: value for key, value in coarser.state_dict().items() if key in mine}
+        model.load_state_dict(shared, strict=False)  # copies the tensors
+        return model.train(coarser.training)
+
+
+class FCN32s(_FCN):
+    """FCN-32s: class scores at 1/32 of the resolution, upsampled x32 in one step.
+
+    ::
+
+        backbone    VGGBackbone (conv1 .. pool5, fc6, fc7)      [B, 8w, H/32, W/32]
+        score_fr    1x1 conv (8w -> K)                          [B, K, H/32, W/32]   coarse class scores
+        upscore     transposed conv x32 (fixed bilinear)        [B, K, H, W]
+
+    Every output pixel is a bilinear blend of the scores of at most 2 x 2 cells of 32 x 32
+    pixels: boundaries come out blobby (a 64 x 64 image has only 2 x 2 cells). ``upscore`` is a
+    ``ConvTranspose2d(K, K, 64, stride=32, padding=16)`` whose kernel is fixed to bilinear
+    interpolation (``seglab.ops.bilinear_kernel``), as in the paper: it is not trained (its
+    weight has ``requires_grad=False`` and is left out of :func:`count_parameters`), and it
+    upsamples each class's scores on their own (``groups=K``).
+    With ``width=16`` and ``num_classes=4``: 754,292 trainable parameters.
+
+    Training: see :class:`FCN8s` for the three FCNs side by side; ``load_checkpoint("fcn32s")``
+    is one trained for a minute.
+
+    Args:
+        num_classes (int): the number of classes ``K``.
+        in_channels (int): image channels ``C``.
+        width (int): channels ``w`` of the backbone's first stage (``8w`` at ``pool4`` and after).
+
+    Shape:
+        - Input: ``[B, C, H, W]``, ``H`` and ``W`` divisible by 32.
+        - Output: ``[B, K, H, W]`` logits.
+
+    Raises:
+        ValueError: in ``forward``, the input is not ``[B, C, H, W]`` or ``H`` or ``W`` is not
+            divisible by 32.
+
+    Example:
+        >>> model = FCN32s(num_classes=4)
+        >>> model(torch.zeros(2, 3, 64, 64)).shape
+        torch.Size([2, 4, 64, 64])
+        >>> count_parameters(model)
+        754292
+        >>> model.upscore
+        ConvTranspose2d(4, 4, kernel_size=(64, 64), stride=(32, 32), padding=(16, 16), groups=4, bias=False)
+    """
+
+    prediction_stride = 32
+
+    def __init__(self, num_classes: int, in_channels: int = 3, width: int = 16):
+        super().__init__(num_classes, in_channels, width)
+        self.upscore = _bilinear_upsampling(self.num_classes, 32, learnable=False)  # H/32 -> H
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        features = self._features(images)
+        score = self.score_fr(features["fc7"])  # [B, K, H/32, W/32]
+        return self.upscore(score)  # [B, K, H, W]
+
+
+class FCN16s(_FCN):
+    """FCN-16s: FCN-32s plus class scores from ``pool4``, upsampled x16.
+
+    ::
+
+        backbone      VGGBackbone: pool4                [B, 8w, H/16, W/16]
+                      ... fc7                           [B, 8w, H/32, W/32]
+        score_fr      1x1 conv (8w -> K)                [B, K, H/32, W/32]
+        upscore2      transposed conv x2 (learned)      [B, K, H/16, W/16]
+        score_pool4   1x1 conv on pool4 (8w -> K)       [B, K, H/16, W/16]   added to upscore2
+        upscore16     transposed conv x16 (fixed)       [B, K, H, W]
+
+    The skip adds scores computed from finer features (``pool4``, stride 16) to the coarse
+    ones upsampled by 2. ``score_pool4`` starts at zero (as in the paper), so an FCN-16s built
+    by :meth:`from_coarser` starts from its FCN-32s's scores; ``upscore2`` starts as bilinear
+    interpolation and is trained, ``upscore16`` is fixed to bilinear interpolation.
+    With ``width=16`` and ``num_classes=4``: 755,064 trainable parameters.
+
+    Args:
+        num_classes (int): the number of classes ``K``.
+        in_channels (int): image channels ``C``.
+        width (int): channels ``w`` of the backbone's first stage.
+
+    Shape:
+        - Input: ``[B, C, H, W]``, ``H`` and ``W`` divisible by 32.
+        - Output: ``[B, K, H, W]`` logits.
+
+    Raises:
+        ValueError: in ``forward``, the input is not ``[B, C, H, W]`` or ``H`` or ``W`` is not
+            divisible by 32.
+
+    Example:
+        >>> model = FCN16s(num_classes=4)
+        >>> model(torch.zeros(2, 3, 64, 96)).shape
+        torch.Size([2, 4, 64, 96])
+        >>> count_parameters(model)
+        755064
+    """
+
+    prediction_stride = 16
+
+    def __init__(self, num_classes: int, in_channels: int = 3, width: int = 16):
+        super().__init__(num_classes, in_channels, width)
+        k = self.num_classes
+        self.upscore2 = _bilinear_upsampling(k, 2, learnable=True)  # H/32 -> H/16
+        self.score_pool4 = _zero_conv1x1(8 * self.width, k)
+        self.upscore16 = _bilinear_upsampling(k, 16, learnable=False)  # H/16 -> H
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        features = self._features(images)
+        score = self.score_fr(features["fc7"])  # [B, K, H/32, W/32]
+        fuse_pool4 = self.upscore2(score) + self.score_pool4(features["pool4"])  # [B, K, H/16, W/16]
+        return self.upscore16(fuse_pool4)  # [B, K, H, W]
+
+
+class FCN8s(_FCN):
+    """FCN-8s: FCN-16s plus class scores from ``pool3``, upsampled x8: the finest of the three.
+
+    ::
+
+        backbone        VGGBackbone: pool3              [B, 4w, H/8, W/8]
+                        pool4                           [B, 8w, H/16, W/16]
+                        ... fc7                         [B, 8w, H/32, W/32]
+        score_fr        1x1 conv (8w -> K)              [B, K, H/32, W/32]
+        upscore2        transposed conv x2 (learned)    [B, K, H/16, W/16]
+        score_pool4     1x1 conv on pool4 (8w -> K)     [B, K, H/16, W/16]   added: fuse_pool4
+        upscore_pool4   transposed conv x2 (learned)    [B, K, H/8, W/8]
+        score_pool3     1x1 conv on pool3 (4w -> K)     [B, K, H/8, W/8]     added: fuse_pool3
+        upscore8        transposed conv x8 (fixed)      [B, K, H, W]
+
+    Scores from ``pool3`` (stride 8) see fine, local detail; scores from ``fc7`` (stride 32)
+    see the context: their sum gives sharper boundaries than FCN-32s. ``score_pool3`` and
+    ``score_pool4`` start at zero, ``upscore2`` and ``upscore_pool4`` as bilinear interpolation
+    (both trained), ``upscore8`` is fixed to bilinear interpolation, as in the paper.
+    With ``width=16`` and ``num_classes=4``: 755,580 trainable parameters.
+
+    Training: on ``ThingsAndStuff(size=64, merge_things=True)`` (sky, grass, road, thing; 500
+    training images), ``width=8`` and ``seglab.train.fit(model, (images, masks), steps=300,
+    lr=3e-3)`` (batch 8: about 4 s on 2 CPU cores) give on held-out images a mean IoU of about
+    0.89 and a boundary IoU (``seglab.metrics.boundary_iou``, width 2) of about 0.70; FCN-16s
+    about 0.77 / 0.51, FCN-32s about 0.59 / 0.35 (on 64 x 64 images its scores are a 2 x 2 grid).
+    The checkpoints ``load_checkpoint("fcn8s")`` (and ``"fcn16s"``, ``"fcn32s"``: the same
+    recipe, 3,000 steps, about a minute each) reach 0.93 / 0.80, 0.81 / 0.59 and 0.62 / 0.38.
+
+    Args:
+        num_classes (int): the number of classes ``K``.
+        in_channels (int): image channels ``C``.
+        width (int): channels ``w`` of the backbone's first stage.
+
+    Shape:
+        - Input: ``[B, C, H, W]``, ``H`` and ``W`` divisible by 32.
+        - Output: ``[B, K, H, W]`` logits.
+
+    Raises:
+        ValueError: in ``forward``, the input is not ``[B, C, H, W]`` or ``H`` or ``W`` is not
+            divisible by 32.
+
+    Example:
+        >>> model = FCN8s(num_classes=4)
+        >>> model(torch.zeros(2, 3, 64, 64)).shape
+        torch.Size([2, 4, 64, 64])
+        >>> count_parameters(model)
+        755580
+        >>> model.upscore8
+        ConvTranspose2d(4, 4, kernel_size=(16, 16), stride=(8, 8), padding=(4, 4), groups=4, bias=False)
+        >>> model(torch.zeros(1, 3, 60, 64))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+            ...
+        ValueError: FCN8s: expected H and W divisible by 32 (...), got 60x64. Hint: pad the images to 64x64, ...
+    """
+
+    prediction_stride = 8
+
+    def __init__(self, num_classes: int, in_channels: int = 3, width: int = 16):
+        super().__init__(num_classes, in_channels, width)
+        k = self.num_classes
+        self.upscore2 = _bilinear_upsampling(k, 2, learnable=True)  # H/32 -> H/16
+        self.score_pool4 = _zero_conv1x1(8 * self.width, k)
+        self.upscore_pool4 = _bilinear_upsampling(k, 2, learnable=True)  # H/16 -> H/8
+        self.score_pool3 = _zero_conv1x1(4 * self.width, k)
+        self.upscore8 = _bilinear_upsampling(k, 8, learnable=False)  # H/8 -> H
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        features = self._features(images)
+        score = self.score_fr(features["fc7"])  # [B, K, H/32, W/32]
+        fuse_pool4 = self.upscore2(score) + self.score_pool4(features["pool4"])  # [B, K, H/16, W/16]
+        fuse_pool3 = self.upscore_pool4(fuse_pool4) + self.score_pool3(features["pool3"])  # [B, K, H/8, W/8]
+        return self.upscore8(fuse_pool3)  # [B, K, H, W]
+
+
+# --- lecture 6: U-Net ------------------------------------------------------------------------------
+
+
+_PADDINGS = ("same", "valid")
+
+
+def _double_conv(in_channels: int, out_channels: int, padding: str) -> nn.Sequential:
+    """Two blocks of 3x3 convolution -> batch norm -> ReLU: one U-Net level.
+
+    ``padding="same"`` pads by 1 and keeps the size; ``"valid"`` does not pad, and each
+    convolution removes a 1-pixel border (``n -> n - 4`` for the pair).
+    """
+    pad = 1 if padding == "same" else 0
+    return nn.Sequential(
+        OrderedDict(
+            conv1=nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=pad, bias=False),
+            bn1=nn.BatchNorm2d(out_channels),
+            relu1=nn.ReLU(inplace=True),
+            conv2=nn.Conv2d(out_channels, out_channels, kernel_size=3, padding=pad, bias=False),
+            bn2=nn.BatchNorm2d(out_channels),
+            relu2=nn.ReLU(inplace=True),
+        )
+    )
+
+
+class _UpLevel(nn.Module):
+    """One level of U-Net's expanding path: 2x2 up-convolution, crop-and-concatenate, two 3x3 convs."""
+
+    def __init__(self, in_channels: int, out_channels: int, padding: str):
+        super().__init__()
+        self.up = nn.ConvTranspose2d(in_channels, out_channels, kernel_size=2, stride=2)  # n -> 2n, channels halve
+        self.convs = _double_conv(2 * out_channels, out_channels, padding)  # skip + up, concatenated
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        up = self.up(x)  # [B, c, 2h, 2w]
+        return self.convs(crop_and_concat(skip, up))  # [B, 2c, 2h, 2w] -> [B, c, ...]
+
+
+class UNet(nn.Module):
+    """U-Net: a contracting path, a bottleneck, and an expanding path with skip connections.
+
+    At ``depth=4`` (``w = width``, sizes for ``padding="same"``)::
+
+        encoder[0]    two 3x3 convs (C -> w)         [B, w, H, W]            skip 1
+        pool          2x2 max                        [B, w, H/2, W/2]
+        encoder[1]    two 3x3 convs (w -> 2w)        [B, 2w, H/2, W/2]       skip 2
+        pool                                         [B, 2w, H/4, W/4]
+        encoder[2]    two 3x3 convs (2w -> 4w)       [B, 4w, H/4, W/4]       skip 3
+        pool                                         [B, 4w, H/8, W/8]
+        encoder[3]    two 3x3 convs (4w -> 8w)       [B, 8w, H/8, W/8]       skip 4
+        pool                                         [B, 8w, H/16, W/16]
+        bottleneck    two 3x3 convs (8w -> 16w)      [B, 16w, H/16, W/16]
+        decoder[0]    up: 2x2 up-conv (16w -> 8w)    [B, 8w, H/8, W/8]
+                      crop_and_concat(skip 4, up)    [B, 16w, H/8, W/8]
+                      two 3x3 convs (16w -> 8w)      [B, 8w, H/8, W/8]
+        decoder[1]    (8w -> 4w)                     [B, 4w, H/4, W/4]       with skip 3
+        decoder[2]    (4w -> 2w)                     [B, 2w, H/2, W/2]       with skip 2
+        decoder[3]    (2w -> w)                      [B, w, H, W]            with skip 1
+        classifier    1x1 conv (w -> K)              [B, K, H, W]
+
+    Every 3x3 convolution is followed by batch norm and ReLU. The skips are *concatenated*
+    (``seglab.ops.crop_and_concat``: the encoder's features, centre-cropped to the size of the
+    upsampled ones, then the upsampled ones), where FCN adds class scores; every upsampling is a
+    learned 2x2 transposed convolution (FCN's start as bilinear interpolation, and its last,
+    largest one stays fixed).
+
+    ``padding="valid"`` is the paper's: no padding, so each 3x3 convolution removes a 1-pixel
+    border, and the output covers only the pixels whose whole receptive field lies inside the
+    input: its side is ``seglab.ops.unet_output_size(input_side, depth)`` (572 -> 388 at depth 4),
+    and the skips are centre-cropped to fit. Train it on masks cropped the same way
+    (``seglab.ops.center_crop(masks, model.output_size(side))``); large images are segmented in
+    overlapping tiles. ``padding="same"`` pads every convolution by 1: the output has the input's
+    size, which must then be divisible by ``2**depth``.
+
+    Parameters (``num_classes=4``): 1,942,628 at ``width=16, depth=4``; 486,580 at
+    ``width=8, depth=4``; 482,788 at ``width=16, depth=3``. The paper's network is
+    ``width=64, depth=4`` (31 million).
+
+    Training: on ``ThingsAndStuff(size=64, merge_things=True)`` (sky, grass, road, thing; 500
+    training images), ``UNet(4, width=16, depth=3)`` and ``seglab.train.fit(model, (images,
+    masks), steps=100, lr=3e-3)`` (batch 8: about 5 s on 2 CPU cores) reach a mean IoU of about
+    0.94-0.97 on held-out images. With every thing class separate (``merge_things=False``) the
+    shape is the only cue: for its first ~1,000 steps a U-Net labels every thing with one shape
+    class, then it learns to tell them apart. ``load_checkpoint("unet_things")`` (``width=8,
+    depth=4``, cross-entropy weighted by the inverse square root of the class frequencies,
+    4,000 steps of 16 images, about 5 minutes on one core) reaches a mean IoU of 0.97 (circle
+    0.97, square 0.97, the rare triangle 0.89).
+
+    Args:
+        num_classes (int): the number of classes ``K``.
+        in_channels (int): image channels ``C``.
+        width (int): channels ``w`` of the first level; they double at every level down.
+        depth (int): the number of 2x2 max pools (and of up-convolutions), at least 1.
+        padding (str): ``"same"`` or ``"valid"`` (see above).
+
+    Shape:
+        - Input: ``[B, C, H, W]``; with ``"same"``, ``H`` and ``W`` divisible by ``2**depth``;
+          with ``"valid"``, large enough for every level to keep at least one pixel.
+        - Output: ``[B, K, H, W]`` (``"same"``) or ``[B, K, h, w]`` with
+          ``h = unet_output_size(H, depth)``, ``w = unet_output_size(W, depth)`` (``"valid"``).
+
+    Raises:
+        ValueError: ``padding`` is not ``"same"`` or ``"valid"``; in ``forward``, the input is not
+            ``[B, C, H, W]``, not divisible by ``2**depth`` (``"same"``) or too small (``"valid"``).
+
+    Example:
+        >>> model = UNet(num_classes=4, width=16, depth=4)
+        >>> model(torch.zeros(2, 3, 64, 64)).shape
+        torch.Size([2, 4, 64, 64])
+        >>> count_parameters(model)
+        1942628
+        >>> valid = UNet(num_classes=2, width=4, depth=4, padding="valid")
+        >>> valid(torch.zeros(1, 3, 572, 572)).shape  # the paper's tile
+        torch.Size([1, 2, 388, 388])
+        >>> valid.output_size(572)
+        388
+    """
+
+    def __init__(self, num_classes: int, in_channels: int = 3, width: int = 16, depth: int = 4, padding: str = "same"):
+        super().__init__()
+        self.num_classes = positive_int(num_classes, "num_classes")
+        self.in_channels = positive_int(in_channels, "in_channels")
+        self.width = positive_int(width, "width")
+        self.depth = positive_int(depth, "depth")
+        if padding not in _PADDINGS:
+            raise ValueError(
+                f"padding: expected 'same' or 'valid', got {describe(padding)}. "
+                f"Hint: 'valid' is the paper's (572 -> 388), 'same' keeps the image size."
+            )
+        self.padding = padding
+        channels = [width * 2**level for level in range(depth + 1)]  # w, 2w, ..., 2**depth * w (bottleneck)
+        inputs = [in_channels] + channels[: depth - 1]  # each level's input channels: the image, then w, 2w, ...
+        self.encoder = nn.ModuleList([_double_conv(inputs[level], channels[level], padding) for level in range(depth)])
+        self.pool = nn.MaxPool2d(2)  # floor for odd sizes, as the size formula assumes
+        self.bottleneck = _double_conv(channels[depth - 1], channels[depth], padding)
+        self.decoder = nn.ModuleList(
+            [_UpLevel(channels[level + 1], channels[level], padding) for level in reversed(range(depth))]
+        )
+        self.classifier = nn.Conv2d(width, num_classes, kernel_size=1)  # a linear classifier per pixel
+
+    def output_size(self, input_size: int) -> int:
+        """The output side for an input side: ``input_size`` (``"same"``) or
+        ``seglab.ops.unet_output_size(input_size, depth)`` (``"valid"``).
+
+        Raises:
+            ValueError: with ``"valid"``, the input is too small for ``depth`` levels.
+
+        Example:
+            >>> UNet(2, depth=4, padding="valid").output_size(572)
+            388
+            >>> UNet(2, depth=4).output_size(64)
+            64
+        """
+        input_size = positive_int(input_size, "input_size")
+        if self.padding == "same":
+            return input_size
+        try:
+            return unet_output_size(input_size, self.depth)
+        except ValueError:
+            smallest = _smallest_valid_input(self.depth)
+            raise ValueError(
+                f"UNet(padding='valid', depth={self.depth}): expected an input side of at least {smallest} "
+                f"(every level of unpadded 3x3 convolutions must keep at least one pixel), got {input_size}. "
+                f"Hint: use larger tiles, a smaller depth, or padding='same'."
+            ) from None
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        _check_images(images, "UNet", self.in_channels)
+        if self.padding == "same":
+            _check_divisible(
+                images, "UNet", 2**self.depth, f"{self.depth} 2x2 max pools, then {self.depth} 2x up-convolutions"
+            )
+        else:
+            for side in images.shape[-2:]:
+                self.output_size(side)  # a clear error when the input is too small
+        skips = []
+        x = images
+        for level in self.encoder:  # contracting path
+            x = level(x)  # [B, c, h, w]
+            skips.append(x)
+            x = self.pool(x)  # [B, c, h/2, w/2]
+        x = self.bottleneck(x)  # [B, 2**depth * w, H / 2**depth, W / 2**depth] ("same")
+        for level, skip in zip(self.decoder, reversed(skips)):  # expanding path, coarsest level first
+            x = level(x, skip)  # up-convolution, crop and concatenate, two convs
+        return self.classifier(x)  # [B, K, H, W] ("same")
+
+    def load_encoder_from(self, classifier: PatchClassifier) -> "UNet":
+        """Initialise the first encoder level from a trained :class:`PatchClassifier` (transfer learning).
+
+        A patch classifier's ``features`` (two 3x3 convolutions with ReLUs) and U-Net's
+        ``encoder[0]`` (two 3x3 convolutions, each followed by batch norm and ReLU) have the same
+        shape when the widths agree. This copies:
+
+        * ``features.conv1.weight`` -> ``encoder[0].conv1.weight`` and
+          ``features.conv2.weight`` -> ``encoder[0].conv2.weight`` (the learned filters);
+        * each convolution's bias into the ``bias`` (beta) of the batch norm that follows it
+          (U-Net's convolutions have no bias), and sets that batch norm to the identity
+          otherwise: ``weight`` 1, ``running_mean`` 0, ``running_var`` ``1 - eps``.
+
+        So in ``eval()`` mode ``encoder[0]`` computes exactly the classifier's ``features``
+        (on the interior with ``padding="same"``, everywhere with ``"valid"``). In training
+        mode batch norm normalises with the batch's statistics, so the filters are kept and
+        their scale is re-learned. Nothing else changes, and nothing is frozen: to keep the
+        copied filters fixed, call ``model.encoder[0].requires_grad_(False)``.
+
+        Args:
+            classifier (PatchClassifier): trained on patches of the same kind of images, with
+                ``width`` equal to this U-Net's and the same ``in_channels``.
+
+        Returns:
+            UNet: ``self``, so that ``UNet(4, width=32).load_encoder_from(classifier)`` works.
+
+        Raises:
+            TypeError: ``classifier`` is not a ``PatchClassifier``.
+            ValueError: its width or input channels differ from this U-Net's.
+
+        Example:
+            >>> classifier = PatchClassifier(num_classes=4, width=16)
+            >>> unet = UNet(num_classes=4, width=16, padding="valid").load_encoder_from(classifier)
+            >>> torch.equal(unet.encoder[0].conv2.weight, classifier.features.conv2.weight)
+            True
+            >>> x = torch.rand(1, 3, 11, 11)
+            >>> torch.allclose(unet.encoder[0].eval()(x), classifier.features(x), atol=1e-6)
+            True
+        """
+        if not isinstance(classifier, PatchClassifier):
+            got = type(classifier).__name__ if isinstance(classifier, nn.Module) else describe(classifier)
+            raise TypeError(
+                f"classifier: expected a trained PatchClassifier, got {got}. "
+                f"Hint: PatchClassifier(num_classes, width={self.width}), trained on patches (lecture 2)."
+            )
+        source, level = classifier.features, self.encoder[0]
+        got = (source.conv1.in_channels, source.conv1.out_channels)
+        if got != (self.in_channels, self.width):
+            raise ValueError(
+                f"classifier: expected a PatchClassifier with in_channels={self.in_channels} and "
+                f"width={self.width} (this U-Net's first level), got in_channels={got[0]} and width={got[1]}. "
+                f"Hint: build the classifier as PatchClassifier(num_classes, in_channels={self.in_channels}, "
+                f"width={self.width}), or the U-Net with width={got[1]}."
+            )
+        with torch.no_grad():
+            for conv_name, bn_name in (("conv1", "bn1"), ("conv2", "bn2")):
+                conv, bn = getattr(source, conv_name), getattr(level, bn_name)
+                getattr(level, conv_name).weight.copy_(conv.weight)  # [w, c, 3, 3] filters
+                bn.weight.fill_(1.0)
+                bn.bias.copy_(conv.bias)  # the convolution's bias, added after the (identity) normalisation
+                bn.running_mean.zero_()
+                bn.running_var.fill_(1.0 - bn.eps)  # (y - 0) / sqrt(1 - eps + eps) = y in eval mode
+        return self
+
+
+def _smallest_valid_input(depth: int) -> int:
+    """The smallest input side a U-Net with unpadded convolutions and ``depth`` pools accepts."""
+    side = 1
+    while True:
+        try:
+            unet_output_size(side, depth)
+            return side
+        except ValueError:
+            side += 1
+
+
+# --- checkpoints -----------------------------------------------------------------------------------
+
+
+# The networks a checkpoint can hold, and the constructor arguments it records for each.
+_CHECKPOINT_MODELS = {
+    "FCN32s": (FCN32s, ("num_classes", "in_channels", "width")),
+    "FCN16s": (FCN16s, ("num_classes", "in_channels", "width")),
+    "FCN8s": (FCN8s, ("num_classes", "in_channels", "width")),
+    "UNet": (UNet, ("num_classes", "in_channels", "width", "depth", "padding")),
+}
+_CHECKPOINT_FORMAT = 1
+
+
+def _checkpoint_folder():
+    """The package's ``checkpoints`` folder (a ``Traversable``: works from a wheel or a source tree)."""
+    return importlib.resources.files("seglab") / "checkpoints"
+
+
+def available_checkpoints(folder=None) -> list[str]:
+    """The names :func:`load_checkpoint` accepts: the ``*.pt`` files of the checkpoint folder.
+
+    Args:
+        folder (str or Path, optional): where to look; by default the checkpoints shipped in the
+            package (``seglab/checkpoints/``).
+
+    Returns:
+        list[str]: sorted names, without the ``.pt``.
+
+    Example:
+        >>> "unet_things" in available_checkpoints()
+        True
+    """
+    folder = _checkpoint_folder() if folder is None else Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted(entry.name[: -len(".pt")] for entry in folder.iterdir() if entry.name.endswith(".pt"))
+
+
+def save_checkpoint(model: nn.Module, path, result: dict | None = None) -> None:
+    """Write ``model`` as a small checkpoint that :func:`load_checkpoint` reads back.
+
+    The file holds a dict ``{"format", "model", "kwargs", "state_dict", "result"}``: the class name,
+    the constructor arguments, the float32 weights on the CPU (no optimizer state), and
+    ``result``, a dict of plain Python values (numbers, strings, lists, dicts) describing how the
+    model was trained and how well it did. It loads with ``torch.load(..., weights_only=True)``.
+
+    Args:
+        model (FCN32s, FCN16s, FCN8s or UNet): the trained network.
+        path (str or Path): the file to write (``name.pt``).
+        result (dict, optional): the recorded training result, e.g. ``{"seconds": 61.2,
+            "steps": 400, "val": {"mean_iou": 0.93}}``.
+
+    Raises:
+        TypeError: ``model`` is not one of the classes above, or ``result`` is not a dict of plain
+            values (a tensor or ``torch.__version__`` in it would make the file unreadable with
+            ``weights_only=True``).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     save_checkpoint(UNet(4, width=4, depth=2), pathlib.Path(folder) / "tiny.pt", {"steps": 0})
+        ...     load_checkpoint("tiny", folder=folder).checkpoint_result
+        {'steps': 0}
+    """
+    name = type(model).__name__
+    if name not in _CHECKPOINT_MODELS or not isinstance(model, _CHECKPOINT_MODELS[name][0]):
+        raise TypeError(
+            f"model: expected one of {', '.join(_CHECKPOINT_MODELS)}, "
+            f"got {name if isinstance(model, nn.Module) else describe(model)}."
+        )
+    if result is not None and not isinstance(result, dict):
+        raise TypeError(f"result: expected a dict of plain values or None, got {describe(result)}.")
+    _check_plain(result, "result")
+    kwargs = {argument: getattr(model, argument) for argument in _CHECKPOINT_MODELS[name][1]}
+    state_dict = OrderedDict(
+        (key, value.detach().to("cpu", torch.float32) if value.is_floating_point() else value.detach().cpu())
+        for key, value in model.state_dict().items()
+    )
+    checkpoint = {
+        "format": _CHECKPOINT_FORMAT,
+        "model": name,
+        "kwargs": kwargs,
+        "state_dict": state_dict,
+        "result": {} if result is None else result,
+    }
+    torch.save(checkpoint, path)
+
+
+def _check_plain(value, name: str) -> None:
+    """``value`` holds only what ``torch.load(..., weights_only=True)`` reads back: None, bool,
+    int, float, str (exactly these types, not subclasses), and lists, tuples and str-keyed dicts of them."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if type(key) is not str:
+                raise TypeError(f"{name}: expected str keys, got {describe(key)}.")
+            _check_plain(item, f"{name}[{key!r}]")
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            _check_plain(item, f"{name}[{index}]")
+    elif value is not None and type(value) not in (bool, int, float, str):
+        raise TypeError(
+            f"{name}: expected a plain value (None, bool, int, float, str, or lists and dicts of them), "
+            f"got {type(value).__name__} {value!r:.40}. Hint: convert it: tensor.tolist(), float(x), str(version)."
+        )
+
+
+def load_checkpoint(name: str, folder=None) -> nn.Module:
+    """A trained network shipped with the package, ready to predict (in ``eval()`` mode, on the CPU).
+
+    Each checkpoint was written by ``scripts/train_checkpoints.py`` (seeded: run it to train
+    them again) and records how: ``model.checkpoint_result`` is a dict with the training time
+    (``"seconds"``, ``"steps"``, ``"threads"``), the ``"recipe"`` (data, steps, learning rates,
+    class weights), the ``"classes"`` and the validation metrics (``"val"``: ``"mean_iou"``,
+    ``"iou"`` per class, ``"boundary_iou"``, ``"pixel_accuracy"``).
+
+    ==============  ==================================================================================
+    unet_things     ``UNet(6, width=8, depth=4)`` on ``ThingsAndStuff(size=64)`` with every thing class
+                    separate (sky, grass, road, circle, square, triangle)
+    fcn32s          ``FCN32s(4, width=8)`` on ``ThingsAndStuff(size=64, merge_things=True)``
+    fcn16s          ``FCN16s(4, width=8)``, the same data and training
+    fcn8s           ``FCN8s(4, width=8)``, the same data and training
+    ==============  ==================================================================================
+
+    Args:
+        name (str): one of :func:`available_checkpoints`, e.g. ``"unet_things"``.
+        folder (str or Path, optional): read ``folder/name.pt`` instead of the shipped checkpoint.
+
+    Returns:
+        nn.Module: the network, with the attribute ``checkpoint_result`` (dict).
+
+    Raises:
+        TypeError: ``name`` is not a string.
+        ValueError: there is no checkpoint of that name, or the file is not one
+            :func:`save_checkpoint` wrote.
+
+    Example:
+        >>> model = load_checkpoint("unet_things")
+        >>> type(model).__name__, model.training
+        ('UNet', False)
+        >>> model.checkpoint_result["classes"]
+        ['sky', 'grass', 'road', 'circle', 'square', 'triangle']
+        >>> model.checkpoint_result["val"]["mean_iou"] >= 0.9  # measured on 200 validation images
+        True
+    """
+    if not isinstance(name, str):
+        raise TypeError(
+            f"name: expected a checkpoint name (str), got {describe(name)}. Hint: load_checkpoint('unet_things')."
+        )
+    names = available_checkpoints(folder)
+    if name not in names:
+        where = "shipped with seglab" if folder is None else f"in {folder}"
+        raise ValueError(
+            f"name: expected one of the checkpoints {where}: {names}, got {name!r}. "
+            f"Hint: scripts/train_checkpoints.py trains them again."
+        )
+    base = _checkpoint_folder() if folder is None else Path(folder)
+    with (base / f"{name}.pt").open("rb") as file:
+        checkpoint = torch.load(file, map_location="cpu", weights_only=True)
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") != _CHECKPOINT_FORMAT:
+        raise ValueError(
+            f"name: expected {name}.pt to be a checkpoint written by save_checkpoint (format "
+            f"{_CHECKPOINT_FORMAT}), got {describe(checkpoint)}. "
+            f"Hint: a bare state dict loads with model.load_state_dict(torch.load(path))."
+        )
+    cls, _ = _CHECKPOINT_MODELS[checkpoint["model"]]
+    model = cls(**checkpoint["kwargs"])
+    model.load_state_dict(checkpoint["state_dict"])
+    model.checkpoint_result = checkpoint["result"]
+    return model.eval()

@@ -1,5 +1,7 @@
 """Tests of ``seglab.models``: output shapes, the fully convolutional patch classifier against the
-sliding window at every pixel, parameter budgets, and the error messages for wrong input sizes.
+sliding window at every pixel, parameter budgets, the FCNs' bilinear and zero initialisations,
+U-Net's output sizes against ``seglab.ops.unet_output_size``, the transfer of a patch classifier's
+filters, checkpoints, and the error messages for wrong input sizes.
 
 Random inputs come from local, seeded ``torch.Generator`` objects; models are built under a
 fixed ``torch.manual_seed`` inside ``torch.random.fork_rng`` so the global state is untouched.
@@ -13,7 +15,20 @@ import torch.nn.functional as F
 from torch import nn
 
 import seglab.models
-from seglab.models import PatchClassifier, SmallFCN, count_parameters
+from seglab.models import (
+    FCN8s,
+    FCN16s,
+    FCN32s,
+    PatchClassifier,
+    SmallFCN,
+    UNet,
+    VGGBackbone,
+    available_checkpoints,
+    count_parameters,
+    load_checkpoint,
+    save_checkpoint,
+)
+from seglab.ops import center_crop, unet_output_size
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -174,6 +189,406 @@ def test_small_fcn_rejects_a_missing_batch_dimension_or_wrong_channels():
         model(torch.zeros(1, 1, 16, 16))
 
 
+# --- FCN-32s / 16s / 8s ----------------------------------------------------------------------------
+
+FCNS = [FCN32s, FCN16s, FCN8s]
+
+
+@pytest.mark.parametrize("cls", FCNS)
+@pytest.mark.parametrize("shape", [(2, 3, 64, 64), (1, 3, 32, 96), (1, 1, 128, 64)])
+def test_fcns_return_logits_at_full_resolution(cls, shape):
+    model = _build(cls, 5, in_channels=shape[1], width=4)
+    assert model(_rand(6, *shape)).shape == (shape[0], 5, *shape[2:])
+
+
+def test_vgg_backbone_returns_pool3_pool4_and_fc7_at_strides_8_16_32():
+    features = _build(VGGBackbone, width=4)(_rand(7, 2, 3, 64, 128))
+    assert {name: tuple(f.shape) for name, f in features.items()} == {
+        "pool3": (2, 16, 8, 16),
+        "pool4": (2, 32, 4, 8),
+        "fc7": (2, 32, 2, 4),
+    }
+
+
+def test_fcns_are_named_after_the_paper():
+    fcn8 = FCN8s(num_classes=4, width=4)
+    assert [name for name, _ in fcn8.named_children()] == [
+        "backbone", "score_fr", "upscore2", "score_pool4", "upscore_pool4", "score_pool3", "upscore8",
+    ]
+    assert [name for name, _ in FCN16s(4, width=4).named_children()] == [
+        "backbone", "score_fr", "upscore2", "score_pool4", "upscore16",
+    ]
+    assert [name for name, _ in FCN32s(4, width=4).named_children()] == ["backbone", "score_fr", "upscore"]
+    pools = [name for name, module in fcn8.backbone.named_children() if isinstance(module, nn.MaxPool2d)]
+    assert pools == ["pool1", "pool2", "pool3", "pool4", "pool5"]
+    assert (fcn8.score_pool3.in_channels, fcn8.score_pool4.in_channels, fcn8.score_fr.in_channels) == (16, 32, 32)
+
+
+@pytest.mark.parametrize(
+    "cls, name, factor", [(FCN32s, "upscore", 32), (FCN16s, "upscore16", 16), (FCN8s, "upscore8", 8)]
+)
+def test_the_final_upsampling_is_fixed_bilinear_interpolation(cls, name, factor):
+    """Away from the border (``factor // 2`` pixels), the transposed convolution is F.interpolate."""
+    up = getattr(_build(cls, 3, width=4), name)
+    assert (up.kernel_size, up.stride, up.padding) == ((2 * factor,) * 2, (factor,) * 2, (factor // 2,) * 2)
+    assert not up.weight.requires_grad  # fixed, as in the paper
+    assert up.groups == 3 and up.weight.shape == (3, 1, 2 * factor, 2 * factor)  # each class on its own
+    scores = _rand(8, 2, 3, 4, 5)
+    with torch.no_grad():
+        got = up(scores)  # [2, 3, 4 * factor, 5 * factor]
+    expected = F.interpolate(scores, scale_factor=factor, mode="bilinear", align_corners=False)
+    inside = (..., slice(factor // 2, -(factor // 2)), slice(factor // 2, -(factor // 2)))
+    assert got.shape == expected.shape == (2, 3, 4 * factor, 5 * factor)
+    torch.testing.assert_close(got[inside], expected[inside], rtol=0, atol=1e-5)
+    # at the border it fades towards zero, by the same factor in every channel: the argmax is kept
+    assert not torch.allclose(got[..., 0, 0], expected[..., 0, 0])
+    assert torch.equal(got.argmax(dim=1), expected.argmax(dim=1))
+
+
+def test_the_learned_2x_upsamplings_start_bilinear_and_are_trained():
+    model = _build(FCN8s, 3, width=4)
+    scores = _rand(9, 1, 3, 6, 6)
+    expected = F.interpolate(scores, scale_factor=2, mode="bilinear", align_corners=False)[..., 1:-1, 1:-1]
+    for up in (model.upscore2, model.upscore_pool4):
+        assert up.weight.requires_grad and up.stride == (2, 2) and up.kernel_size == (4, 4)
+        with torch.no_grad():
+            torch.testing.assert_close(up(scores)[..., 1:-1, 1:-1], expected, rtol=0, atol=1e-6)
+    trainable = count_parameters(model)
+    assert trainable == sum(p.numel() for p in model.parameters()) - model.upscore8.weight.numel()
+
+
+def test_score_pool_layers_start_at_zero():
+    model = _build(FCN8s, 4, width=4)
+    for layer in (model.score_pool3, model.score_pool4):
+        assert layer.kernel_size == (1, 1)
+        assert torch.count_nonzero(layer.weight) == 0 and torch.count_nonzero(layer.bias) == 0
+
+
+def test_a_fresh_fcn16s_from_an_fcn32s_starts_from_its_scores():
+    """The zero skip adds nothing: FCN-16s = the FCN-32s's scores, upsampled x2 then x16 (both bilinear)."""
+    fcn32 = _build(FCN32s, 4, width=4).eval()
+    with torch.no_grad():  # move the weights away from their initial values, as training would
+        for parameter in fcn32.parameters():
+            if parameter.requires_grad:
+                parameter.add_(0.1 * torch.randn(parameter.shape, generator=torch.Generator().manual_seed(1)))
+    fcn16 = FCN16s.from_coarser(fcn32)
+    images = _rand(10, 2, 3, 128, 96)
+    with torch.no_grad():
+        scores = fcn32.score_fr(fcn32.backbone(images)["fc7"])  # [2, 4, 4, 3]: stride 32
+        expected = fcn16.upscore16(fcn16.upscore2(scores))
+        got, coarse = fcn16(images), fcn32(images)
+    assert not fcn16.training
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-6)
+    # x2 then x16 is not exactly x32 (it rounds the corners of the bilinear surface), but close:
+    assert (got.argmax(dim=1) == coarse.argmax(dim=1)).float().mean() > 0.95
+    # and the copy is independent: training the new one leaves the old one alone
+    with torch.no_grad():
+        fcn16.score_fr.weight.add_(1.0)
+    assert not torch.equal(fcn16.score_fr.weight, fcn32.score_fr.weight)
+
+
+def test_a_fresh_fcn8s_from_an_fcn16s_keeps_its_learned_layers():
+    fcn16 = _build(FCN16s, 3, width=4, seed=2).eval()
+    with torch.no_grad():
+        fcn16.score_pool4.weight.normal_(generator=torch.Generator().manual_seed(3))
+        fcn16.upscore2.weight.mul_(1.5)
+    fcn8 = FCN8s.from_coarser(fcn16)
+    for name in ("score_fr.weight", "score_pool4.weight", "upscore2.weight", "backbone.conv3.block1.conv.weight"):
+        assert torch.equal(fcn8.get_parameter(name), fcn16.get_parameter(name)), name
+    images = _rand(11, 1, 3, 64, 64)
+    with torch.no_grad():
+        features = fcn16.backbone(images)
+        fuse_pool4 = fcn16.upscore2(fcn16.score_fr(features["fc7"])) + fcn16.score_pool4(features["pool4"])
+        torch.testing.assert_close(fcn8(images), fcn8.upscore8(fcn8.upscore_pool4(fuse_pool4)), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("cls, coarser", [(FCN16s, FCN16s), (FCN16s, FCN8s), (FCN8s, FCN8s), (FCN8s, SmallFCN)])
+def test_from_coarser_rejects_a_network_that_is_not_coarser(cls, coarser):
+    with pytest.raises(TypeError) as error:
+        cls.from_coarser(coarser(4, width=4))
+    message = str(error.value)
+    assert message.startswith("coarser: expected a trained FCN32s")
+    assert f"got {coarser.__name__}" in message and "Hint: the paper's stages" in message
+
+
+@pytest.mark.parametrize("cls", FCNS)
+@pytest.mark.parametrize(
+    "height, width, fix", [(60, 64, "pad the images to 64x64"), (64, 100, "crop them to 64x96"), (16, 16, "32x32")]
+)
+def test_fcns_reject_sizes_not_divisible_by_32(cls, height, width, fix):
+    with pytest.raises(ValueError) as error:
+        cls(4, width=4)(torch.zeros(1, 3, height, width))
+    message = str(error.value)
+    assert message.startswith(f"{cls.__name__}: expected H and W divisible by 32")
+    assert f"got {height}x{width}" in message and fix in message
+
+
+def test_fcns_reject_the_wrong_number_of_channels():
+    with pytest.raises(ValueError, match=r"FCN8s: expected images of shape \[B, 3, H, W\], got .*\(1, 1, 64, 64\)"):
+        FCN8s(4, width=4)(torch.zeros(1, 1, 64, 64))
+
+
+def test_fcn_parameter_counts_match_the_docstrings():
+    assert count_parameters(VGGBackbone(width=16)) == 753_776
+    assert [count_parameters(cls(4)) for cls in FCNS] == [754_292, 755_064, 755_580]
+
+
+# --- U-Net -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("depth, size", [(1, 8), (2, 32), (3, 48), (4, 64), (4, 96)])
+def test_same_unet_keeps_the_image_size(depth, size):
+    model = _build(UNet, 3, width=4, depth=depth)
+    assert model(_rand(12, 2, 3, size, size + 2**depth)).shape == (2, 3, size, size + 2**depth)
+    assert model.output_size(size) == size
+
+
+@pytest.mark.parametrize("depth, size", [(4, 572), (4, 188), (4, 201), (3, 100), (2, 45), (1, 18), (3, 93)])
+def test_valid_unet_output_size_is_unet_output_size(depth, size):
+    model = _build(UNet, 2, width=2, depth=depth, padding="valid")
+    expected = unet_output_size(size, depth)
+    assert model.output_size(size) == expected
+    with torch.no_grad():
+        assert model(_rand(13, 1, 3, size, size)).shape == (1, 2, expected, expected)
+
+
+def test_valid_unet_reproduces_the_papers_572_to_388_with_every_intermediate_size():
+    model = _build(UNet, 2, width=2, depth=4, padding="valid")
+    sizes = {}
+    for name, module in model.named_modules():
+        if name in ("encoder.0", "encoder.3", "bottleneck", "decoder.0.up", "decoder.3"):
+            module.register_forward_hook(lambda m, i, o, name=name: sizes.__setitem__(name, o.shape[-1]))
+    with torch.no_grad():
+        out = model(torch.zeros(1, 3, 572, 572))
+    assert out.shape[-1] == 388
+    assert sizes == {"encoder.0": 568, "encoder.3": 64, "bottleneck": 28, "decoder.0.up": 56, "decoder.3": 388}
+
+
+def test_valid_unet_at_width_small_gives_388_for_572():
+    """The paper's tile at a course-sized width (the lecture's example)."""
+    model = _build(UNet, 2, width=8, depth=4, padding="valid")
+    with torch.no_grad():
+        assert model(torch.zeros(1, 3, 572, 572)).shape == (1, 2, 388, 388)
+
+
+def test_valid_unet_segments_a_large_image_tile_by_tile():
+    """The overlap-tile strategy: with valid convolutions, the outputs of overlapping tiles (shifted
+    by a multiple of 2**depth, so the pools line up) are exactly pieces of the whole image's output."""
+    model = _build(UNet, 2, width=2, depth=2, padding="valid").eval()
+    image = _rand(14, 1, 3, 60, 76)
+    with torch.no_grad():
+        whole = model(image)  # [1, 2, 20, 36]
+        left, right = model(image[..., :60]), model(image[..., 16:])  # two 60 x 60 tiles -> 20 x 20
+    assert whole.shape[-2:] == (20, 36) and left.shape[-2:] == right.shape[-2:] == (20, 20)
+    torch.testing.assert_close(left, whole[..., :20], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(right, whole[..., 16:], rtol=1e-5, atol=1e-6)
+
+
+def test_unet_has_the_lecture_layout():
+    model = UNet(num_classes=4, width=8, depth=3)
+    assert [name for name, _ in model.named_children()] == ["encoder", "pool", "bottleneck", "decoder", "classifier"]
+    assert [level.conv1.out_channels for level in model.encoder] == [8, 16, 32]
+    assert model.bottleneck.conv2.out_channels == 64
+    assert [(level.up.in_channels, level.up.out_channels) for level in model.decoder] == [(64, 32), (32, 16), (16, 8)]
+    assert [level.convs.conv1.in_channels for level in model.decoder] == [64, 32, 16]  # skip + up
+    for level in model.decoder:
+        assert level.up.kernel_size == (2, 2) and level.up.stride == (2, 2)
+    assert model.classifier.kernel_size == (1, 1) and model.classifier.out_channels == 4
+    assert list(dict(model.encoder[0].named_children())) == ["conv1", "bn1", "relu1", "conv2", "bn2", "relu2"]
+    assert model.encoder[0].conv1.padding == (1, 1)
+    assert UNet(4, padding="valid").encoder[0].conv1.padding == (0, 0)
+
+
+def test_unet_skips_carry_the_fine_detail():
+    """The first level's features reach the output through the last skip: cutting it changes the output."""
+    model = _build(UNet, 2, width=4, depth=2).eval()
+    images = _rand(15, 1, 3, 16, 16)
+    with torch.no_grad():
+        out = model(images)
+        hook = model.decoder[-1].register_forward_pre_hook(lambda m, args: (args[0], torch.zeros_like(args[1])))
+        without_skip = model(images)
+        hook.remove()
+    assert not torch.allclose(out, without_skip)
+
+
+def test_unet_parameter_counts_match_the_docstring():
+    assert count_parameters(UNet(4, width=16, depth=4)) == 1_942_628
+    assert count_parameters(UNet(4, width=8, depth=4)) == 486_580
+    assert count_parameters(UNet(4, width=16, depth=3)) == 482_788
+
+
+@pytest.mark.parametrize(
+    "depth, height, width, fix", [(4, 60, 64, "pad the images to 64x64"), (3, 20, 24, "24x24"), (2, 30, 30, "32x32")]
+)
+def test_same_unet_rejects_sizes_not_divisible_by_2_to_the_depth(depth, height, width, fix):
+    with pytest.raises(ValueError) as error:
+        UNet(4, width=2, depth=depth)(torch.zeros(1, 3, height, width))
+    message = str(error.value)
+    assert message.startswith(f"UNet: expected H and W divisible by {2**depth} ({depth} 2x2 max pools")
+    assert f"got {height}x{width}" in message and fix in message
+
+
+def test_valid_unet_rejects_an_input_too_small_for_its_depth():
+    model = UNet(4, width=2, depth=4, padding="valid")
+    with pytest.raises(ValueError) as error:
+        model(torch.zeros(1, 3, 100, 572))
+    message = str(error.value)
+    smallest = next(n for n in range(1, 1000) if _fits(n, 4))
+    assert f"expected an input side of at least {smallest}" in message and "got 100" in message
+    assert "Hint: use larger tiles, a smaller depth, or padding='same'" in message
+    with torch.no_grad():
+        assert model(torch.zeros(1, 3, smallest, smallest)).shape[-1] == unet_output_size(smallest, 4)
+
+
+def _fits(size, depth):
+    try:
+        unet_output_size(size, depth)
+        return True
+    except ValueError:
+        return False
+
+
+def test_unet_rejects_bad_arguments_and_inputs():
+    with pytest.raises(ValueError, match=r"padding: expected 'same' or 'valid', got str 'full'"):
+        UNet(4, padding="full")
+    with pytest.raises(ValueError, match="depth: expected an int >= 1, got 0"):
+        UNet(4, depth=0)
+    with pytest.raises(ValueError, match=r"UNet: expected images of shape \[B, 3, H, W\].*images\[None\]"):
+        UNet(4, width=2)(torch.zeros(3, 64, 64))
+
+
+def test_valid_unet_trains_on_masks_cropped_to_its_output():
+    """What the lecture does: crop the masks with center_crop to the output size, then train."""
+    model = _build(UNet, 2, width=2, depth=1, padding="valid")
+    images, masks = _rand(16, 2, 3, 20, 20), (_rand(17, 2, 20, 20) > 0.5).long()
+    scores = model(images)  # 20 -> 16 -> 8 -> 4, then 8 -> 4: [2, 2, 4, 4]
+    loss = F.cross_entropy(scores, center_crop(masks, model.output_size(20)))
+    loss.backward()
+    assert scores.shape == (2, 2, 4, 4) and model.encoder[0].conv1.weight.grad is not None
+
+
+# --- transfer learning: a patch classifier's filters as U-Net's first level -------------------------
+
+
+def test_load_encoder_from_copies_the_patch_classifiers_filters():
+    classifier = _build(PatchClassifier, 4, width=8, seed=4)
+    unet = _build(UNet, 4, width=8, depth=2, seed=5)
+    untouched = {name: p.clone() for name, p in unet.state_dict().items() if not name.startswith("encoder.0.")}
+    assert unet.load_encoder_from(classifier) is unet
+    level = unet.encoder[0]
+    assert torch.equal(level.conv1.weight, classifier.features.conv1.weight)
+    assert torch.equal(level.conv2.weight, classifier.features.conv2.weight)
+    assert torch.equal(level.bn1.bias, classifier.features.conv1.bias)
+    assert torch.equal(level.bn2.bias, classifier.features.conv2.bias)
+    for name, before in untouched.items():  # nothing else changes
+        assert torch.equal(unet.state_dict()[name], before), name
+    with torch.no_grad():  # a copy, not shared: training one does not change the other
+        level.conv1.weight.add_(1.0)
+    assert not torch.equal(level.conv1.weight, classifier.features.conv1.weight)
+
+
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_transferred_first_level_computes_the_classifiers_features_in_eval_mode(padding):
+    classifier = _build(PatchClassifier, 4, width=6, seed=6)
+    unet = _build(UNet, 4, width=6, depth=1, padding=padding, seed=7).load_encoder_from(classifier).eval()
+    images = _rand(18, 2, 3, 24, 20)
+    with torch.no_grad():
+        expected = classifier.features(images)  # [2, 6, 20, 16]: unpadded
+        got = unet.encoder[0](images)
+    if padding == "same":
+        got = got[..., 2:-2, 2:-2]  # the interior, where padding plays no part
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_load_encoder_from_rejects_mismatched_networks():
+    unet = UNet(4, width=16, depth=2)
+    with pytest.raises(ValueError) as error:
+        unet.load_encoder_from(PatchClassifier(4, width=32))
+    message = str(error.value)
+    assert "expected a PatchClassifier with in_channels=3 and width=16" in message
+    assert "got in_channels=3 and width=32" in message
+    assert "PatchClassifier(num_classes, in_channels=3, width=16)" in message
+    with pytest.raises(ValueError, match="got in_channels=1 and width=16"):
+        unet.load_encoder_from(PatchClassifier(4, in_channels=1, width=16))
+    with pytest.raises(TypeError, match="classifier: expected a trained PatchClassifier, got SmallFCN"):
+        unet.load_encoder_from(SmallFCN(4))
+
+
+# --- checkpoints -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "cls, kwargs",
+    [(UNet, dict(width=4, depth=2, padding="valid")), (FCN8s, dict(width=4)), (FCN32s, dict(width=2, in_channels=1))],
+)
+def test_checkpoint_round_trip(tmp_path, cls, kwargs):
+    model = _build(cls, 3, **kwargs, seed=8)
+    with torch.no_grad():  # not the initial weights, and batch norm statistics that are not 0 / 1
+        for tensor in model.state_dict().values():
+            if tensor.is_floating_point():
+                tensor.add_(0.01 * torch.randn(tensor.shape, generator=torch.Generator().manual_seed(9)).abs())
+    result = {"seconds": 12.5, "steps": 300, "val": {"mean_iou": 0.9, "iou": [0.8, float("nan"), 1.0]}}
+    save_checkpoint(model, tmp_path / "mine.pt", result)
+    assert available_checkpoints(tmp_path) == ["mine"]
+
+    loaded = load_checkpoint("mine", folder=tmp_path)
+    assert type(loaded) is cls and not loaded.training
+    for name, expected in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], expected), name
+    assert loaded.checkpoint_result["steps"] == 300 and loaded.checkpoint_result["val"]["iou"][0] == 0.8
+    images = _rand(19, 2, kwargs.get("in_channels", 3), 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(images), model.eval()(images), rtol=0, atol=0)
+    raw = torch.load(tmp_path / "mine.pt", weights_only=True)  # plain tensors and values only
+    assert raw["model"] == cls.__name__ and raw["kwargs"] == {"num_classes": 3, "in_channels": 3, **kwargs}
+    assert all(t.dtype in (torch.float32, torch.int64) for t in raw["state_dict"].values())
+
+
+def test_load_checkpoint_rejects_an_unknown_name(tmp_path):
+    save_checkpoint(UNet(2, width=2, depth=1), tmp_path / "only.pt")
+    with pytest.raises(ValueError) as error:
+        load_checkpoint("unet", folder=tmp_path)
+    message = str(error.value)
+    assert message.startswith("name: expected one of the checkpoints in")
+    assert "['only'], got 'unet'" in message and "scripts/train_checkpoints.py" in message
+    with pytest.raises(ValueError, match=r"shipped with seglab: \[.*'unet_things'.*\], got 'nothing'"):
+        load_checkpoint("nothing")
+    with pytest.raises(TypeError, match="name: expected a checkpoint name"):
+        load_checkpoint(3)
+    torch.save(UNet(2, width=2, depth=1).state_dict(), tmp_path / "bare.pt")  # a state dict alone
+    with pytest.raises(ValueError, match="name: expected bare.pt to be a checkpoint written by save_checkpoint"):
+        load_checkpoint("bare", folder=tmp_path)
+    with pytest.raises(TypeError, match="model: expected one of FCN32s, FCN16s, FCN8s, UNet, got SmallFCN"):
+        save_checkpoint(SmallFCN(2), tmp_path / "no.pt")
+
+
+@pytest.mark.parametrize(
+    "result, where",
+    [
+        ({"val": {"iou": torch.tensor([0.5, 0.7])}}, "result['val']['iou']: expected a plain value"),
+        ({"torch": torch.__version__}, "result['torch']: expected a plain value"),  # a str subclass
+        ({"steps": [1, 2, torch.tensor(3)]}, "result['steps'][2]: expected a plain value"),
+        ({1: "one"}, "result: expected str keys"),
+    ],
+)
+def test_save_checkpoint_rejects_results_that_would_not_load(tmp_path, result, where):
+    """Anything but plain values makes the file unreadable with torch.load(weights_only=True)."""
+    with pytest.raises(TypeError) as error:
+        save_checkpoint(UNet(2, width=2, depth=1), tmp_path / "bad.pt", result)
+    assert str(error.value).startswith(where)
+    assert not (tmp_path / "bad.pt").exists()
+
+
+def test_shipped_checkpoints_load_and_record_their_training():
+    names = available_checkpoints()
+    assert {"unet_things", "fcn32s", "fcn16s", "fcn8s"} <= set(names)
+    for name in names:
+        model = load_checkpoint(name)
+        result = model.checkpoint_result
+        assert result["name"] == name and result["seconds"] > 0 and result["steps"] > 0
+        assert 0 < result["val"]["mean_iou"] <= 1 and len(result["val"]["iou"]) == model.num_classes
+
+
 # --- count_parameters ------------------------------------------------------------------------------
 
 
@@ -205,5 +620,5 @@ def test_every_public_name_has_an_example_and_shapes():
     for name in seglab.models.__all__:
         doc = getattr(seglab.models, name).__doc__
         assert ">>>" in doc, name
-    for name in ("PatchClassifier", "SmallFCN"):
+    for name in ("PatchClassifier", "SmallFCN", "VGGBackbone", "FCN32s", "FCN16s", "FCN8s", "UNet"):
         assert "Shape:" in getattr(seglab.models, name).__doc__, name
