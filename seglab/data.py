@@ -1,4 +1,5 @@
-"""A synthetic "things and stuff" dataset, generated on the fly: deterministic, offline, CPU-fast.
+"""A synthetic "things and stuff" dataset, generated on the fly (deterministic, offline, CPU-fast),
+and a reader for real photos (the Oxford-IIIT Pet dataset, from a folder on disk).
 
 Every image is a small outdoor scene. Its *stuff* is amorphous and textured: sky on top (a smooth
 gradient with soft clouds) above a wavy horizon, and below it grass (high-frequency green noise
@@ -24,6 +25,8 @@ ThingsAndStuff         the dataset: ``dataset[i] -> (image, target)`` in torchvi
 semantic_batch         images and semantic masks of many indices, stacked: ``[B, 3, S, S], [B, S, S]``
 detection_collate      the ``collate_fn`` for torchvision's detection models (lists, not stacks)
 sample_patches         ``p x p`` patches and the class of their centre pixel (sliding-window lecture)
+instance_map           one ``[H, W]`` map of a target's instances: 0 background, ``k`` instance ``k``
+OxfordPets             real photos of cats and dogs with pet / background masks (optional, offline)
 =====================  ==========================================================================
 
 Example:
@@ -40,7 +43,9 @@ from __future__ import annotations
 import contextlib
 import math
 import numbers
+import pathlib
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -53,10 +58,15 @@ __all__ = [
     "semantic_batch",
     "detection_collate",
     "sample_patches",
+    "instance_map",
+    "OxfordPets",
+    "IGNORE_INDEX",
 ]
 
 STUFF_CLASSES = ("sky", "grass", "road")
 THING_CLASSES = ("circle", "square", "triangle")
+
+IGNORE_INDEX = -100  # the mask value of pixels to leave out: F.cross_entropy's default ignore_index
 
 _SPLITS = ("train", "val", "test")
 _MAX_LENGTH = 2**30  # (split, index) must fit into 32 bits: torch's CPU generator keeps 32 bits of a seed
@@ -192,16 +202,7 @@ class ThingsAndStuff(torch.utils.data.Dataset):
         return scene["image"], target
 
     def _check_index(self, index) -> int:
-        if isinstance(index, torch.Tensor) and index.numel() == 1 and not index.is_floating_point():
-            index = index.item()
-        if isinstance(index, bool) or not isinstance(index, numbers.Integral):
-            raise TypeError(f"index: expected an int, got {describe(index)}.")
-        index = int(index)
-        if index < 0:
-            index += self.length
-        if not 0 <= index < self.length:
-            raise IndexError(f"index: expected 0 <= index < {self.length} (the dataset's length), got {index}.")
-        return index
+        return _check_index(index, self.length)
 
     def _generator(self, index: int) -> torch.Generator:
         """The ``torch.Generator`` that draws image ``index``, seeded from ``(seed, split, index)``.
@@ -234,6 +235,20 @@ class ThingsAndStuff(torch.utils.data.Dataset):
             "labels": things["labels"],
             "masks": things["visible"].to(torch.uint8),
         }
+
+
+def _check_index(index, length: int) -> int:
+    """``index`` (an int or a one-element integer tensor; negative counts from the end) in ``0 .. length - 1``."""
+    if isinstance(index, torch.Tensor) and index.numel() == 1 and not index.is_floating_point():
+        index = index.item()
+    if isinstance(index, bool) or not isinstance(index, numbers.Integral):
+        raise TypeError(f"index: expected an int, got {describe(index)}.")
+    index = int(index)
+    if index < 0:
+        index += length
+    if not 0 <= index < length:
+        raise IndexError(f"index: expected 0 <= index < {length} (the dataset's length), got {index}.")
+    return index
 
 
 @contextlib.contextmanager
@@ -414,7 +429,8 @@ def semantic_batch(dataset, indices):
     """The images and semantic masks of ``indices``, stacked: the input of a segmentation network.
 
     Args:
-        dataset (ThingsAndStuff or any dataset of ``(image, target)`` with ``target["semantic"]``,
+        dataset (ThingsAndStuff, OxfordPets, or any dataset of ``(image, target)`` pairs whose
+            target is a dict with ``target["semantic"]`` or the mask itself (int64 Tensor[S, S]),
             e.g. a ``torch.utils.data.Subset`` of one).
         indices (iterable of int): e.g. ``range(64)``.
 
@@ -435,7 +451,7 @@ def semantic_batch(dataset, indices):
     for index in indices:
         image, target = dataset[index]
         images.append(image)
-        masks.append(target["semantic"])
+        masks.append(target if isinstance(target, torch.Tensor) else target["semantic"])
     return torch.stack(images), torch.stack(masks)
 
 
@@ -559,3 +575,249 @@ def sample_patches(dataset, count, patch_size, seed=0, balanced=False):
     patches = padded[image_index[:, None, None], :, r, c]  # [count, p, p, 3]
     labels = semantics[image_index, rows, cols]
     return patches.permute(0, 3, 1, 2).contiguous(), labels
+
+
+def instance_map(target) -> torch.Tensor:
+    """One label map of the instances of an image: 0 on the background, ``k`` on instance ``k``.
+
+    The instance masks of a target (``[N, H, W]``, one 0/1 plane per instance) folded into one
+    plane, numbered from 1 in the order of the masks:
+
+    .. math::
+        \\text{out}[r, c] = \\max \\{\\, k : \\text{masks}[k - 1, r, c] = 1 \\,\\} \\quad (0 \\text{ if none})
+
+    The masks of ``ThingsAndStuff`` are disjoint, so every instance keeps all its pixels; should
+    masks overlap, the later one (drawn on top) wins. This is the input of U-Net's weight map
+    (``seglab.losses.unet_weight_map``), which needs to know where one object ends and the next
+    begins, even when the semantic mask gives both the same class.
+
+    Args:
+        target (dict or Tensor): a target of ``ThingsAndStuff`` (its ``target["masks"]`` is used)
+            or the masks themselves, a 0/1 or bool Tensor[N, H, W] (``N`` may be 0).
+
+    Returns:
+        int64 Tensor[H, W]: 0 for the background, ``1 .. N`` for the instances.
+
+    Raises:
+        TypeError: ``target`` is neither a dict with ``"masks"`` nor an integer or bool tensor.
+        ValueError: the masks are not ``[N, H, W]`` or hold values other than 0 and 1.
+
+    Example:
+        >>> dataset = ThingsAndStuff(length=10)
+        >>> image, target = dataset[2]
+        >>> instances = instance_map(target)
+        >>> instances.shape, instances.dtype, instances.max().item() == len(target["labels"])
+        (torch.Size([64, 64]), torch.int64, True)
+        >>> bool(torch.equal(instances > 0, target["semantic"] >= len(STUFF_CLASSES)))  # exactly the things
+        True
+        >>> masks = torch.zeros(2, 3, 4, dtype=torch.uint8)
+        >>> masks[0, 0, :2] = 1  # instance 1: two pixels of the top row
+        >>> masks[1, 2, 1:] = 1  # instance 2: three pixels of the bottom row
+        >>> instance_map(masks)
+        tensor([[1, 1, 0, 0],
+                [0, 0, 0, 0],
+                [0, 2, 2, 2]])
+    """
+    masks = target.get("masks") if isinstance(target, dict) else target
+    if masks is None:
+        raise TypeError(
+            f"target: expected a target dict with 'masks' (as ThingsAndStuff returns), got a dict with "
+            f"the keys {sorted(target)}. Hint: instance_map(dataset[i][1])."
+        )
+    if not isinstance(masks, torch.Tensor) or masks.is_floating_point() or masks.is_complex():
+        raise TypeError(
+            f"target: expected a target dict or instance masks (0/1 or bool Tensor[N, H, W]), got "
+            f"{describe(masks)}. Hint: instance_map(dataset[i][1]), or masks.round().to(torch.uint8) "
+            f"for float masks."
+        )
+    if masks.dim() != 3:
+        raise ValueError(
+            f"masks: expected instance masks of shape [N, H, W] (one plane per instance), got "
+            f"{describe(masks)}. Hint: a single mask [H, W] is masks[None]."
+        )
+    if masks.numel() and not bool(((masks == 0) | (masks == 1)).all()):
+        raise ValueError(
+            f"masks: expected values 0 and 1, got values from {masks.min().item()} to {masks.max().item()}. "
+            f"Hint: this takes one plane per instance; a map of instance ids is already the answer."
+        )
+    count, height, width = masks.shape
+    if count == 0:
+        return torch.zeros(height, width, dtype=torch.int64)
+    ids = torch.arange(1, count + 1).view(-1, 1, 1)  # [N, 1, 1]: instance k has id k
+    return (masks.bool() * ids).amax(dim=0)  # [H, W]: the last instance that covers each pixel
+
+
+# --- real photos: the Oxford-IIIT Pet dataset ------------------------------------------------------
+
+_PETS_URL = "https://www.robots.ox.ac.uk/~vgg/data/pets/"
+_PETS_FOLDER = "oxford-iiit-pet"
+_PETS_SPLITS = ("trainval", "test")
+_PETS_LAYOUT = (
+    "oxford-iiit-pet/images/<name>.jpg, oxford-iiit-pet/annotations/trimaps/<name>.png, "
+    "oxford-iiit-pet/annotations/trainval.txt and test.txt"
+)
+# trimap value -> mask value: 1 the pet, 2 the background, 3 the uncertain border around the pet
+_TRIMAP_TO_MASK = {1: 1, 2: 0, 3: IGNORE_INDEX}
+
+
+class OxfordPets(torch.utils.data.Dataset):
+    """Photos of cats and dogs with pet / background masks: the Oxford-IIIT Pet dataset, read from disk.
+
+    A thin layer over ``torchvision.datasets.OxfordIIITPet(root, split, target_types="segmentation",
+    download=False)`` that turns every photo and its *trimap* into the tensors a segmentation
+    network trains on. The trimap marks each pixel 1 (pet), 2 (background) or 3 (the uncertain
+    border around the pet, a few pixels wide, where fur meets the background); the mask maps them to
+
+    ===========  ==========================================
+    trimap       mask
+    ===========  ==========================================
+    1 (pet)      1 (``"pet"``)
+    2            0 (``"background"``)
+    3 (border)   ``IGNORE_INDEX`` = -100: left out of losses and metrics
+    ===========  ==========================================
+
+    -100 is the default ``ignore_index`` of ``F.cross_entropy`` and of ``seglab.losses``, so a
+    loss leaves the border out on its own; pass ``ignore_index=IGNORE_INDEX`` to the metrics
+    (``seglab.metrics.mean_iou(pred, mask, 2, ignore_index=-100)``, ``seglab.train.evaluate``).
+    Before plotting a mask, give the border a class of its own: ``mask.clamp(min=0)`` shows it as
+    background, ``torch.where(mask < 0, 2, mask)`` as a third colour.
+
+    Photos come in many sizes; each is stretched to ``size x size`` (the aspect ratio is not kept):
+    the photo with bilinear interpolation (antialiased when it shrinks), the trimap with nearest
+    neighbour (``mode="nearest-exact"``), so the mask holds labels only, never blends of them.
+
+    Nothing is downloaded, ever. Get the data by hand (about 800 MB) from
+    https://www.robots.ox.ac.uk/~vgg/data/pets/: unpack ``images.tar.gz`` and
+    ``annotations.tar.gz`` into one folder ``oxford-iiit-pet``, so that it holds::
+
+        oxford-iiit-pet/images/Abyssinian_1.jpg ...
+        oxford-iiit-pet/annotations/trimaps/Abyssinian_1.png ...
+        oxford-iiit-pet/annotations/trainval.txt     (3,680 images)
+        oxford-iiit-pet/annotations/test.txt         (3,669 images)
+
+    and pass its parent folder as ``root`` (the folder itself is accepted too). Each line of a
+    split file reads ``<name> <breed 1..37> <species 1 cat, 2 dog> <breed id within species>``.
+
+    Args:
+        root (str or pathlib.Path): the folder that contains ``oxford-iiit-pet/`` (as for
+            torchvision), or the ``oxford-iiit-pet`` folder itself.
+        split (str): ``"trainval"`` or ``"test"`` (the dataset's official split).
+        size (int): the side ``S`` of the returned images and masks.
+        limit (int, optional): use only the first ``limit`` images of the split (in the order of
+            the split file): a quick experiment on a laptop. ``None``: all of them.
+
+    Attributes:
+        classes (tuple[str]): ``("background", "pet")``.
+        num_classes (int): 2.
+        ignore_index (int): ``IGNORE_INDEX`` (-100), the mask value of the border pixels.
+        names (list[str]): the image names in dataset order, e.g. ``"Abyssinian_1"``.
+
+    ``dataset[i]`` returns ``(image, mask)``:
+
+    * ``image`` (float32 Tensor[3, S, S]): RGB, values in [0, 1];
+    * ``mask`` (int64 Tensor[S, S]): 0 background, 1 pet, -100 border (ignored).
+
+    ``seglab.data.semantic_batch(dataset, range(32))`` stacks them, and a ``DataLoader`` with its
+    default ``collate_fn`` batches them for ``seglab.train.fit``.
+
+    Raises:
+        FileNotFoundError: ``root`` does not hold the dataset in the layout above (the message
+            names what is missing and where to get it).
+        TypeError, ValueError: a bad ``split``, ``size`` or ``limit``.
+
+    Example:
+        >>> dataset = OxfordPets("data", split="trainval", size=128)  # doctest: +SKIP
+        >>> image, mask = dataset[0]  # doctest: +SKIP
+        >>> image.shape, mask.shape, mask.unique().tolist()  # doctest: +SKIP
+        (torch.Size([3, 128, 128]), torch.Size([128, 128]), [-100, 0, 1])
+        >>> OxfordPets("no/such/folder")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        FileNotFoundError: root: expected the Oxford-IIIT Pet dataset in no/such/folder/oxford-iiit-pet ...
+    """
+
+    classes = ("background", "pet")
+    num_classes = 2
+    ignore_index = IGNORE_INDEX
+
+    def __init__(self, root, split="trainval", size=128, limit=None):
+        if not isinstance(split, str):
+            raise TypeError(f"split: expected one of {_PETS_SPLITS}, got {describe(split)}.")
+        if split not in _PETS_SPLITS:
+            raise ValueError(
+                f"split: expected one of {_PETS_SPLITS}, got {split!r}. "
+                f"Hint: the Oxford-IIIT Pet dataset has two splits; hold out part of 'trainval' for validation."
+            )
+        self.split = split
+        self.size = positive_int(size, "size")
+        self.limit = None if limit is None else positive_int(limit, "limit")
+        self.root = self._find_root(root)
+
+        from torchvision.datasets import OxfordIIITPet  # imported here: nothing heavy on import
+
+        self._pets = OxfordIIITPet(str(self.root), split=split, target_types="segmentation", download=False)
+        base = self.root / _PETS_FOLDER
+        with open(base / "annotations" / f"{split}.txt") as file:  # the order torchvision reads them in
+            names = [line.split()[0] for line in file if line.strip()]  # e.g. "Abyssinian_1"
+        self.names = names if self.limit is None else names[: self.limit]
+        self._trimaps = [base / "annotations" / "trimaps" / f"{name}.png" for name in self.names]
+        photos = [base / "images" / f"{name}.jpg" for name in self.names]
+        missing = [path for pair in zip(photos, self._trimaps) for path in pair if not path.is_file()]
+        if missing:
+            raise FileNotFoundError(
+                f"root: expected an image and a trimap for every name in annotations/{split}.txt, got "
+                f"{len(missing)} missing file(s), the first {missing[0]}. Hint: unpack both images.tar.gz "
+                f"and annotations.tar.gz from {_PETS_URL} completely ({_PETS_LAYOUT})."
+            )
+
+    @staticmethod
+    def _find_root(root):
+        """The folder that contains ``oxford-iiit-pet/`` (what torchvision calls ``root``)."""
+        if not isinstance(root, (str, pathlib.Path)):
+            raise TypeError(f"root: expected a folder name (str or pathlib.Path), got {describe(root)}.")
+        root = pathlib.Path(root)
+        base = root / _PETS_FOLDER
+        if not base.is_dir() and root.name == _PETS_FOLDER and root.is_dir():
+            root, base = root.parent, root  # the dataset folder itself was given
+        needed = [base / "images", base / "annotations" / "trimaps", base / "annotations" / "trainval.txt",
+                  base / "annotations" / "test.txt"]  # fmt: skip
+        missing = [path for path in needed if not path.exists()]
+        if missing:
+            got = "no such folder" if not base.is_dir() else f"no {missing[0].relative_to(base)} in it"
+            raise FileNotFoundError(
+                f"root: expected the Oxford-IIIT Pet dataset in {base} ({_PETS_LAYOUT}), got {got}. "
+                f"Hint: nothing is downloaded for you: get images.tar.gz and annotations.tar.gz (about "
+                f"800 MB) from {_PETS_URL}, unpack both into {base}, and pass root={str(root)!r}."
+            )
+        return root
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __repr__(self) -> str:
+        return (
+            f"OxfordPets(root={str(self.root)!r}, split={self.split!r}, size={self.size}, "
+            f"limit={self.limit}, images={len(self)}, classes={self.classes})"
+        )
+
+    def __getitem__(self, index):
+        index = _check_index(index, len(self))
+        photo, trimap = self._pets[index]  # PIL images: RGB, and one channel of values 1, 2, 3
+        with photo, trimap:
+            image = torch.from_numpy(np.array(photo, dtype=np.uint8))  # [H, W, 3]
+            codes = torch.from_numpy(np.array(trimap, dtype=np.uint8))  # [H, W]
+        if codes.dim() != 2 or not bool(((codes >= 1) & (codes <= 3)).all()):
+            raise ValueError(
+                f"trimap {self._trimaps[index]}: expected one channel of values 1 (pet), 2 (background) "
+                f"and 3 (border), got {describe(codes)} with values {torch.unique(codes).tolist()[:8]}. "
+                f"Hint: the trimaps come from annotations.tar.gz of {_PETS_URL}, unchanged."
+            )
+        size = (self.size, self.size)
+        with _one_thread():
+            image = image.permute(2, 0, 1)[None].float() / 255  # [1, 3, H, W] in [0, 1]
+            image = F.interpolate(image, size=size, mode="bilinear", align_corners=False, antialias=True)[0]
+            codes = F.interpolate(codes[None, None].float(), size=size, mode="nearest-exact")[0, 0].long()  # [S, S]
+            mask = torch.full(size, IGNORE_INDEX, dtype=torch.int64)
+            mask[codes == 1] = 1
+            mask[codes == 2] = 0
+        return image.clamp_(0.0, 1.0), mask

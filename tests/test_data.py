@@ -1,16 +1,26 @@
 """Tests for seglab.data: the synthetic scenes are deterministic and their targets agree exactly."""
 
 import doctest
+import shutil
+import subprocess
+import sys
 
+import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
+from PIL import Image
 
 import seglab.data
+from seglab import losses, metrics
 from seglab.data import (
+    IGNORE_INDEX,
     STUFF_CLASSES,
     THING_CLASSES,
+    OxfordPets,
     ThingsAndStuff,
     detection_collate,
+    instance_map,
     sample_patches,
     semantic_batch,
 )
@@ -421,6 +431,229 @@ def test_sample_patches_bad_arguments():
         sample_patches(dataset, 10, 11, balanced=1)
     with pytest.raises(ValueError, match="empty dataset"):
         sample_patches(ThingsAndStuff(length=0), 10, 11)
+
+
+# --- instance maps ---------------------------------------------------------------------------------
+
+
+def test_instance_map_numbers_the_instances_of_a_scene():
+    dataset = ThingsAndStuff(length=20, max_things=8)
+    seen = 0
+    for index in range(20):
+        _, target = dataset[index]
+        instances = instance_map(target)
+        assert instances.shape == (64, 64) and instances.dtype == torch.int64
+        masks = target["masks"].bool()
+        for k, mask in enumerate(masks, start=1):
+            assert (instances[mask] == k).all() and (instances == k).sum() == mask.sum()  # all of it, nothing else
+        assert torch.equal(instances > 0, target["semantic"] >= THING)  # the things and only the things
+        assert torch.equal(instance_map(target["masks"]), instances)  # the masks alone give the same map
+        seen += len(masks)
+    assert seen > 30
+
+
+def test_instance_map_of_overlapping_and_empty_masks():
+    masks = torch.zeros(3, 2, 5, dtype=torch.bool)
+    masks[0, :, :3] = True  # instance 1: columns 0-2
+    masks[1, :, 2:4] = True  # instance 2: columns 2-3, on top of instance 1 in column 2
+    masks[2, 1, 4] = True  # instance 3: one pixel
+    assert instance_map(masks).tolist() == [[1, 1, 2, 2, 0], [1, 1, 2, 2, 3]]
+    assert instance_map(masks.to(torch.uint8)).tolist() == [[1, 1, 2, 2, 0], [1, 1, 2, 2, 3]]
+    empty = instance_map({"masks": torch.zeros(0, 4, 6, dtype=torch.uint8)})
+    assert empty.shape == (4, 6) and empty.dtype == torch.int64 and (empty == 0).all()
+    _, target = ThingsAndStuff(length=5, max_things=0)[0]
+    assert (instance_map(target) == 0).all()
+
+
+def test_instance_map_bad_input():
+    with pytest.raises(TypeError, match="expected a target dict with 'masks'.*got a dict with the keys \\['semantic'\\]"):
+        instance_map({"semantic": torch.zeros(4, 4, dtype=torch.int64)})
+    with pytest.raises(TypeError, match="0/1 or bool Tensor.*Hint"):
+        instance_map(torch.zeros(2, 4, 4))
+    with pytest.raises(ValueError, match=r"masks: expected instance masks of shape \[N, H, W\].*masks\[None\]"):
+        instance_map(torch.zeros(4, 4, dtype=torch.uint8))
+    with pytest.raises(ValueError, match="expected values 0 and 1, got values from 0 to 2"):
+        instance_map(torch.tensor([[[0, 2]]]))
+
+
+# --- Oxford-IIIT Pet, on a tiny fake folder in the real layout -----------------------------------------
+
+# name: (split, (height, width) of the photo, its colour); the breed and species columns as in the real files
+_PETS = {
+    "Abyssinian_1": ("trainval", (16, 16), (200, 40, 60)),
+    "Abyssinian_2": ("trainval", (20, 40), (30, 160, 220)),
+    "beagle_1": ("trainval", (33, 25), (240, 220, 40)),
+    "Abyssinian_3": ("test", (24, 30), (90, 90, 90)),
+    "beagle_2": ("test", (12, 18), (10, 200, 100)),
+}
+_PET_LINES = {"Abyssinian": "1 1 1", "beagle": "12 2 1"}
+
+
+def _trimap(name, height, width):
+    """The trimap of a fake photo: values 1 (pet), 2 (background), 3 (border)."""
+    if name == "Abyssinian_1":  # random values: the mapping is checked pixel by pixel
+        return torch.randint(1, 4, (height, width), generator=torch.Generator().manual_seed(0)).numpy().astype(np.uint8)
+    trimap = np.full((height, width), 2, dtype=np.uint8)  # background
+    trimap[:, : width // 2] = 1  # the left half is the pet
+    trimap[:4] = 3  # the top four rows are the uncertain border
+    return trimap
+
+
+def _write_pets(base):
+    (base / "images").mkdir(parents=True)
+    (base / "annotations" / "trimaps").mkdir(parents=True)
+    lines = {"trainval": [], "test": []}
+    for name, (split, (height, width), colour) in _PETS.items():
+        Image.new("RGB", (width, height), colour).save(base / "images" / f"{name}.jpg", quality=95)
+        Image.fromarray(_trimap(name, height, width), mode="L").save(base / "annotations" / "trimaps" / f"{name}.png")
+        lines[split].append(f"{name} {_PET_LINES[name.rsplit('_', 1)[0]]}\n")
+    for split, text in lines.items():
+        (base / "annotations" / f"{split}.txt").write_text("".join(text))
+
+
+@pytest.fixture(scope="module")
+def pets_root(tmp_path_factory):
+    """A folder holding ``oxford-iiit-pet/`` with five small photos, as torchvision expects it."""
+    root = tmp_path_factory.mktemp("pets")
+    _write_pets(root / "oxford-iiit-pet")
+    return root
+
+
+def test_pets_length_shapes_dtypes_and_classes(pets_root, one_thread):
+    dataset = OxfordPets(pets_root, size=24)
+    assert len(dataset) == 3 and dataset.names == ["Abyssinian_1", "Abyssinian_2", "beagle_1"]
+    assert dataset.classes == ("background", "pet") and dataset.num_classes == 2
+    assert dataset.ignore_index == IGNORE_INDEX == -100
+    for index in range(3):
+        image, mask = dataset[index]
+        assert image.shape == (3, 24, 24) and image.dtype == torch.float32
+        assert mask.shape == (24, 24) and mask.dtype == torch.int64
+        assert 0 <= image.min().item() and image.max().item() <= 1
+        assert set(mask.unique().tolist()) <= {IGNORE_INDEX, 0, 1}
+        colour = torch.tensor(_PETS[dataset.names[index]][2], dtype=torch.float32) / 255
+        assert torch.allclose(image.mean(dim=(1, 2)), colour, atol=0.03)  # this photo, not another
+    assert torch.equal(dataset[-1][0], dataset[2][0])
+    assert "OxfordPets(" in repr(dataset) and "split='trainval'" in repr(dataset)
+
+
+def test_pets_trimap_values_map_to_pet_background_and_ignore(pets_root, one_thread):
+    image, mask = OxfordPets(pets_root, size=16)[0]  # a 16 x 16 photo kept at its size: pixel for pixel
+    trimap = torch.from_numpy(_trimap("Abyssinian_1", 16, 16)).long()
+    assert set(trimap.unique().tolist()) == {1, 2, 3}
+    assert (mask[trimap == 1] == 1).all()  # 1 -> pet
+    assert (mask[trimap == 2] == 0).all()  # 2 -> background
+    assert (mask[trimap == 3] == IGNORE_INDEX).all()  # 3 (border) -> ignored
+    path = pets_root / "oxford-iiit-pet" / "images" / "Abyssinian_1.jpg"
+    decoded = torch.from_numpy(np.array(Image.open(path).convert("RGB"))).permute(2, 0, 1).float() / 255
+    assert torch.allclose(image, decoded, atol=1e-6)  # at its own size the photo is not resampled
+
+
+def test_pets_resize_image_bilinear_mask_nearest(pets_root, one_thread):
+    dataset = OxfordPets(pets_root, size=10)
+    image, mask = dataset[1]  # a 20 x 40 photo: left half pet, right half background, top 4 rows border
+    expected = torch.zeros(10, 10, dtype=torch.int64)
+    expected[:, :5] = 1
+    expected[:2] = IGNORE_INDEX  # rows 0, 1 sample photo rows 1, 3 (nearest-exact: floor((i + 0.5) * 2))
+    assert torch.equal(mask, expected)
+    assert torch.allclose(image, torch.tensor([30, 160, 220]).view(3, 1, 1) / 255, atol=0.03)  # a flat colour stays flat
+    image, mask = OxfordPets(pets_root, size=48)[1]  # enlarged: still labels only, never blends of them
+    assert image.shape == (3, 48, 48) and set(mask.unique().tolist()) == {IGNORE_INDEX, 0, 1}
+    assert (mask[:, :24][mask[:, :24] >= 0] == 1).all() and (mask[:, 24:][mask[:, 24:] >= 0] == 0).all()
+
+
+def test_pets_split_and_limit(pets_root, one_thread):
+    test = OxfordPets(pets_root, split="test", size=8)
+    assert len(test) == 2 and test.names == ["Abyssinian_3", "beagle_2"]
+    assert torch.allclose(test[1][0].mean(dim=(1, 2)), torch.tensor([10, 200, 100]) / 255, atol=0.03)
+    limited = OxfordPets(pets_root, size=8, limit=2)
+    assert len(limited) == 2 and limited.names == ["Abyssinian_1", "Abyssinian_2"]
+    assert torch.equal(limited[1][1], OxfordPets(pets_root, size=8)[1][1])
+    assert len(OxfordPets(pets_root, size=8, limit=100)) == 3
+    with pytest.raises(IndexError, match=r"expected 0 <= index < 2 .*got 2"):
+        limited[2]
+
+
+def test_pets_root_may_be_the_dataset_folder_itself(pets_root, one_thread):
+    dataset = OxfordPets(pets_root / "oxford-iiit-pet", split="test", size=8)
+    assert len(dataset) == 2 and dataset.root == pets_root
+
+
+def test_pets_work_with_batches_losses_and_metrics(pets_root, one_thread):
+    dataset = OxfordPets(pets_root, size=16)
+    images, masks = semantic_batch(dataset, range(3))
+    assert images.shape == (3, 3, 16, 16) and masks.shape == (3, 16, 16) and masks.dtype == torch.int64
+    assert torch.equal(masks[2], dataset[2][1])
+    loaded_images, loaded_masks = next(iter(torch.utils.data.DataLoader(dataset, batch_size=3)))  # default collate
+    assert torch.equal(loaded_images, images) and torch.equal(loaded_masks, masks)
+
+    logits = torch.randn(3, 2, 16, 16, generator=torch.Generator().manual_seed(0))
+    counted = masks != IGNORE_INDEX
+    assert (~counted).any() and counted.any()
+    by_hand = -logits.log_softmax(dim=1).gather(1, masks.clamp(min=0)[:, None])[:, 0][counted].mean()
+    assert torch.allclose(F.cross_entropy(logits, masks), by_hand)  # the border is ignored by default
+    assert torch.allclose(losses.pixel_cross_entropy(logits, masks), by_hand)
+    pred = logits.argmax(dim=1)
+    miou = metrics.mean_iou(pred, masks, num_classes=2, ignore_index=IGNORE_INDEX)
+    assert torch.allclose(miou, metrics.mean_iou(pred[counted], masks[counted], num_classes=2))
+    with pytest.raises(ValueError, match="ignore_index=-100"):  # forgetting ignore_index is caught, not miscounted
+        metrics.mean_iou(pred, masks, num_classes=2)
+
+
+def test_pets_missing_folder_says_what_to_do_and_downloads_nothing(tmp_path):
+    with pytest.raises(FileNotFoundError) as info:
+        OxfordPets(tmp_path / "data")
+    message = str(info.value)
+    assert "root: expected the Oxford-IIIT Pet dataset in" in message and "got no such folder" in message
+    assert "oxford-iiit-pet/images/<name>.jpg" in message and "annotations/trainval.txt" in message
+    assert "Hint: nothing is downloaded" in message and "https://www.robots.ox.ac.uk/~vgg/data/pets/" in message
+    assert list(tmp_path.iterdir()) == []  # nothing was created, nothing downloaded
+
+
+def test_pets_incomplete_folder(tmp_path):
+    _write_pets(tmp_path / "oxford-iiit-pet")
+    (tmp_path / "oxford-iiit-pet" / "annotations" / "test.txt").unlink()
+    with pytest.raises(FileNotFoundError, match=r"got no annotations/test.txt in it\. Hint"):
+        OxfordPets(tmp_path)
+    (tmp_path / "oxford-iiit-pet" / "annotations" / "test.txt").write_text("beagle_2 12 2 1\n")
+    (tmp_path / "oxford-iiit-pet" / "images" / "beagle_2.jpg").unlink()
+    with pytest.raises(FileNotFoundError, match=r"1 missing file\(s\), the first .*beagle_2.jpg"):
+        OxfordPets(tmp_path, split="test")
+    shutil.rmtree(tmp_path / "oxford-iiit-pet" / "annotations" / "trimaps")
+    with pytest.raises(FileNotFoundError, match="got no annotations/trimaps in it"):
+        OxfordPets(tmp_path)
+
+
+def test_pets_bad_trimap_values(tmp_path):
+    _write_pets(tmp_path / "oxford-iiit-pet")
+    Image.fromarray(np.full((16, 16), 255, dtype=np.uint8), mode="L").save(
+        tmp_path / "oxford-iiit-pet" / "annotations" / "trimaps" / "Abyssinian_1.png"
+    )
+    with pytest.raises(ValueError, match=r"expected one channel of values 1 \(pet\), 2 \(background\).*\[255\]"):
+        OxfordPets(tmp_path)[0]
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, words",
+    [
+        (dict(split="train"), ValueError, "split: expected one of ('trainval', 'test'), got 'train'. Hint"),
+        (dict(split=None), TypeError, "split: expected one of"),
+        (dict(size=0), ValueError, "size: expected an int >= 1, got 0"),
+        (dict(size=12.0), TypeError, "size: expected an int"),
+        (dict(limit=0), ValueError, "limit: expected an int >= 1, got 0"),
+    ],
+)
+def test_pets_bad_arguments(pets_root, kwargs, error, words):
+    with pytest.raises(error) as info:
+        OxfordPets(pets_root, **kwargs)
+    assert words in str(info.value)
+    with pytest.raises(TypeError, match="root: expected a folder name"):
+        OxfordPets(3)
+
+
+def test_importing_seglab_data_does_not_import_torchvision():
+    code = "import sys, seglab.data; print('torchvision' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
 
 
 def test_doctests():
