@@ -8,7 +8,11 @@ What it measures (DESIGN.md, "Budgets"):
   ``nbgrader autograde`` (budget: 30 s);
 * optionally (``--suite``) the whole test suite, install excluded (budget: 10 minutes);
 * results of lectures 2-3: the sliding window against the same classifier made fully
-  convolutional (same answers, speed-up) and a small FCN's mIoU on held-out images.
+  convolutional (same answers, speed-up) and a small FCN's mIoU on held-out images;
+* results of lectures 5-6 (``benchmarks/encoder_decoder.py``): FCN-32s/16s/8s and U-Net trained
+  with the lectures' live budgets (mIoU and boundary IoU), the effect of transfer learning on
+  U-Net's convergence, and the shipped checkpoints (training time from their recorded result,
+  metrics measured again on test images).
 
 Usage, from the course root::
 
@@ -37,6 +41,7 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the temporary-course helpers the grading tests use
+sys.path.insert(0, str(ROOT / "benchmarks"))  # encoder_decoder: the results of lectures 5-6
 
 from _nbgrader_course import (  # noqa: E402
     generate_assignment,
@@ -133,6 +138,38 @@ def measure_fcn() -> list[str]:
     ]
 
 
+def measure_encoder_decoders() -> list[str]:
+    """Lectures 5-6: FCN-32s/16s/8s and U-Net trained live, transfer learning, the shipped checkpoints."""
+    import encoder_decoder as ed
+
+    rows = []
+    live = ed.live_fcn()
+    for name, result in live.items():
+        rows.append(
+            f"| `{name}` trained live, {result['steps']} steps ({result['seconds']:.0f} s): {ed.VAL_IMAGES} val images "
+            f"| | mIoU {result['mean_iou']:.3f}, boundary IoU {result['boundary_iou']:.3f} |"
+        )
+    unet = ed.live_unet()
+    rows.append(
+        f"| `UNet` trained live, {unet['steps']} steps ({unet['seconds']:.0f} s): {ed.VAL_IMAGES} val images "
+        f"| | mIoU {unet['mean_iou']:.3f}, boundary IoU {unet['boundary_iou']:.3f} |"
+    )
+    transfer = ed.transfer_learning()
+    at = ", ".join(str(step) for step in transfer["report_at"])
+    for kind, label in (("transferred", "first level from a patch classifier"), ("random", "random initialisation")):
+        means = ", ".join(f"{value:.3f}" for value in transfer[kind]["mean"])
+        rows.append(f"| `UNet`, {label}: mean val mIoU after {at} steps (3 seeds) | | {means} |")
+    for name, result in ed.checkpoints().items():
+        test = result["test"]
+        per_class = ", ".join(f"{c} {v:.2f}" for c, v in zip(result["classes"], test["iou"]))
+        rows.append(
+            f"| checkpoint `{name}` ({result['model']}, {result['megabytes']:.1f} MB), trained by "
+            f"`scripts/train_checkpoints.py` in {result['steps']} steps | {result['seconds']:.0f} s "
+            f"| test mIoU {test['mean_iou']:.3f}, boundary IoU {test['boundary_iou']:.3f} ({per_class}) |"
+        )
+    return rows
+
+
 def _row(name: str, seconds: float, budget: float) -> str:
     verdict = "within budget" if seconds <= budget else "**over budget**"
     return f"| {name} | {seconds:.1f} s | {budget} s | {verdict} |"
@@ -162,7 +199,7 @@ def measure(suite: bool) -> str:
         "|---|---|---|---|",
     ]
     results = ["", "Results on held-out synthetic images (64x64):", "", "| what | time | result |", "|---|---|---|"]
-    return "\n".join(header + rows + results + measure_fcn())
+    return "\n".join(header + rows + results + measure_fcn() + measure_encoder_decoders())
 
 
 def write_readme(table: str) -> None:

@@ -1,0 +1,245 @@
+"""Results of the encoder-decoder lectures (FCN-32s / 16s / 8s, U-Net), measured for the README.
+
+Each function trains or loads networks the way the lectures do and returns a dict of numbers
+(seconds, steps, mean IoU, boundary IoU, ...); ``benchmarks/run.py`` turns them into rows of
+the README's table. Everything is seeded: with the same number of threads the metrics are the
+same on every run (the seconds are wall-clock time and vary with the machine's load).
+
+==================  ============================================================================
+live_fcn            FCN-32s vs FCN-8s (and FCN-16s) trained live with the same short budget:
+                    mean IoU and boundary IoU on held-out images
+live_unet           a U-Net trained live on the same task: mean IoU after a fixed number of steps
+transfer_learning   U-Net whose first level starts from a trained patch classifier vs from a
+                    random initialisation, same batches: validation mIoU after 10, 25, 50
+                    steps and the steps it takes to reach mIoU 0.9
+checkpoints         the shipped checkpoints (``seglab/checkpoints``): their recorded metrics and
+                    the same metrics measured again on the validation images and on test images
+==================  ============================================================================
+
+Usage, from the course root::
+
+    .venv/bin/python benchmarks/encoder_decoder.py   # prints every result as JSON
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from seglab import data, metrics, models, train  # noqa: E402
+
+SIZE = 64  # the lectures' image side
+TRAIN_IMAGES, VAL_IMAGES = 500, 100
+BOUNDARY_WIDTH = 2
+
+# The lectures' live training recipes (a fixed number of steps; max_seconds only guards a busy machine).
+LIVE_FCN = {"kwargs": {"width": 8}, "steps": 300, "lr": 3e-3, "batch_size": 8, "max_seconds": 20}
+LIVE_UNET = {"kwargs": {"width": 16, "depth": 3}, "steps": 100, "lr": 3e-3, "batch_size": 8, "max_seconds": 20}
+# Transfer learning: a patch classifier trained briefly (lecture 2's recipe), then two U-Nets.
+TRANSFER = {
+    "patches": 20000,
+    "patch_steps": 500,
+    "patch_batch_size": 128,
+    "unet_kwargs": {"width": 16, "depth": 3},
+    "unet_steps": 60,
+    "val_every": 5,
+    "report_at": (10, 25, 50),
+    "threshold": 0.9,
+    "lr": 3e-3,
+    "batch_size": 8,
+}
+
+
+def _things_vs_stuff(split: str, length: int, size: int = SIZE):
+    """Images and masks of the lectures' task: sky, grass, road, thing (``merge_things=True``)."""
+    dataset = data.ThingsAndStuff(length=length, size=size, split=split, merge_things=True)
+    images, masks = data.semantic_batch(dataset, range(length))
+    return dataset, images, masks
+
+
+def _scores(model, images, masks, num_classes) -> dict:
+    """Mean IoU, IoU per class and boundary IoU on ``(images, masks)`` as plain numbers."""
+    result = train.evaluate(model, images, masks, num_classes)
+    predicted = train.predict(model, images)
+    boundary = metrics.boundary_iou(predicted, masks, num_classes, width=BOUNDARY_WIDTH).item()
+    return {
+        "mean_iou": round(result["mean_iou"], 4),
+        "pixel_accuracy": round(result["pixel_accuracy"], 4),
+        "iou": [round(value, 4) for value in result["iou"].tolist()],
+        "boundary_iou": round(boundary, 4),
+    }
+
+
+def _train_live(model, images, masks, recipe, seed=0) -> dict:
+    history = train.fit(
+        model,
+        (images, masks),
+        steps=recipe["steps"],
+        max_seconds=recipe["max_seconds"],
+        lr=recipe["lr"],
+        batch_size=recipe["batch_size"],
+        seed=seed,
+        progress=False,
+    )
+    return {"steps": len(history.steps), "seconds": round(history.seconds, 2)}
+
+
+def live_fcn(names=("FCN32s", "FCN16s", "FCN8s"), recipe=LIVE_FCN, seed: int = 0) -> dict:
+    """FCN-32s / 16s / 8s, each trained from scratch with ``recipe`` (the live budget of lecture 5).
+
+    Returns:
+        dict: per network ``{"steps", "seconds", "mean_iou", "boundary_iou", "iou", ...}`` on
+        ``VAL_IMAGES`` held-out images.
+    """
+    dataset, images, masks = _things_vs_stuff("train", TRAIN_IMAGES)
+    _, val_images, val_masks = _things_vs_stuff("val", VAL_IMAGES)
+    results = {}
+    for name in names:
+        train.seed_everything(seed)
+        model = getattr(models, name)(dataset.num_classes, **recipe["kwargs"])
+        results[name] = _train_live(model, images, masks, recipe, seed)
+        results[name].update(_scores(model, val_images, val_masks, dataset.num_classes))
+    return results
+
+
+def live_unet(recipe=LIVE_UNET, seed: int = 0) -> dict:
+    """A U-Net trained with ``recipe`` (the live budget of lecture 6) on the things-vs-stuff task.
+
+    Returns:
+        dict: ``{"steps", "seconds", "mean_iou", "boundary_iou", "iou", ...}`` on held-out images.
+    """
+    dataset, images, masks = _things_vs_stuff("train", TRAIN_IMAGES)
+    _, val_images, val_masks = _things_vs_stuff("val", VAL_IMAGES)
+    train.seed_everything(seed)
+    model = models.UNet(dataset.num_classes, **recipe["kwargs"])
+    result = _train_live(model, images, masks, recipe, seed)
+    result.update(_scores(model, val_images, val_masks, dataset.num_classes))
+    return result
+
+
+def transfer_learning(settings=TRANSFER, seeds=(0, 1, 2)) -> dict:
+    """Does a U-Net learn faster when its first level starts from a trained patch classifier?
+
+    A ``PatchClassifier`` with the U-Net's width is trained on balanced 11 x 11 patches (lecture
+    2's recipe, ``patch_steps`` steps: a few seconds). For every seed, two U-Nets with the same
+    initial weights everywhere else are trained on the same batches: one after
+    ``UNet.load_encoder_from(classifier)``, one as initialised. Both are validated every
+    ``val_every`` steps.
+
+    Returns:
+        dict: ``{"patch_classifier": {"steps", "seconds", "patch_accuracy"}, "report_at": [...],
+        "transferred": {"mean_iou": [[mIoU at each report_at step] per seed], "steps_to_threshold":
+        [first validated step with mIoU >= threshold, or None, per seed], "mean": [...]},
+        "random": {...}, "threshold": float}``.
+    """
+    dataset, images, masks = _things_vs_stuff("train", TRAIN_IMAGES)
+    val_set, val_images, val_masks = _things_vs_stuff("val", VAL_IMAGES)
+    width = settings["unet_kwargs"]["width"]
+
+    train.seed_everything(0)
+    patches, labels = data.sample_patches(dataset, settings["patches"], 11, seed=0, balanced=True)
+    val_patches, val_labels = data.sample_patches(val_set, 2000, 11, seed=1, balanced=True)
+    classifier = models.PatchClassifier(dataset.num_classes, width=width)
+    history = train.fit(
+        classifier,
+        (patches, labels),
+        steps=settings["patch_steps"],
+        batch_size=settings["patch_batch_size"],
+        progress=False,
+    )
+    accuracy = (train.predict(classifier, val_patches) == val_labels).double().mean().item()
+
+    results = {kind: {"mean_iou": [], "steps_to_threshold": []} for kind in ("transferred", "random")}
+    for seed in seeds:
+        for kind, result in results.items():
+            train.seed_everything(seed)
+            unet = models.UNet(dataset.num_classes, **settings["unet_kwargs"])
+            if kind == "transferred":
+                unet.load_encoder_from(classifier)
+            curve = train.fit(
+                unet,
+                (images, masks),
+                steps=settings["unet_steps"],
+                lr=settings["lr"],
+                batch_size=settings["batch_size"],
+                val=(val_images, val_masks),
+                val_every=settings["val_every"],
+                seed=seed,
+                progress=False,
+            ).val
+            miou = {point["step"]: point["mean_iou"] for point in curve}
+            result["mean_iou"].append([round(miou[step], 4) for step in settings["report_at"]])
+            reached = [step for step, value in miou.items() if value >= settings["threshold"]]
+            result["steps_to_threshold"].append(min(reached) if reached else None)
+    for result in results.values():
+        result["mean"] = [round(sum(column) / len(column), 4) for column in zip(*result["mean_iou"])]
+    return {
+        "patch_classifier": {
+            "steps": len(history.steps),
+            "seconds": round(history.seconds, 2),
+            "patch_accuracy": round(accuracy, 4),
+        },
+        "report_at": list(settings["report_at"]),
+        "threshold": settings["threshold"],
+        **results,
+    }
+
+
+def checkpoints(names=None, test_images: int = 200) -> dict:
+    """The shipped checkpoints: what they recorded, and the same metrics measured again here.
+
+    For each checkpoint, its recorded validation metrics (``checkpoint_result["val"]``), the
+    metrics measured now on the same validation images (they agree unless the checkpoint and
+    the recorded result do not belong together), and on ``test_images`` images of the ``"test"``
+    split, which no training run has seen.
+
+    Returns:
+        dict: per name ``{"recorded": {...}, "val": {...}, "test": {...}, "seconds", "steps",
+        "megabytes", "parameters"}``.
+    """
+    results = {}
+    for name in names or models.available_checkpoints():
+        model = models.load_checkpoint(name)
+        recorded = model.checkpoint_result
+        recipe = recorded["recipe"]
+        measured = {}
+        for split, length in (("val", recipe["val_images"]), ("test", test_images)):
+            dataset = data.ThingsAndStuff(
+                length, recipe["size"], split, recipe["seed"], merge_things=recipe["merge_things"]
+            )
+            images, masks = data.semantic_batch(dataset, range(length))
+            measured[split] = _scores(model, images, masks, dataset.num_classes)
+        path = ROOT / "seglab" / "checkpoints" / f"{name}.pt"
+        results[name] = {
+            "model": type(model).__name__,
+            "seconds": recorded["seconds"],
+            "steps": recorded["steps"],
+            "parameters": models.count_parameters(model),
+            "megabytes": round(path.stat().st_size / 1e6, 2) if path.exists() else math.nan,
+            "classes": recorded["classes"],
+            "recorded": recorded["val"],
+            **measured,
+        }
+    return results
+
+
+def main() -> None:
+    start = time.perf_counter()
+    results = {
+        "live_fcn": live_fcn(),
+        "live_unet": live_unet(),
+        "transfer_learning": transfer_learning(),
+        "checkpoints": checkpoints(),
+    }
+    print(json.dumps(results, indent=1))
+    print(f"# {time.perf_counter() - start:.0f} s", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
