@@ -142,24 +142,30 @@ def measure_encoder_decoders() -> list[str]:
     """Lectures 5-6: FCN-32s/16s/8s and U-Net trained live, transfer learning, the shipped checkpoints."""
     import encoder_decoder as ed
 
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the lectures train
     rows = []
-    live = ed.live_fcn()
-    for name, result in live.items():
-        rows.append(
-            f"| `{name}` trained live, {result['steps']} steps ({result['seconds']:.0f} s): {ed.VAL_IMAGES} val images "
-            f"| | mIoU {result['mean_iou']:.3f}, boundary IoU {result['boundary_iou']:.3f} |"
+
+    def live_row(label, result):
+        return (
+            f"| {label}, trained live {result['steps']} steps: {ed.VAL_IMAGES} val images | {result['seconds']:.1f} s "
+            f"| mIoU {result['mean_iou']:.3f}, boundary IoU {result['boundary_iou']:.3f} |"
         )
-    unet = ed.live_unet()
-    rows.append(
-        f"| `UNet` trained live, {unet['steps']} steps ({unet['seconds']:.0f} s): {ed.VAL_IMAGES} val images "
-        f"| | mIoU {unet['mean_iou']:.3f}, boundary IoU {unet['boundary_iou']:.3f} |"
-    )
+
+    for name, result in ed.live_fcn().items():
+        rows.append(live_row(f"lecture 5: `{name}`", result))
+    rows.append(live_row("lecture 6: `UNet`", ed.live_unet()))
+    rows.append(live_row("lecture 6: `FCN8s`, the U-Net's data and budget", ed.live_fcn(("FCN8s",), ed.LIVE_FCN_AS_UNET)["FCN8s"]))
     transfer = ed.transfer_learning()
     at = ", ".join(str(step) for step in transfer["report_at"])
     for kind, label in (("transferred", "first level from a patch classifier"), ("random", "random initialisation")):
         means = ", ".join(f"{value:.3f}" for value in transfer[kind]["mean"])
-        rows.append(f"| `UNet`, {label}: mean val mIoU after {at} steps (3 seeds) | | {means} |")
-    for name, result in ed.checkpoints().items():
+        rows.append(f"| lecture 6: `UNet`, {label}: mean val mIoU after {at} steps (3 seeds) | | {means} |")
+    from seglab.models import available_checkpoints
+
+    shipped = available_checkpoints()
+    order = [name for name in ("fcn32s", "fcn16s", "fcn8s", "unet_things") if name in shipped]
+    for name, result in ed.checkpoints(order + [name for name in shipped if name not in order]).items():
         test = result["test"]
         per_class = ", ".join(f"{c} {v:.2f}" for c, v in zip(result["classes"], test["iou"]))
         rows.append(
@@ -167,6 +173,7 @@ def measure_encoder_decoders() -> list[str]:
             f"`scripts/train_checkpoints.py` in {result['steps']} steps | {result['seconds']:.0f} s "
             f"| test mIoU {test['mean_iou']:.3f}, boundary IoU {test['boundary_iou']:.3f} ({per_class}) |"
         )
+    torch.set_num_threads(threads)
     return rows
 
 
