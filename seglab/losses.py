@@ -182,9 +182,7 @@ def pixel_cross_entropy(logits, target, ignore_index=-100) -> torch.Tensor:
         >>> pixel_cross_entropy(logits, torch.tensor([[[0, -100]]]))  # pixel 1 ignored
         tensor(0.0181)
     """
-    if isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral):
-        # checked before the tensors, as a bad ignore_index makes the target check meaningless
-        raise TypeError(f"ignore_index: expected an int, got {describe(ignore_index)}.")
+    ignore_index = _check_ignore_index(ignore_index)  # first: a bad one makes the target check meaningless
     logits, target = _scores_and_target(logits, target, "logits", ignore_index)
     picked, counted = _picked_log_probs(logits, target, ignore_index)
     return -picked[counted].mean()  # mean over the M counted pixels (NaN when M = 0)
