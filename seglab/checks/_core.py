@@ -38,7 +38,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-__all__ = ["CheckFailed", "Case", "Mistake", "Exercise", "run_check", "short", "random_int", "random_tensor"]
+__all__ = ["CheckFailed", "Case", "Mistake", "Exercise", "run_check", "short", "random_int", "random_tensor", "whole_number"]
 
 RTOL, ATOL = 1e-4, 1e-5  # float32 sums of a few products agree with float64 to ~1e-6
 
@@ -555,3 +555,33 @@ def random_tensor(generator: torch.Generator, *shape: int, dtype=torch.float32) 
     """Standard-normal values rounded to two decimals (readable in messages), from ``generator``."""
     values = torch.randn(*shape, generator=generator, dtype=torch.float64)
     return (values * 100).round().div(100).to(dtype)
+
+
+def whole_number(value, *, what: str, variable: str, list_hint: str, fraction_hint: str) -> torch.Tensor:
+    """An int answer (or a whole float, as ``.item()`` of a float tensor gives) as a 0-dim int64 tensor.
+
+    For ``Exercise.adapt`` of an exercise whose answer is one int (``functools.partial`` fills in
+    the hints). Any other answer raises :class:`CheckFailed` with a hint on what to return.
+
+    Args:
+        value: the raw answer.
+        what (str): the answer in words, e.g. ``"the output side"``.
+        variable (str): its name in the hint for a tensor, e.g. ``"n"`` (``int(n) or n.item()``).
+        list_hint (str): the hint for a list or tuple.
+        fraction_hint (str): the hint for a number that is not whole.
+    """
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return torch.tensor(int(value))
+    if isinstance(value, numbers.Real) and not isinstance(value, bool) and float(value).is_integer():
+        return torch.tensor(int(value))
+    if value is None:
+        hint = "the function returned None: did you forget the `return` statement?"
+    elif isinstance(value, torch.Tensor):
+        hint = f"return a Python int: int({variable}) or {variable}.item() turns a tensor into a number."
+    elif isinstance(value, (tuple, list)):
+        hint = list_hint
+    elif isinstance(value, numbers.Real) and not isinstance(value, bool):
+        hint = fraction_hint
+    else:
+        hint = f"return one int, {what}."
+    raise CheckFailed(f"  expected an int, got {type(value).__name__} {short(value)}\n  hint: {hint}")

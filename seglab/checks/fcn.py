@@ -18,14 +18,13 @@ functions checked:
 from __future__ import annotations
 
 import math
-import numbers
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from seglab import losses, metrics, ops
-from seglab.checks._core import Case, CheckFailed, Exercise, Mistake, random_int, random_tensor, run_check, short
+from seglab.checks._core import Case, CheckFailed, Exercise, Mistake, random_int, random_tensor, run_check, short, whole_number
 
 __all__ = [
     "pixel_accuracy",
@@ -731,22 +730,13 @@ def _rf_cases(generator: torch.Generator, n_random: int) -> list[Case]:
 
 
 def _as_whole_number(value, case: Case) -> torch.Tensor:
-    """An int (or a whole float, as ``.item()`` of a float tensor gives) as a 0-dim int64 tensor."""
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        return torch.tensor(int(value))
-    if isinstance(value, numbers.Real) and not isinstance(value, bool) and float(value).is_integer():
-        return torch.tensor(int(value))
-    if value is None:
-        hint = "the function returned None: did you forget the `return` statement?"
-    elif isinstance(value, torch.Tensor):
-        hint = "return a Python int: int(r) or r.item() turns a tensor into a number."
-    elif isinstance(value, (tuple, list)):
-        hint = "return the size r alone, one int (not the jump, not a list per layer)."
-    elif isinstance(value, numbers.Real) and not isinstance(value, bool):
-        hint = "a receptive field is a whole number of pixels: r = 1 + sum of (k - 1) * d * jump, all ints."
-    else:
-        hint = "return one int, the size r of the receptive field."
-    raise CheckFailed(f"  expected an int, got {type(value).__name__} {short(value)}\n  hint: {hint}")
+    return whole_number(
+        value,
+        what="the size r of the receptive field",
+        variable="r",
+        list_hint="return the size r alone, one int (not the jump, not a list per layer).",
+        fraction_hint="a receptive field is a whole number of pixels: r = 1 + sum of (k - 1) * d * jump, all ints.",
+    )
 
 
 def _measured_receptive_field(layers) -> int:

@@ -21,13 +21,12 @@ functions checked:
 from __future__ import annotations
 
 import math
-import numbers
 
 import torch
 import torch.nn.functional as F
 
 from seglab import losses, ops
-from seglab.checks._core import Case, CheckFailed, Exercise, Mistake, random_int, random_tensor, run_check, short
+from seglab.checks._core import Case, Exercise, Mistake, random_int, random_tensor, run_check, whole_number
 
 __all__ = [
     "bilinear_kernel",
@@ -46,25 +45,6 @@ def _labels(values) -> torch.Tensor:
 def _fixed_generator() -> torch.Generator:
     """The generator of the fixed cases' numbers: the same for every seed (only random cases vary)."""
     return torch.Generator().manual_seed(20250)
-
-
-def _as_whole_number(value, case: Case, what: str) -> torch.Tensor:
-    """An int (or a whole float) as a 0-dim int64 tensor, or a failure that says what to return."""
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        return torch.tensor(int(value))
-    if isinstance(value, numbers.Real) and not isinstance(value, bool) and float(value).is_integer():
-        return torch.tensor(int(value))
-    if value is None:
-        hint = "the function returned None: did you forget the `return` statement?"
-    elif isinstance(value, torch.Tensor):
-        hint = "return a Python int: int(n) or n.item() turns a tensor into a number."
-    elif isinstance(value, (tuple, list)):
-        hint = f"return {what} alone, one int (not a list of the sizes along the way)."
-    elif isinstance(value, numbers.Real) and not isinstance(value, bool):
-        hint = "sizes are whole numbers of pixels: halve with // (floor division), not /."
-    else:
-        hint = f"return one int, {what}."
-    raise CheckFailed(f"  expected an int, got {type(value).__name__} {short(value)}\n  hint: {hint}")
 
 
 # --- Exercise 5.1: the bilinear kernel -------------------------------------------------------------------
@@ -328,7 +308,13 @@ _UNET_OUTPUT_SIZE = Exercise(
         ),
     ],
     dtype_from=None,
-    adapt=lambda value, case: _as_whole_number(value, case, "the output side"),
+    adapt=lambda value, case: whole_number(
+        value,
+        what="the output side",
+        variable="n",
+        list_hint="return the output side alone, one int (not a list of the sizes along the way).",
+        fraction_hint="sizes are whole numbers of pixels: halve with // (floor division), not /.",
+    ),
     delegation_hint="walk down the contracting path, through the bottleneck and up the expanding path, "
     "keeping the side in one variable.",
 )
@@ -423,16 +409,12 @@ def _weight_map_with(instances, w0=10.0, sigma=5.0, class_weights=(1.0, 1.0), *,
     return weights + border
 
 
-def _weight_map_independent(instances, w0=10.0, sigma=5.0, class_weights=(1.0, 1.0)):
-    return _weight_map_with(instances, w0, sigma, class_weights)
-
-
 _UNET_WEIGHT_MAP = Exercise(
     name="unet_weight_map",
     signature="unet_weight_map(instances, w0=10.0, sigma=5.0, class_weights=(1.0, 1.0))",
     reference=losses.unet_weight_map,
     cases=_weight_cases,
-    torch_op=_weight_map_independent,
+    torch_op=_weight_map_with,  # computed independently: torch.cdist, then the two smallest
     forbidden=[(losses, "unet_weight_map", "seglab.losses.unet_weight_map")],
     mistakes=[
         Mistake(
