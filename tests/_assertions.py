@@ -31,3 +31,12 @@ def assert_passes_silently(checker, student, name, number_of_cases, capfd):
     assert err == ""
     assert escaped == []
     assert torch.equal(torch.get_rng_state(), rng_before)
+
+
+def failure_message(checker, student, **options):
+    """The message of the ``CheckFailed`` that ``checker(student, **options)`` must raise."""
+    from seglab.checks import CheckFailed
+
+    with pytest.raises(CheckFailed) as info:
+        checker(student, **options)
+    return str(info.value)

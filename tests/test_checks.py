@@ -23,7 +23,7 @@ from seglab import checks, ops
 from seglab.checks import _core, upsampling
 from seglab.ops import transposed_conv1d as reference_alias
 
-from _assertions import assert_passes_silently
+from _assertions import assert_passes_silently, failure_message
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -418,21 +418,15 @@ def test_overwriting_unpool_message_shows_750_and_450():
 # --- wrong types, shapes and dtypes ----------------------------------------------------------------
 
 
-def _failure(checker, student):
-    with pytest.raises(checks.CheckFailed) as info:
-        checker(student)
-    return str(info.value)
-
-
 def test_returning_a_list():
-    message = _failure(checks.transposed_conv1d, lambda x, w, stride=1, padding=0: transposed_conv1d_loops(x, w, stride, padding).tolist())
+    message = failure_message(checks.transposed_conv1d, lambda x, w, stride=1, padding=0: transposed_conv1d_loops(x, w, stride, padding).tolist())
     assert "case 'lecture practice" in message
     assert "expected a torch.Tensor of shape (5,), got list [5.0, 10.0, 13.0, 16.0, 8.0]" in message
     assert "build the output as a tensor" in message
 
 
 def test_returning_a_numpy_array():
-    message = _failure(checks.nearest_upsample, lambda x, scale: nearest_loops(x, scale).numpy())
+    message = failure_message(checks.nearest_upsample, lambda x, scale: nearest_loops(x, scale).numpy())
     assert "expected a torch.Tensor of shape (4, 4), got ndarray" in message
     assert "torch.from_numpy" in message
 
@@ -441,33 +435,33 @@ def test_returning_none():
     def forgot_return(x, w, stride=1, padding=0):
         transposed_conv1d_loops(x, w, stride, padding)
 
-    message = _failure(checks.transposed_conv1d, forgot_return)
+    message = failure_message(checks.transposed_conv1d, forgot_return)
     assert "got NoneType None" in message
     assert "did you forget the `return` statement?" in message
 
 
 def test_wrong_shape_without_a_known_mistake_explains_the_shape():
-    message = _failure(checks.transposed_conv1d, lambda x, w, stride=1, padding=0: torch.zeros(7))
+    message = failure_message(checks.transposed_conv1d, lambda x, w, stride=1, padding=0: torch.zeros(7))
     assert "shape: expected (5,), got (7,)" in message
     assert "(n - 1) * stride + k - 2 * padding = (2 - 1) * 2 + 3 - 2 * 0 = 5" in message
-    message = _failure(checks.max_unpool2d, lambda values, indices, output_size: torch.zeros(3, 3))
+    message = failure_message(checks.max_unpool2d, lambda values, indices, output_size: torch.zeros(3, 3))
     assert "the output has shape output_size = (4, 4)" in message
 
 
 def test_wrong_values_without_a_known_mistake_say_where():
-    message = _failure(checks.transposed_conv1d, lambda x, w, stride=1, padding=0: transposed_conv1d_loops(x, w, stride, padding) + 1)
+    message = failure_message(checks.transposed_conv1d, lambda x, w, stride=1, padding=0: transposed_conv1d_loops(x, w, stride, padding) + 1)
     assert "differ at 5 of 5 positions: [0]: expected 5, got 6; [1]: expected 10, got 11" in message
     assert "(and 1 more)" in message
     assert "hint:" not in message
 
 
 def test_wrong_dtype():
-    message = _failure(checks.nearest_upsample, lambda x, scale: nearest_loops(x, scale).double())
+    message = failure_message(checks.nearest_upsample, lambda x, scale: nearest_loops(x, scale).double())
     assert "the values are right, but the dtype is not: expected torch.float32 (the dtype of x), got torch.float64" in message
-    message = _failure(checks.conv1d_matrix, lambda w, n, stride=1, padding=0: conv1d_matrix_loops(w, n, stride, padding).long())
+    message = failure_message(checks.conv1d_matrix, lambda w, n, stride=1, padding=0: conv1d_matrix_loops(w, n, stride, padding).long())
     assert "expected torch.float32 (the dtype of w), got torch.int64" in message
     assert "dtype=w.dtype" in message
-    message = _failure(checks.bed_of_nails, lambda x, scale: bed_of_nails_loops(x, scale) != 0)
+    message = failure_message(checks.bed_of_nails, lambda x, scale: bed_of_nails_loops(x, scale) != 0)
     assert "dtype: expected torch.float32, got torch.bool" in message
 
 
@@ -475,7 +469,7 @@ def test_float64_case_needs_the_input_dtype():
     def always_float32(x, w, stride=1, padding=0):
         return transposed_conv1d_loops(x, w, stride, padding).float()
 
-    message = _failure(checks.transposed_conv1d, always_float32)
+    message = failure_message(checks.transposed_conv1d, always_float32)
     assert "case 'float64 input keeps its dtype'" in message
     assert "expected torch.float64 (the dtype of x), got torch.float32" in message
 
@@ -646,7 +640,7 @@ def test_modifying_the_input_in_place_is_reported():
             out[i * stride : i * stride + len(w)] += stamp
         return out[padding : len(out) - padding]
 
-    message = _failure(checks.transposed_conv1d, scales_the_kernel)
+    message = failure_message(checks.transposed_conv1d, scales_the_kernel)
     assert message.startswith("transposed_conv1d modified its input w in place, in case 'lecture practice")
     assert "`w += ...` or `w[...] = ...`" in message
 
@@ -655,7 +649,7 @@ def test_modifying_the_input_in_place_is_reported():
         indices.copy_(indices.flatten().sort().values.reshape(indices.shape))
         return out
 
-    message = _failure(checks.max_unpool2d, sorts_indices)
+    message = failure_message(checks.max_unpool2d, sorts_indices)
     assert "max_unpool2d modified its input indices in place" in message
     assert "case 'lecture example: unpool" in message
 
@@ -664,7 +658,7 @@ def test_modifying_the_input_in_place_is_reported():
         x.unsqueeze_(0)
         return out
 
-    assert "modified its input x in place" in _failure(checks.nearest_upsample, reshapes_x)
+    assert "modified its input x in place" in failure_message(checks.nearest_upsample, reshapes_x)
 
 
 def test_student_exception_is_re_raised_with_the_case():

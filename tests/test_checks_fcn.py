@@ -25,7 +25,7 @@ from torch import nn
 from seglab import checks, losses, metrics, ops
 from seglab.checks import _core, fcn
 
-from _assertions import assert_passes_silently
+from _assertions import assert_passes_silently, failure_message
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,12 +45,6 @@ def _number_of_cases(name, seed=0, n_random=8):
 
 
 pytestmark = pytest.mark.usefixtures("forbidden_operations_are_restored")
-
-
-def _failure(checker, student, **options):
-    with pytest.raises(checks.CheckFailed) as info:
-        checker(student, **options)
-    return str(info.value)
 
 
 # --- correct students ------------------------------------------------------------------------------
@@ -571,7 +565,7 @@ def test_every_known_mistake_has_a_student():
 
 
 def test_nan_expected_where_the_student_has_0():
-    message = _failure(checks.iou, iou_absent_zero)
+    message = failure_message(checks.iou, iou_absent_zero)
     assert "expected: [0.99, 0, nan] (float64)" in message
     assert "got:      [0.99, 0, 0] (float32)" in message
     assert "differ at 1 of 3 positions: [2]: expected nan, got 0" in message
@@ -587,7 +581,7 @@ def test_nan_hint_also_when_other_values_are_wrong():
     def zero_for_absent_and_off(pred, target, num_classes):
         return iou_absent_zero(pred, target, num_classes) * 0.5
 
-    message = _failure(checks.iou, zero_for_absent_and_off)
+    message = failure_message(checks.iou, zero_for_absent_and_off)
     assert "case 'lecture example" in message  # [0.99, 0] * 0.5: wrong, no NaN involved yet
     assert "hint:" not in message
 
@@ -595,16 +589,16 @@ def test_nan_hint_also_when_other_values_are_wrong():
         scores = iou_absent_zero(pred, target, num_classes)
         return scores * 0.5 if num_classes == 3 else iou_masks(pred, target, num_classes)
 
-    message = _failure(checks.iou, zero_for_absent_only_with_three_classes)
+    message = failure_message(checks.iou, zero_for_absent_only_with_three_classes)
     assert "case 'a third class that appears nowhere" in message
     assert "[2]: expected nan, got 0" in message
     assert "hint: a class that appears neither in pred nor in target has TP + FP + FN = 0" in message
 
 
 def test_nan_where_a_number_is_expected():
-    message = _failure(checks.iou, iou_recall)  # predicted-only classes: 0 / 0 over the target's area
+    message = failure_message(checks.iou, iou_recall)  # predicted-only classes: 0 / 0 over the target's area
     assert "expected 0.99, got 1" in message
-    message = _failure(checks.iou, lambda pred, target, num_classes: torch.full((num_classes,), float("nan")))
+    message = failure_message(checks.iou, lambda pred, target, num_classes: torch.full((num_classes,), float("nan")))
     assert "expected 0.99, got nan" in message
 
 
@@ -612,20 +606,20 @@ def test_nan_where_a_number_is_expected():
 
 
 def test_pixel_accuracy_as_a_python_float():
-    message = _failure(checks.pixel_accuracy, lambda pred, target: (pred == target).float().mean().item())
+    message = failure_message(checks.pixel_accuracy, lambda pred, target: (pred == target).float().mean().item())
     assert "case 'lecture example: 99% sky" in message
     assert "expected a torch.Tensor of shape (), got float 0.99" in message
     assert "return the number as a 0-dim tensor, not as a Python number: leave out .item()" in message
 
 
 def test_pixel_accuracy_of_shape_1():
-    message = _failure(checks.pixel_accuracy, lambda pred, target: (pred == target).float().mean().reshape(1))
+    message = failure_message(checks.pixel_accuracy, lambda pred, target: (pred == target).float().mean().reshape(1))
     assert "shape: expected (), got (1,)" in message
     assert "one number for all pixels of all images: a 0-dim tensor, shape ()" in message
 
 
 def test_pixel_accuracy_per_image_is_a_shape_problem():
-    message = _failure(checks.pixel_accuracy, lambda pred, target: (pred == target).float().mean(dim=(-2, -1)))
+    message = failure_message(checks.pixel_accuracy, lambda pred, target: (pred == target).float().mean(dim=(-2, -1)))
     assert "case 'a batch of two 3x4 images" in message
     assert "shape: expected (), got (2,)" in message
 
@@ -663,13 +657,13 @@ def test_receptive_field_accepts_ints_and_whole_numbers(answer):
     ],
 )
 def test_receptive_field_rejects_other_answers(answer, text):
-    message = _failure(checks.receptive_field, lambda layers: answer)
+    message = failure_message(checks.receptive_field, lambda layers: answer)
     assert message.startswith("receptive_field: wrong answer in case 'lecture example: three 3x3 convs")
     assert text in message
 
 
 def test_receptive_field_message_shows_the_numbers():
-    message = _failure(checks.receptive_field, receptive_field_no_strides)
+    message = failure_message(checks.receptive_field, receptive_field_no_strides)
     assert "inputs:   [(2, 2, 1), (3, 1, 1), (3, 1, 1)]" in message
     assert "expected: 10 (int64)\n  got:      6 (int64)" in message
     assert "differ at" not in message  # one number: expected and got say it all
@@ -712,7 +706,7 @@ def _no_return(linear, input_shape):
     ids=["linear", "function", "sequential", "tensor", "none"],
 )
 def test_fc_to_conv_must_return_a_conv2d(student, text, capfd):
-    message = _failure(checks.fc_to_conv, student)
+    message = failure_message(checks.fc_to_conv, student)
     assert message.startswith("fc_to_conv: wrong answer in case 'lecture example: Linear(2 * 3 * 3 -> 4) on 2x3x3 inputs'")
     assert "inputs:   Linear(in_features=18, out_features=4, bias=True), (2, 3, 3)" in message
     assert text in message
@@ -778,14 +772,14 @@ def fc_to_conv_flat_weight(linear, input_shape):
     ids=["kernel-1-flat", "kernel-1", "kernel-w-h", "padding", "float32", "flat-weight"],
 )
 def test_fc_to_conv_structure_problems(student, case, text):
-    message = _failure(checks.fc_to_conv, student)
+    message = failure_message(checks.fc_to_conv, student)
     assert message.startswith(f"fc_to_conv: wrong answer in case '{case}"), message
     assert "returned: Conv2d(" in message
     assert text in message
 
 
 def test_fc_to_conv_wrong_values_say_what_is_compared():
-    message = _failure(checks.fc_to_conv, fc_to_conv_channels_last)
+    message = failure_message(checks.fc_to_conv, fc_to_conv_channels_last)
     assert "returned: Conv2d(2, 4, kernel_size=(3, 3), stride=(1, 1))" in message
     assert "compared: conv(x) for a probe x of shape (2, 2, 5, 6): a heat map [image, output, row, column]" in message
     assert re.search(r"differ at \d+ of 96 positions: \[0, 0, 0, 0\]", message)
@@ -800,7 +794,7 @@ def test_fc_to_conv_that_changes_the_linear_is_reported():
         conv.bias = linear.bias
         return conv
 
-    message = _failure(checks.fc_to_conv, reshapes_in_place)
+    message = failure_message(checks.fc_to_conv, reshapes_in_place)
     assert message.startswith("fc_to_conv modified its input linear in place, in case 'lecture example")
     assert "do not assign to linear.weight or linear.weight.data" in message
 
@@ -814,7 +808,7 @@ def test_fc_to_conv_module_that_fails_to_run():
         conv = Broken(input_shape[0], linear.out_features, input_shape[1:])
         return conv
 
-    message = _failure(checks.fc_to_conv, broken)
+    message = failure_message(checks.fc_to_conv, broken)
     assert "running it on native-size inputs of shape (3, 2, 3, 3) raised RuntimeError: oops" in message
 
 
@@ -849,7 +843,7 @@ def sliding_per_row(classifier, image, window):
 
 @pytest.mark.parametrize("student", [sliding_one_pixel_at_a_time, sliding_per_pixel_on_a_copy, sliding_per_row])
 def test_one_call_per_pixel_gets_the_batching_hint(student, capfd):
-    message = _failure(checks.sliding_window_predict, student)
+    message = failure_message(checks.sliding_window_predict, student)
     assert message.startswith(
         "sliding_window_predict, case 'lecture example: the sum of every 3x3 window of a 1x3x4 image of ones': "
         "the classifier was called"
@@ -895,7 +889,7 @@ def test_windows_of_the_wrong_shape_are_explained():
 
 
 def test_wrong_padding_message_shows_the_border():
-    message = _failure(checks.sliding_window_predict, sliding_replicate)
+    message = failure_message(checks.sliding_window_predict, sliding_replicate)
     assert "expected: [[[4, 6, 6, 4], [6, 9, 9, 6], [4, 6, 6, 4]]] (float32)" in message
     assert "got:      [[[9, 9, 9, 9], [9, 9, 9, 9], [9, 9, 9, 9]]] (float32)" in message
 
@@ -986,13 +980,13 @@ def test_delegating_is_rejected(checker, student, label, capfd):
 
 
 def test_returning_a_list_of_scores():
-    message = _failure(checks.iou, lambda pred, target, num_classes: iou_masks(pred, target, num_classes).tolist())
+    message = failure_message(checks.iou, lambda pred, target, num_classes: iou_masks(pred, target, num_classes).tolist())
     assert "expected a torch.Tensor of shape (2,), got list [0.99" in message
     assert "build the output as a tensor (e.g. out = torch.zeros(...)) and return it." in message
 
 
 def test_delegation_hint_names_what_is_allowed():
-    message = _failure(checks.pixel_cross_entropy, ce_module)
+    message = failure_message(checks.pixel_cross_entropy, ce_module)
     assert "F.log_softmax (or torch.logsumexp), gather (or indexing) and a mask are welcome" in message
 
 
@@ -1019,7 +1013,7 @@ def test_modifying_the_layers_list_is_reported():
             jump *= s
         return size
 
-    message = _failure(checks.receptive_field, pops_layers)
+    message = failure_message(checks.receptive_field, pops_layers)
     assert message.startswith("receptive_field modified its input layers in place, in case 'lecture example")
     assert "work on a copy (e.g. list(layers))" in message
 
@@ -1031,7 +1025,7 @@ def test_modifying_the_target_is_reported():
         picked = F.log_softmax(logits, dim=1).gather(1, target.unsqueeze(1)).squeeze(1)
         return -picked[counted].mean()
 
-    message = _failure(checks.pixel_cross_entropy, overwrites_ignored)
+    message = failure_message(checks.pixel_cross_entropy, overwrites_ignored)
     assert message.startswith("pixel_cross_entropy modified its input target in place, in case 'an ignored pixel")
 
 
@@ -1061,7 +1055,7 @@ def test_hard_coded_lecture_example_fails_the_other_cases():
             return torch.tensor([0.99, 0.0, float("nan")])[:num_classes]
         return torch.zeros(num_classes)
 
-    message = _failure(checks.iou, hard_coded)
+    message = failure_message(checks.iou, hard_coded)
     assert "wrong answer in case 'two images: the bird is found in one" in message
 
 

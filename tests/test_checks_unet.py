@@ -25,7 +25,7 @@ from torch import nn
 from seglab import checks, losses, ops
 from seglab.checks import _core, unet
 
-from _assertions import assert_passes_silently
+from _assertions import assert_passes_silently, failure_message
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,12 +45,6 @@ def _number_of_cases(name, seed=0, n_random=8):
 
 
 pytestmark = pytest.mark.usefixtures("forbidden_operations_are_restored")
-
-
-def _failure(checker, student, **options):
-    with pytest.raises(checks.CheckFailed) as info:
-        checker(student, **options)
-    return str(info.value)
 
 
 def _case(name, starts_with):
@@ -912,7 +906,7 @@ def focal_not_reduced(logits, target, gamma=2.0, alpha=None):
     ids=["kernel-1d", "crop-extra-row", "weight-map-batch", "dice-shape-1", "focal-shape-1", "focal-per-pixel"],
 )
 def test_wrong_shape_shows_the_shape_hint(name, student, case, shapes, text):
-    message = _failure(CORRECT[name][0], student)
+    message = failure_message(CORRECT[name][0], student)
     assert message.startswith(f"{name}: wrong answer in case '{case}"), message
     assert f"\n  {shapes}\n" in message
     assert text in message
@@ -920,14 +914,14 @@ def test_wrong_shape_shows_the_shape_hint(name, student, case, shapes, text):
 
 
 def test_dice_loss_as_a_python_float():
-    message = _failure(checks.dice_loss, lambda probs, target, eps=1.0: dice_one_hot(probs, target, eps).item())
+    message = failure_message(checks.dice_loss, lambda probs, target, eps=1.0: dice_one_hot(probs, target, eps).item())
     assert message.startswith("dice_loss: wrong answer in case 'lecture example: a perfect prediction has loss 0'")
     assert "expected a torch.Tensor of shape (), got float 0.0" in message
     assert "hint: return the number as a 0-dim tensor, not as a Python number: leave out .item() and float(...)" in message
 
 
 def test_focal_loss_as_a_python_float():
-    message = _failure(checks.focal_loss, lambda logits, target, gamma=2.0, alpha=None: float(focal_gather(logits, target, gamma, alpha)))
+    message = failure_message(checks.focal_loss, lambda logits, target, gamma=2.0, alpha=None: float(focal_gather(logits, target, gamma, alpha)))
     assert "expected a torch.Tensor of shape (), got float 0.9" in message
     assert "return the number as a 0-dim tensor" in message
 
@@ -952,7 +946,7 @@ def test_focal_loss_as_a_python_float():
     ids=["crop-float64", "dice-float32", "focal-float32"],
 )
 def test_right_values_in_the_wrong_dtype(name, student, case, dtype_text):
-    message = _failure(CORRECT[name][0], student)
+    message = failure_message(CORRECT[name][0], student)
     assert message.startswith(f"{name}: wrong answer in case '{case}"), message
     assert f"the values are right, but the dtype is not: {dtype_text}" in message
 
@@ -985,7 +979,7 @@ def test_unet_output_size_accepts_ints_and_whole_numbers(answer):
     ids=["tensor", "half", "list", "none", "bool", "str"],
 )
 def test_unet_output_size_rejects_other_answers(answer, text):
-    message = _failure(checks.unet_output_size, lambda input_size, depth=4: answer)
+    message = failure_message(checks.unet_output_size, lambda input_size, depth=4: answer)
     assert message.startswith("unet_output_size: wrong answer in case 'lecture example: the original U-Net, 572 -> 388'\n  inputs:   572\n")
     assert text in message
 
@@ -1000,7 +994,7 @@ def test_unet_output_size_with_true_division_fails_at_the_odd_map():
             size = 2 * size - 4
         return size  # 388.0 for 572, but 572.5... for an odd map
 
-    message = _failure(checks.unet_output_size, true_division)
+    message = failure_message(checks.unet_output_size, true_division)
     assert message.startswith("unet_output_size: wrong answer in case 'an odd map before a pool")
     assert "inputs:   573\n  expected: 388 (int64)\n  got:      389 (int64)" in message  # 389.0: a whole float
 
@@ -1015,21 +1009,21 @@ def test_unet_output_size_with_true_division_gets_the_floor_division_hint():
             size = 2 * size - 4
         return size
 
-    message = _failure(checks.unet_output_size, true_division)
+    message = failure_message(checks.unet_output_size, true_division)
     assert message.startswith("unet_output_size: wrong answer in case 'an odd map before a pool")
     assert "the side was halved with / (true division)" in message
 
 
 def test_unet_output_size_message_shows_the_numbers():
-    message = _failure(checks.unet_output_size, size_no_bottleneck)
+    message = failure_message(checks.unet_output_size, size_no_bottleneck)
     assert "inputs:   572\n  expected: 388 (int64)\n  got:      452 (int64)" in message
     assert "differ at" not in message
-    message = _failure(checks.unet_output_size, size_pool_rounds_up)
+    message = failure_message(checks.unet_output_size, size_pool_rounds_up)
     assert "inputs:   573\n" in message
 
 
 def test_wrong_kernel_message_shows_where_it_differs():
-    message = _failure(checks.bilinear_kernel, kernel_normalised)
+    message = failure_message(checks.bilinear_kernel, kernel_normalised)
     assert "expected: [[0.0625, 0.1875, 0.1875, 0.0625], [0.1875, 0.5625, 0.5625, 0.1875]," in message
     assert "differ at 16 of 16 positions: [0, 0]: expected 0.0625, got 0.01562" in message
 
@@ -1138,7 +1132,7 @@ def test_delegating_is_rejected(checker, student, label, capfd):
     ids=["bilinear_kernel", "center_crop", "unet_output_size", "unet_weight_map", "dice_loss", "focal_loss"],
 )
 def test_delegation_hint_names_what_is_allowed(checker, student, text):
-    message = _failure(checker, student)
+    message = failure_message(checker, student)
     assert text in message.split("Hint: ", 1)[1]
 
 
@@ -1163,7 +1157,7 @@ def test_modifying_the_logits_is_reported():
         logits -= logits.amax(dim=1, keepdim=True)  # in place: the caller's logits change
         return focal_gather(logits, target, gamma, alpha)
 
-    message = _failure(checks.focal_loss, stabilises_in_place)
+    message = failure_message(checks.focal_loss, stabilises_in_place)
     assert message.startswith("focal_loss modified its input logits in place, in case 'lecture example: an easy pixel")
     assert "avoid in-place updates of the arguments such as `logits += ...` or `logits[...] = ...`" in message
 
@@ -1174,7 +1168,7 @@ def test_modifying_the_instances_is_reported():
             instances[instances == k] = new  # cells 1, 2, ...: changes the caller's map
         return weight_map_cdist(instances, w0, sigma, class_weights)
 
-    message = _failure(checks.unet_weight_map, renumbers_in_place)
+    message = failure_message(checks.unet_weight_map, renumbers_in_place)
     assert message.startswith("unet_weight_map modified its input instances in place, in case 'instance ids need not be 1, 2, ...: cells 3 and 7'")
 
 
@@ -1183,7 +1177,7 @@ def test_modifying_the_probabilities_is_reported():
         probs.clamp_(min=1e-3)
         return dice_one_hot(probs, target, eps)
 
-    message = _failure(checks.dice_loss, clamps_in_place)
+    message = failure_message(checks.dice_loss, clamps_in_place)
     assert message.startswith("dice_loss modified its input probs in place, in case 'lecture example: a perfect prediction has loss 0'")
 
 
@@ -1225,12 +1219,12 @@ def test_not_implemented_stub_gets_a_hint():
 
 
 def test_passing_the_result_instead_of_the_function():
-    message = _failure(checks.unet_output_size, None)
+    message = failure_message(checks.unet_output_size, None)
     assert message == (
         "unet_output_size: expected a function, got None. Hint: pass the function itself, "
         "checks.unet_output_size(unet_output_size), not the result of calling it."
     )
-    message = _failure(checks.bilinear_kernel, kernel_loops(2))
+    message = failure_message(checks.bilinear_kernel, kernel_loops(2))
     assert message.startswith("bilinear_kernel: expected a function, got Tensor")
 
 
@@ -1285,13 +1279,13 @@ def focal_hard_coded(logits, target, gamma=2.0, alpha=None):
     ids=["bilinear_kernel", "center_crop", "unet_output_size", "unet_weight_map", "dice_loss", "focal_loss"],
 )
 def test_hard_coded_lecture_example_fails_the_other_cases(name, student, case):
-    message = _failure(CORRECT[name][0], student)
+    message = failure_message(CORRECT[name][0], student)
     assert message.startswith(f"{name}: wrong answer in case '{case}"), message
 
 
 def test_weighting_only_the_gap_fails_the_lecture_example():
     """The lecture example checks every pixel: the corners weigh about 2.6, not 1."""
-    message = _failure(checks.unet_weight_map, weight_map_gap_only)
+    message = failure_message(checks.unet_weight_map, weight_map_gap_only)
     assert message.startswith("unet_weight_map: wrong answer in case 'lecture example")
     assert "differ at 64 of 144 positions: [0, 0]: expected 2.635, got 1;" in message  # 80 background pixels, 16 in the gap
 
@@ -1300,7 +1294,7 @@ def test_ignoring_w0_and_sigma_is_caught(one_thread):
     def defaults_only(instances, w0=10.0, sigma=5.0, class_weights=(1.0, 1.0)):
         return weight_map_cdist(instances, 10.0, 5.0, class_weights)
 
-    message = _failure(checks.unet_weight_map, defaults_only)
+    message = failure_message(checks.unet_weight_map, defaults_only)
     assert re.match(r"unet_weight_map: wrong answer in case '(touching cells|random \d+)", message), message
     with pytest.raises(checks.CheckFailed):
         checks.unet_weight_map(defaults_only, seed=HIDDEN_SEEDS["unet_weight_map"], n_random=20)
