@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from seglab import data, metrics, models, train  # noqa: E402
+from seglab import data, models, train  # noqa: E402
 
 SIZE = 64  # the lectures' image side
 TRAIN_IMAGES, VAL_IMAGES = 500, 100
@@ -69,14 +69,12 @@ def _things_vs_stuff(split: str, length: int, size: int = SIZE):
 
 def _scores(model, images, masks, num_classes) -> dict:
     """Mean IoU, IoU per class and boundary IoU on ``(images, masks)`` as plain numbers."""
-    result = train.evaluate(model, images, masks, num_classes)
-    predicted = train.predict(model, images)
-    boundary = metrics.boundary_iou(predicted, masks, num_classes, width=BOUNDARY_WIDTH).item()
+    result = train.evaluate(model, images, masks, num_classes, boundary_width=BOUNDARY_WIDTH)
     return {
         "mean_iou": round(result["mean_iou"], 4),
         "pixel_accuracy": round(result["pixel_accuracy"], 4),
         "iou": [round(value, 4) for value in result["iou"].tolist()],
-        "boundary_iou": round(boundary, 4),
+        "boundary_iou": round(result["boundary_iou"], 4),
     }
 
 

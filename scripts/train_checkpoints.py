@@ -42,7 +42,7 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
-from seglab import data, metrics, models, train  # noqa: E402
+from seglab import data, models, train  # noqa: E402
 
 BOUNDARY_WIDTH = 2  # pixels on each side of a true boundary counted by the boundary IoU
 
@@ -116,15 +116,13 @@ def class_weights(masks: torch.Tensor, num_classes: int, power: float) -> torch.
 def evaluate(model, images, masks, num_classes) -> dict:
     """Validation metrics as plain Python values: pixel accuracy, mean IoU, IoU per class
     (NaN for a class absent from both), boundary IoU."""
-    scores = train.evaluate(model, images, masks, num_classes)
-    predicted = train.predict(model, images)
-    boundary = metrics.boundary_iou(predicted, masks, num_classes, width=BOUNDARY_WIDTH)
+    scores = train.evaluate(model, images, masks, num_classes, boundary_width=BOUNDARY_WIDTH)
     return {
         "images": int(images.shape[0]),
         "pixel_accuracy": round(scores["pixel_accuracy"], 4),
         "mean_iou": round(scores["mean_iou"], 4),
         "iou": [round(value, 4) for value in scores["iou"].tolist()],
-        "boundary_iou": round(boundary.item(), 4),
+        "boundary_iou": round(scores["boundary_iou"], 4),
         "boundary_width": BOUNDARY_WIDTH,
     }
 

@@ -195,8 +195,9 @@ def evaluate(
     batch_size: int = 64,
     device=None,
     ignore_index: int | None = None,
+    boundary_width: int | None = None,
 ) -> dict:
-    """Pixel accuracy, mean IoU and per-class IoU of ``model`` on a whole set.
+    """Pixel accuracy, mean IoU and per-class IoU of ``model`` on a whole set (and boundary IoU).
 
     One confusion matrix is accumulated over every pixel of every image (``seglab.metrics``),
     then the metrics are computed from it once: a class rare in each image still counts with
@@ -218,10 +219,14 @@ def evaluate(
         batch_size (int): images per forward pass.
         device (torch.device or str, optional): defaults to where the model is.
         ignore_index (int, optional): mask value of pixels to leave out.
+        boundary_width (int, optional): also return ``"boundary_iou"`` (float), the mean IoU of
+            the pixels within this many pixels of a true boundary, as
+            ``seglab.metrics.boundary_iou(predictions, masks, num_classes, width=boundary_width)``,
+            from the same forward passes.
 
     Returns:
         dict: ``"pixel_accuracy"`` (float), ``"mean_iou"`` (float), ``"iou"`` (float64 Tensor[K]
-        on the CPU, NaN for absent classes).
+        on the CPU, NaN for absent classes), and ``"boundary_iou"`` (float) with ``boundary_width``.
 
     Example:
         >>> from seglab.models import SmallFCN
@@ -234,9 +239,11 @@ def evaluate(
     _check_pair(images, masks)
     num_classes = positive_int(num_classes, "num_classes")
     batch_size = positive_int(batch_size, "batch_size")
+    boundary_width = None if boundary_width is None else positive_int(boundary_width, "boundary_width")
     device = _model_device(model) if device is None else torch.device(device)
     model.to(device)
     confusion = torch.zeros(num_classes, num_classes, dtype=torch.int64)  # rows: true, columns: predicted
+    boundary_confusion = torch.zeros_like(confusion)  # the same, on the pixels near a true boundary
     with _TrainMode(model, False), torch.no_grad():
         for start in range(0, images.shape[0], batch_size):
             scores = model(images[start : start + batch_size].to(device))  # [B, K, H, W]
@@ -254,11 +261,17 @@ def evaluate(
                     f"for a fully convolutional patch classifier: to_fully_convolutional(pad=True))."
                 )
             confusion += metrics.confusion_matrix(pred, target, num_classes, ignore_index=ignore_index)
-    return {
+            if boundary_width is not None:
+                band = metrics.boundary_mask(target, boundary_width)  # [B, H, W], from each image's own target
+                boundary_confusion += metrics.confusion_matrix(pred[band], target[band], num_classes, ignore_index)
+    result = {
         "pixel_accuracy": metrics.pixel_accuracy_from_confusion(confusion).item(),
         "mean_iou": metrics.mean_iou_from_confusion(confusion).item(),
         "iou": metrics.iou_from_confusion(confusion),  # [K] float64, NaN for absent classes
     }
+    if boundary_width is not None:
+        result["boundary_iou"] = metrics.mean_iou_from_confusion(boundary_confusion).item()
+    return result
 
 
 # --- training --------------------------------------------------------------------------------------

@@ -323,6 +323,21 @@ def test_evaluate_accumulates_one_confusion_matrix_over_the_set():
         assert scores["pixel_accuracy"] == pytest.approx(31 / 32)
 
 
+def test_evaluate_boundary_iou_is_metrics_boundary_iou_of_the_predictions():
+    masks = torch.randint(0, 3, (5, 12, 12), generator=_generator(7))
+    pred = torch.where(torch.rand(5, 12, 12, generator=_generator(8)) < 0.2, (masks + 1) % 3, masks)  # 20% wrong
+    images = _one_hot_images(pred, 3)
+    expected = metrics.boundary_iou(pred, masks, 3, width=1).item()
+    assert 0 < expected < 1
+    for batch_size in (1, 2, 5):  # accumulated over batches: the batch size must not matter
+        scores = evaluate(OneHotOracle(), images, masks, num_classes=3, batch_size=batch_size, boundary_width=1)
+        assert scores["boundary_iou"] == pytest.approx(expected, abs=1e-12)
+        assert scores["mean_iou"] == pytest.approx(metrics.mean_iou(pred, masks, 3).item())
+    assert "boundary_iou" not in evaluate(OneHotOracle(), images, masks, num_classes=3)  # only when asked
+    with pytest.raises(ValueError, match="boundary_width"):
+        evaluate(OneHotOracle(), images, masks, num_classes=3, boundary_width=0)
+
+
 def test_evaluate_and_predict_restore_the_mode_and_run_without_gradients():
     masks = torch.randint(0, 2, (3, 4, 4), generator=_generator(3))
     images = _one_hot_images(masks, 2)
