@@ -25,6 +25,10 @@ center_crop                ``torchvision.transforms.functional.center_crop`` whe
                            ``W - w`` are even
 crop_and_concat            (none; U-Net's skip connection)
 unet_output_size           the output side of a U-Net built from ``nn.Conv2d(..., padding=0)``
+effective_kernel_size      ``dilate_kernel(w, r).shape[-1]``
+dilate_kernel              ``F.conv2d(x, dilate_kernel(w, r)) == F.conv2d(x, w, dilation=r)``
+dilated_conv2d             ``F.conv2d(x, w, dilation=r, padding=p)`` (one channel)
+receptive_field_mask       (none; the tests measure it with autograd on a dilated conv stack)
 =========================  ===============================================================
 
 Shapes follow the package conventions (see ``help(seglab)``): single-channel operations take
@@ -65,6 +69,10 @@ __all__ = [
     "center_crop",
     "crop_and_concat",
     "unet_output_size",
+    "effective_kernel_size",
+    "dilate_kernel",
+    "dilated_conv2d",
+    "receptive_field_mask",
 ]
 
 
@@ -853,3 +861,196 @@ def _unet_sizes(n: int, depth: int) -> tuple[int, str | None]:
         if size < 1:
             return 0, f"level {level + 1} of the expanding path"
     return size, None
+
+
+# --- lecture 7: dilated (atrous) convolutions -----------------------------------------------------
+
+
+def effective_kernel_size(kernel, rate=1):
+    """The span of a kernel of size ``k`` whose taps are ``r`` pixels apart: ``k + (k - 1)(r - 1)``.
+
+    Dilating a kernel by the rate ``r`` inserts ``r - 1`` zeros between neighbouring taps: there
+    are ``k - 1`` gaps, so the span grows from ``k`` to
+
+    .. math::
+        k_{\\text{eff}} = k + (k - 1)(r - 1) = (k - 1)\\, r + 1
+
+    (a 3x3 kernel at ``r = 2`` spans 5x5 with its 9 taps). The number of weights stays ``k``
+    per axis; only the region they cover grows.
+
+    Args:
+        kernel (int or (int, int)): the kernel size ``k``, or ``(k_h, k_w)``.
+        rate (int or (int, int)): the dilation rate ``r >= 1``, or ``(r_h, r_w)``: ``r_h`` spaces
+            the rows (the height axis), ``r_w`` the columns. ``r = 1`` is an ordinary kernel.
+
+    Returns:
+        int when both arguments are ints, else the pair ``(k_h_eff, k_w_eff)``.
+
+    Raises:
+        TypeError, ValueError: an argument is not a positive int or a pair of them.
+
+    Example:
+        >>> effective_kernel_size(3, 2)
+        5
+        >>> effective_kernel_size(3, 4)  # taps at 0, 4, 8
+        9
+        >>> effective_kernel_size((3, 5), (2, 1))
+        (5, 5)
+    """
+    (k_h, k_w), (r_h, r_w) = int_pair(kernel, "kernel"), int_pair(rate, "rate")
+    size = (k_h + (k_h - 1) * (r_h - 1), k_w + (k_w - 1) * (r_w - 1))  # k - 1 gaps of r - 1 zeros each
+    both_ints = not isinstance(kernel, (tuple, list)) and not isinstance(rate, (tuple, list))
+    return size[0] if both_ints else size
+
+
+def dilate_kernel(w, rate) -> torch.Tensor:
+    """Insert ``r - 1`` zeros between neighbouring taps of a kernel: the dilated kernel, written out.
+
+    .. math::
+        w_r[\\ldots, i\\, r_h, j\\, r_w] = w[\\ldots, i, j], \\quad \\text{zero elsewhere}
+
+    Used as an ordinary kernel, it gives the dilated convolution:
+    ``F.conv2d(x, dilate_kernel(w, r)) == F.conv2d(x, w, dilation=r)``. The dilated form is for
+    understanding and pictures; PyTorch never builds it (it reads the input ``r`` pixels apart
+    instead), so a dilated convolution costs what the small kernel costs.
+
+    Args:
+        w (Tensor[..., k_h, k_w]): the kernel, e.g. a conv weight ``[C_out, C_in, k_h, k_w]``; the
+            leading dimensions are carried along.
+        rate (int or (int, int)): ``r``, or ``(r_h, r_w)`` for the rows and the columns.
+
+    Returns:
+        Tensor[..., (k_h - 1) r_h + 1, (k_w - 1) r_w + 1], the dtype of ``w`` (float32 for an
+        integer ``w``): the size is
+        :func:`effective_kernel_size`, and the first and last rows and columns hold taps.
+
+    Raises:
+        TypeError, ValueError: ``w`` has fewer than 2 dimensions, or ``rate`` is not a positive
+            int or a pair of them.
+
+    Example:
+        >>> dilate_kernel([[1.0, 2.0], [3.0, 4.0]], 2)
+        tensor([[1., 0., 2.],
+                [0., 0., 0.],
+                [3., 0., 4.]])
+        >>> dilate_kernel([[1.0, 2.0, 3.0]], (1, 3))  # rows at rate 1, columns at rate 3
+        tensor([[1., 0., 0., 2., 0., 0., 3.]])
+    """
+    w = as_float_tensor(w, "w", min_dim=2)
+    r_h, r_w = int_pair(rate, "rate")
+    k_h, k_w = w.shape[-2:]
+    out_h, out_w = effective_kernel_size((k_h, k_w), (r_h, r_w))
+    dilated = w.new_zeros(*w.shape[:-2], out_h, out_w)
+    for i in range(k_h):
+        for j in range(k_w):
+            dilated[..., i * r_h, j * r_w] = w[..., i, j]  # tap (i, j) moves to (i r_h, j r_w)
+    return dilated
+
+
+def dilated_conv2d(x, w, rate=1, padding=0) -> torch.Tensor:
+    """2D dilated (atrous) convolution, one channel: the kernel's taps read the input ``r`` pixels apart.
+
+    Like ``F.conv2d``, this is a cross-correlation (the kernel is not flipped):
+
+    .. math::
+        y[i, j] = \\sum_{a=0}^{k_h - 1} \\sum_{b=0}^{k_w - 1} w[a, b]\\; x_p[i + a\\, r_h,\\; j + b\\, r_w]
+
+    where ``x_p`` is ``x`` with ``p_h`` rows and ``p_w`` columns of zeros added on each side. The
+    output has ``H + 2 p_h - (k_h - 1) r_h`` rows: the positions where the dilated kernel of
+    side ``(k_h - 1) r_h + 1`` fits. ``padding = r (k - 1) / 2`` (``r`` for a 3x3 kernel) keeps the
+    size, which is how dilated networks keep their resolution.
+
+    Args:
+        x (Tensor[..., H, W]): the input.
+        w (Tensor[k_h, k_w]): the kernel.
+        rate (int or (int, int)): the dilation rate ``r``, or ``(r_h, r_w)``; 1 is an ordinary convolution.
+        padding (int or (int, int)): zeros added on each side, ``p`` or ``(p_h, p_w)``.
+
+    Returns:
+        Tensor[..., H + 2 p_h - (k_h - 1) r_h, W + 2 p_w - (k_w - 1) r_w], the dtype of ``x``
+        (float32 for an integer ``x``). Equal to
+        ``F.conv2d(x[None, None], w[None, None], dilation=r, padding=p)[0, 0]``.
+
+    Raises:
+        TypeError, ValueError: ``w`` is not 2D, ``rate`` or ``padding`` is not an int or a pair
+            of them, or the dilated kernel does not fit into the padded input.
+
+    Example:
+        >>> x = torch.arange(25.0).reshape(5, 5)
+        >>> dilated_conv2d(x, [[1.0, 0.0], [0.0, 1.0]], rate=2)  # x[i, j] + x[i + 2, j + 2]
+        tensor([[12., 14., 16.],
+                [22., 24., 26.],
+                [32., 34., 36.]])
+        >>> dilated_conv2d(x, torch.ones(3, 3), rate=2, padding=2).shape  # padding r keeps the size
+        torch.Size([5, 5])
+    """
+    x = as_float_tensor(x, "x", min_dim=2)
+    w = as_float_tensor(w, "w", min_dim=2)
+    if w.dim() != 2:
+        raise ValueError(f"w: expected a 2D kernel of shape (k_h, k_w), got {describe(w)}.")
+    r_h, r_w = int_pair(rate, "rate")
+    p_h, p_w = int_pair(padding, "padding", low=0)
+    (height, width), (k_h, k_w) = x.shape[-2:], w.shape
+    span_h, span_w = effective_kernel_size((k_h, k_w), (r_h, r_w))
+    out_h, out_w = height + 2 * p_h - span_h + 1, width + 2 * p_w - span_w + 1
+    if out_h < 1 or out_w < 1:
+        raise ValueError(
+            f"x: expected an input at least as large as the dilated kernel, {span_h}x{span_w} "
+            f"(a {k_h}x{k_w} kernel at rate {(r_h, r_w)}), got {height}x{width} with padding "
+            f"{(p_h, p_w)}. Hint: pad by r (k - 1) / 2 on each side to keep the size."
+        )
+    x64 = F.pad(x.double(), (p_w, p_w, p_h, p_h))  # [..., H + 2 p_h, W + 2 p_w], zeros around
+    w64 = w.double()
+    out = x64.new_zeros(*x.shape[:-2], out_h, out_w)
+    for a in range(k_h):
+        for b in range(k_w):
+            # tap (a, b) reads the input shifted by (a r_h, b r_w), for every output pixel at once
+            out += w64[a, b] * x64[..., a * r_h : a * r_h + out_h, b * r_w : b * r_w + out_w]
+    return out.to(x.dtype)
+
+
+def receptive_field_mask(layers) -> torch.Tensor:
+    """Which pixels inside the receptive field reach one output pixel, holes included (1D).
+
+    :func:`receptive_field` gives the extent ``r`` of the region one output pixel sees. With
+    dilation, not every pixel inside it contributes: three 3x3 convolutions at rate 2 see a
+    13-pixel extent but only the 7 pixels at even offsets (the *gridding* of dilated stacks,
+    whose rates share a factor). Starting from the output pixel's own offset ``{0}``, each layer
+    ``(k, s, d)`` turns every offset ``p`` into ``p + t d J`` for ``t = 0 .. k - 1``, where the
+    jump ``J`` is the product of the strides of the layers before it:
+
+    .. math::
+        P_l = \\{\\, p + t\\, d_l J_l : p \\in P_{l-1},\\ 0 \\le t < k_l \\,\\}, \\qquad P_0 = \\{0\\}
+
+    The answer marks ``P_L`` inside ``0 .. r - 1``. For a square stack, the 2D mask is the outer
+    product of this mask with itself.
+
+    Args:
+        layers (sequence of (int, int) or (int, int, int)): ``(kernel, stride[, dilation])`` per
+            layer, from the input, as in :func:`receptive_field`.
+
+    Returns:
+        bool Tensor[r]: ``True`` at the offsets of the input pixels that reach the output pixel;
+        ``r = receptive_field(layers)``, so the first and last entries are ``True``.
+
+    Raises:
+        TypeError, ValueError: as :func:`receptive_field`.
+
+    Example:
+        >>> receptive_field_mask([(3, 1, 2), (3, 1, 2)]).int()  # rate 2 twice: every other pixel
+        tensor([1, 0, 1, 0, 1, 0, 1, 0, 1], dtype=torch.int32)
+        >>> receptive_field_mask([(3, 1, 1), (3, 1, 2)]).int()  # rates 1, 2: no holes
+        tensor([1, 1, 1, 1, 1, 1, 1], dtype=torch.int32)
+    """
+    if hasattr(layers, "__iter__") and not isinstance(layers, (str, bytes)):
+        layers = list(layers)  # read twice below
+    size = receptive_field(layers)  # also checks the layers
+    offsets, jump = {0}, 1
+    for layer in layers:
+        kernel, stride = int(layer[0]), int(layer[1])
+        dilation = int(layer[2]) if len(layer) == 3 else 1
+        offsets = {p + t * dilation * jump for p in offsets for t in range(kernel)}  # each tap shifts by t d J
+        jump *= stride
+    mask = torch.zeros(size, dtype=torch.bool)
+    mask[sorted(offsets)] = True
+    return mask

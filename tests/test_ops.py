@@ -367,6 +367,8 @@ _CALLS = {
     "transposed_conv1d": (lambda x: ops.transposed_conv1d(x, [1.0, 2.0, 1.0], stride=2), 1),
     "transposed_conv2d": (lambda x: ops.transposed_conv2d(x, [[0.0, 1.0], [2.0, 3.0]]), 2),
     "conv1d_matrix": (lambda w: ops.conv1d_matrix(w, 4), 1),
+    "dilate_kernel": (lambda w: ops.dilate_kernel(w, 2), 2),
+    "dilated_conv2d": (lambda x: ops.dilated_conv2d(x, [[1.0, -1.0]], rate=(1, 1), padding=(0, 1)), 2),
 }
 
 
@@ -1076,3 +1078,154 @@ def test_unet_output_size_errors_name_the_stage_and_the_smallest_input():
     assert ops.unet_output_size(187 + 1) == 4  # the smallest input at depth 4 keeps 4 pixels
     raises_with_message(TypeError, "input_size", lambda: ops.unet_output_size(572.0))
     raises_with_message(ValueError, "depth", lambda: ops.unet_output_size(572, depth=-1))
+
+
+# --- lecture 7: dilated convolutions -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kernel, rate, expected",
+    [
+        (3, 1, 3),  # an ordinary kernel
+        (3, 2, 5),  # the lecture's example: 9 taps over 5x5
+        (3, 4, 9),
+        (1, 7, 1),  # a 1x1 kernel has no gaps
+        (5, 3, 13),
+        ((3, 5), (2, 1), (5, 5)),
+        ((3, 3), 2, (5, 5)),  # a pair in, a pair out
+        (3, (1, 4), (3, 9)),
+    ],
+)
+def test_effective_kernel_size_hand_worked(kernel, rate, expected):
+    got = ops.effective_kernel_size(kernel, rate)
+    assert got == expected and type(got) is type(expected)
+
+
+def test_effective_kernel_size_is_the_side_of_the_dilated_kernel_and_torch_agrees():
+    generator = _generator(71)
+    for _ in range(30):
+        k_h, k_w, r_h, r_w = (_randint(generator, 1, 5) for _ in range(4))
+        span = ops.effective_kernel_size((k_h, k_w), (r_h, r_w))
+        assert tuple(ops.dilate_kernel(torch.ones(k_h, k_w), (r_h, r_w)).shape) == span
+        x = torch.ones(1, 1, span[0] + 3, span[1] + 2)
+        out = F.conv2d(x, torch.ones(1, 1, k_h, k_w), dilation=(r_h, r_w))  # fits span[0] + 3 - span[0] + 1 times
+        assert tuple(out.shape[-2:]) == (4, 3)
+
+
+def test_dilate_kernel_lecture_example():
+    w = torch.arange(1.0, 10.0).reshape(3, 3)
+    assert ops.dilate_kernel(w, 2).tolist() == [
+        [1, 0, 2, 0, 3],
+        [0, 0, 0, 0, 0],
+        [4, 0, 5, 0, 6],
+        [0, 0, 0, 0, 0],
+        [7, 0, 8, 0, 9],
+    ]
+    assert torch.equal(ops.dilate_kernel(w, 1), w)
+
+
+def test_dilate_kernel_rows_and_columns_take_their_own_rate():
+    w = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+    assert ops.dilate_kernel(w, (1, 3)).tolist() == [[1, 0, 0, 2], [3, 0, 0, 4]]
+    assert ops.dilate_kernel(w, (3, 1)).tolist() == [[1, 2], [0, 0], [0, 0], [3, 4]]
+
+
+def test_dilate_kernel_used_as_a_kernel_is_the_dilated_convolution():
+    """``F.conv2d(x, dilate_kernel(w, r)) == F.conv2d(x, w, dilation=r)``, for a whole conv weight."""
+    generator = _generator(72)
+    for _ in range(20):
+        c_out, c_in, k_h, k_w = (_randint(generator, 1, 3) for _ in range(4))
+        rate = (_randint(generator, 1, 3), _randint(generator, 1, 3))
+        w = _randn(generator, c_out, c_in, k_h, k_w)
+        x = _randn(generator, 2, c_in, 9, 10)
+        dense = ops.dilate_kernel(w, rate)  # [C_out, C_in, k_h', k_w']: leading dimensions carried along
+        assert dense.dtype == torch.float64 and dense.shape[:2] == (c_out, c_in)
+        assert torch.allclose(F.conv2d(x, dense, padding=1), F.conv2d(x, w, dilation=rate, padding=1))
+
+
+def test_dilated_conv2d_lecture_example():
+    x = torch.arange(25.0).reshape(5, 5)
+    got = ops.dilated_conv2d(x, [[1.0, 0.0], [0.0, 1.0]], rate=2)
+    assert got.tolist() == [[12, 14, 16], [22, 24, 26], [32, 34, 36]]  # x[i, j] + x[i + 2, j + 2]
+    assert ops.dilated_conv2d(x, torch.ones(3, 3), rate=2, padding=2).shape == (5, 5)  # padding r keeps the size
+
+
+def test_dilated_conv2d_matches_torch_on_random_cases():
+    generator = _generator(73)
+    for _ in range(40):
+        k_h, k_w = _randint(generator, 1, 4), _randint(generator, 1, 4)
+        r_h, r_w = _randint(generator, 1, 3), _randint(generator, 1, 3)
+        p_h, p_w = _randint(generator, 0, 3), _randint(generator, 0, 3)
+        height = max((k_h - 1) * r_h + 1 - 2 * p_h, 1) + _randint(generator, 0, 4)
+        width = max((k_w - 1) * r_w + 1 - 2 * p_w, 1) + _randint(generator, 0, 4)
+        x, w = _randn(generator, 3, height, width), _randn(generator, k_h, k_w)
+        got = ops.dilated_conv2d(x, w, rate=(r_h, r_w), padding=(p_h, p_w))
+        expected = F.conv2d(x[:, None], w[None, None], dilation=(r_h, r_w), padding=(p_h, p_w))[:, 0]
+        assert got.shape == expected.shape and torch.allclose(got, expected)
+
+
+def test_dilated_conv2d_with_padding_r_keeps_the_size_for_every_rate():
+    x = _randn(_generator(74), 12, 12)
+    for rate in (1, 2, 3, 5):
+        assert ops.dilated_conv2d(x, torch.ones(3, 3, dtype=torch.float64), rate=rate, padding=rate).shape == (12, 12)
+
+
+def test_dilated_conv2d_errors():
+    raises_with_message(ValueError, "w", lambda: ops.dilated_conv2d(torch.zeros(5, 5), torch.zeros(1, 3, 3)), "(k_h, k_w)")
+    raises_with_message(ValueError, "x", lambda: ops.dilated_conv2d(torch.zeros(4, 4), torch.zeros(3, 3), rate=2), "5x5", "Hint")
+    raises_with_message(ValueError, "rate", lambda: ops.dilated_conv2d(torch.zeros(4, 4), torch.zeros(3, 3), rate=0), "got 0")
+    raises_with_message(ValueError, "padding", lambda: ops.dilated_conv2d(torch.zeros(4, 4), torch.zeros(3, 3), padding=-1), "got -1")
+    raises_with_message(ValueError, "rate", lambda: ops.dilate_kernel(torch.zeros(3, 3), (1, 2, 3)), "pair")
+    raises_with_message(TypeError, "kernel", lambda: ops.effective_kernel_size(3.0, 2), "float 3.0")
+
+
+def _measured_mask(layers):
+    """Which inputs reach one output of a 1D conv stack with all-ones weights (autograd)."""
+    x = torch.ones(1, 1, 200, dtype=torch.float64, requires_grad=True)
+    y = x
+    for kernel, stride, dilation in layers:
+        y = F.conv1d(y, torch.ones(1, 1, kernel, dtype=torch.float64), stride=stride, dilation=dilation)
+    y[0, 0, 0].backward()
+    reached = (x.grad[0, 0] != 0).nonzero().flatten()
+    return x.grad[0, 0, : int(reached.max()) + 1] != 0
+
+
+@pytest.mark.parametrize(
+    "rates, seen",
+    [
+        ((1, 1, 1), 7),  # no holes: 1 + 2L
+        ((2, 2, 2), 7),  # 13 wide, only the even offsets: gridding
+        ((1, 2, 4), 15),
+        ((1, 2, 5), 17),  # hybrid rates: no holes
+        ((2, 4, 8), 15),  # 29 wide, only the even offsets
+        ((3, 3, 3), 7),  # 19 wide, every third offset
+    ],
+)
+def test_receptive_field_mask_of_3x3_stacks(rates, seen):
+    layers = [(3, 1, rate) for rate in rates]
+    mask = ops.receptive_field_mask(layers)
+    assert mask.dtype == torch.bool and len(mask) == ops.receptive_field(layers)
+    assert bool(mask[0]) and bool(mask[-1]) and int(mask.sum()) == seen
+    assert torch.equal(mask, _measured_mask(layers))
+
+
+def test_receptive_field_mask_matches_autograd_on_random_stacks():
+    generator = _generator(75)
+    holes = 0
+    for _ in range(40):
+        layers = [
+            (_randint(generator, 1, 4), _randint(generator, 1, 2), _randint(generator, 1, 3))
+            for _ in range(_randint(generator, 1, 4))
+        ]
+        mask = ops.receptive_field_mask(layers)
+        assert torch.equal(mask, _measured_mask(layers)), layers
+        holes += not bool(mask.all())
+    assert holes > 5  # the random stacks include gridded ones
+
+
+def test_receptive_field_mask_edge_cases_and_errors():
+    assert ops.receptive_field_mask([]).tolist() == [True]  # a pixel sees itself
+    assert ops.receptive_field_mask(iter([(3, 2, 1), (3, 1, 1)])).tolist() == [True] * 7  # any iterable
+    assert ops.receptive_field_mask([(1, 2), (3, 1)]).tolist() == [True, False, True, False, True]
+    raises_with_message(TypeError, "layers", lambda: ops.receptive_field_mask(3), "int 3")
+    raises_with_message(ValueError, "layers[0] dilation", lambda: ops.receptive_field_mask([(3, 1, 0)]), "got 0")
