@@ -1164,3 +1164,12 @@ def test_checkers_work_after_reloading_their_modules():
     assert "calls seglab.metrics.iou, which already computes the answer" in results["old_reference"]
     assert "calls torch.nn.functional.cross_entropy" in results["cross_entropy"]
     assert results["restored"] is True
+
+
+def test_receptive_field_checker_works_inside_no_grad_and_inference_mode(capfd):
+    """The PyTorch cross-check of receptive_field uses autograd; a notebook may be in no_grad mode."""
+    with torch.no_grad():
+        checks.receptive_field(receptive_field_loop, n_random=2)
+    with torch.inference_mode():
+        checks.receptive_field(receptive_field_loop, n_random=2)
+    assert capfd.readouterr().out.count("✓ receptive_field:") == 2

@@ -743,12 +743,13 @@ def _measured_receptive_field(layers) -> int:
     """PyTorch's measurement: which inputs reach one output of a 1D conv stack (autograd)."""
     all_strides = math.prod(stride for _, stride, _ in layers)
     length = 1 + sum((kernel - 1) * dilation for kernel, _, dilation in layers) * all_strides + all_strides  # enough
-    x = torch.ones(1, 1, length, dtype=torch.float64, requires_grad=True)
-    y = x
-    for kernel, stride, dilation in layers:
-        weight = torch.ones(1, 1, kernel, dtype=torch.float64)
-        y = F.conv1d(y, weight, stride=stride, dilation=dilation)
-    y[0, 0, 0].backward()
+    with torch.inference_mode(False), torch.enable_grad():  # a notebook may run the check under no_grad
+        x = torch.ones(1, 1, length, dtype=torch.float64, requires_grad=True)
+        y = x
+        for kernel, stride, dilation in layers:
+            weight = torch.ones(1, 1, kernel, dtype=torch.float64)
+            y = F.conv1d(y, weight, stride=stride, dilation=dilation)
+        y[0, 0, 0].backward()
     touched = x.grad[0, 0].nonzero()
     return int(touched.max() - touched.min() + 1)
 
