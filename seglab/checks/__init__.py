@@ -6,6 +6,8 @@ Assignment ``fcn`` (lectures 1-3): ``pixel_accuracy``, ``iou``, ``sliding_window
 ``fc_to_conv``, ``receptive_field``, ``pixel_cross_entropy`` (in :mod:`seglab.checks.fcn`).
 Assignment ``unet`` (lectures 5, 6 and 9): ``bilinear_kernel``, ``center_crop``, ``unet_output_size``,
 ``unet_weight_map``, ``dice_loss``, ``focal_loss`` (in :mod:`seglab.checks.unet`).
+Assignment ``dilated`` (lecture 7): ``effective_kernel_size``, ``dilate_kernel``, ``dilated_conv2d``,
+``receptive_field_mask`` (in :mod:`seglab.checks.dilated`).
 
 A checker runs the student's function on named cases (the lecture's worked example, edge
 cases, then seeded random cases), compares every answer with seglab's reference and with
@@ -26,6 +28,12 @@ Example:
 """
 
 from seglab.checks._core import CheckFailed
+from seglab.checks.dilated import (
+    dilate_kernel,
+    dilated_conv2d,
+    effective_kernel_size,
+    receptive_field_mask,
+)
 from seglab.checks.fcn import (
     fc_to_conv,
     iou,
@@ -74,4 +82,9 @@ __all__ = [
     "unet_weight_map",
     "dice_loss",
     "focal_loss",
+    # assignment dilated (lecture 7)
+    "effective_kernel_size",
+    "dilate_kernel",
+    "dilated_conv2d",
+    "receptive_field_mask",
 ]
