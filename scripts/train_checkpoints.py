@@ -1,19 +1,24 @@
 """Train the networks shipped in ``seglab/checkpoints/`` and record how they were trained.
 
-=============  =====================================================================================
-unet_things    U-Net on ThingsAndStuff with every thing class separate (sky, grass, road, circle,
-               square, triangle): the shape is the only cue, and triangles are rare
-fcn32s         FCN-32s on the things-vs-stuff task (sky, grass, road, thing)
-fcn16s         FCN-16s, the same data, steps and learning rates
-fcn8s          FCN-8s, the same again: the three differ only in their skips
-=============  =====================================================================================
+================  =====================================================================================
+unet_things       U-Net on ThingsAndStuff with every thing class separate (sky, grass, road, circle,
+                  square, triangle): the shape is the only cue, and triangles are rare
+fcn32s            FCN-32s on the things-vs-stuff task (sky, grass, road, thing)
+fcn16s            FCN-16s, the same data, steps and learning rates
+fcn8s             FCN-8s, the same again: the three differ only in their skips
+dilated_things    a DilatedNet (full resolution, 3x3 convolutions at rates 1, 2, 4, 8, 1) on the
+                  six classes of unet_things: the shapes need a receptive field as large as they are
+undilated_things  its undilated twin (rates 1, 1, 1, 1, 1): the same weights to learn, the same
+                  data and steps, a receptive field of 13 pixels instead of 35
+aspp_things       three rate-1 blocks and an ASPP head (rates 2, 4, 8 and an image-pooling branch)
+================  =====================================================================================
 
 Every checkpoint is reproducible: the images are generated from fixed seeds, the weights are
 initialised after ``seed_everything(seed)``, and ``seglab.train.fit`` draws its batches from its
 own seed. Training runs on one thread by default, so that a run gives the same weights bit for
 bit, whatever the number of cores; on another kind of CPU, with another torch version or with
-``--threads N`` (faster) it gives a network as good, not the same one. All four take about 8
-minutes on one core.
+``--threads N`` (faster) it gives a network as good, not the same one. On one core the first
+four take about 8 minutes together, the three of lecture 7 about 5-7 minutes each.
 
 Each run prints its training time, steps and validation metrics (mean IoU, IoU per class and
 the boundary IoU) and stores them in the checkpoint, next to the recipe:
@@ -87,6 +92,15 @@ _FCN_RECIPE = dict(
     phases=((2000, 3e-3), (1000, 1e-3)),
 )
 
+_DILATED_RECIPE = dict(  # every thing class separate: telling the shapes apart takes context
+    size=64,
+    merge_things=False,
+    train_images=2000,
+    val_images=200,
+    phases=((1500, 2e-3), (500, 5e-4)),
+    class_weight_power=0.5,
+)
+
 RECIPES = {
     "unet_things": Recipe(
         model="UNet",
@@ -102,6 +116,9 @@ RECIPES = {
     "fcn32s": Recipe(model="FCN32s", **_FCN_RECIPE),
     "fcn16s": Recipe(model="FCN16s", **_FCN_RECIPE),
     "fcn8s": Recipe(model="FCN8s", **_FCN_RECIPE),
+    "dilated_things": Recipe(model="DilatedNet", kwargs={"width": 24, "rates": (1, 2, 4, 8, 1)}, **_DILATED_RECIPE),
+    "undilated_things": Recipe(model="DilatedNet", kwargs={"width": 24, "rates": (1, 1, 1, 1, 1)}, **_DILATED_RECIPE),
+    "aspp_things": Recipe(model="DilatedNet", kwargs={"width": 24, "rates": (1, 1, 1), "aspp_rates": (2, 4, 8)}, **_DILATED_RECIPE),
 }
 
 

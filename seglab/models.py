@@ -13,6 +13,9 @@ FCN8s                  lecture 5: + class scores from ``pool3`` (stride 8), upsa
 UNet                   lecture 6: contracting path, bottleneck, expanding path with crop-and-concatenate
                        skips; ``padding="valid"`` (572 -> 388) or ``"same"``; its first level can start
                        from a trained ``PatchClassifier`` (transfer learning)
+DilatedNet             lecture 7: full resolution throughout, context from 3x3 convolutions at growing
+                       dilation rates (``rates=(1,) * n`` is its undilated twin); optional ASPP head
+ASPP                   lecture 7: atrous spatial pyramid pooling, parallel branches at several rates
 load_checkpoint        a trained network shipped with the package (``seglab/checkpoints/*.pt``)
 save_checkpoint        write one: weights, constructor arguments, the recorded training result
 available_checkpoints  the names ``load_checkpoint`` accepts
@@ -36,7 +39,7 @@ import torch
 from torch import nn
 
 from seglab._validate import describe, positive_int
-from seglab.ops import bilinear_kernel, crop_and_concat, fc_to_conv, unet_output_size
+from seglab.ops import bilinear_kernel, crop_and_concat, fc_to_conv, receptive_field, unet_output_size
 
 __all__ = [
     "PatchClassifier",
@@ -46,6 +49,8 @@ __all__ = [
     "FCN16s",
     "FCN8s",
     "UNet",
+    "ASPP",
+    "DilatedNet",
     "load_checkpoint",
     "save_checkpoint",
     "available_checkpoints",
@@ -965,6 +970,173 @@ def _smallest_valid_input(depth: int) -> int:
             side += 1
 
 
+# --- lecture 7: dilated convolutions ----------------------------------------------------------------
+
+
+def _dilated_block(in_channels: int, out_channels: int, rate: int) -> nn.Sequential:
+    """3x3 convolution at dilation ``rate`` (padding ``rate``, so the size is kept) -> batch norm -> ReLU."""
+    return nn.Sequential(
+        OrderedDict(
+            conv=nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=rate, dilation=rate, bias=False),
+            bn=nn.BatchNorm2d(out_channels),
+            relu=nn.ReLU(inplace=True),
+        )
+    )
+
+
+def _check_rates(rates, name: str) -> tuple[int, ...]:
+    if isinstance(rates, (str, bytes)) or not hasattr(rates, "__iter__"):
+        raise TypeError(f"{name}: expected a sequence of dilation rates, got {describe(rates)}. Hint: (1, 2, 4, 8).")
+    rates = tuple(rates)
+    if not rates:
+        raise ValueError(f"{name}: expected at least one dilation rate, got {rates}. Hint: (1, 2, 4, 8).")
+    return tuple(positive_int(rate, f"{name}[{index}]") for index, rate in enumerate(rates))
+
+
+class ASPP(nn.Module):
+    """Atrous spatial pyramid pooling (DeepLab v3): look at several scales at once, side by side.
+
+    ::
+
+        branch "1x1"        1x1 conv (C -> w), BN, ReLU                       [B, w, H, W]
+        branch "rate r"     3x3 conv at dilation r (C -> w), BN, ReLU         [B, w, H, W]   one per rate
+        branch "image"      global average pool, 1x1 conv (C -> w), ReLU,
+                            copied to every pixel                             [B, w, H, W]
+        project             concatenate ((len(rates) + 2) w), 1x1 conv (-> w), BN, ReLU   [B, w, H, W]
+
+    A cascade of dilated convolutions (:class:`DilatedNet`) grows the receptive field layer by
+    layer; ASPP instead runs the branches in parallel on the same features, each with its own
+    receptive field (``1``, ``2r + 1``, ..., the whole image), and lets the 1x1 projection choose.
+    The image branch gives every pixel a summary of the whole image: global context that no
+    stack of 3x3 convolutions reaches on a large image. DeepLab uses rates 6, 12, 18 on features
+    at stride 16; on the course's 64 x 64 images at full resolution, 2, 4, 8 play that role.
+
+    Args:
+        in_channels (int): ``C``.
+        out_channels (int): ``w``, the channels of every branch and of the output.
+        rates (sequence of int): the dilation rates of the 3x3 branches.
+
+    Shape:
+        - Input: ``[B, C, H, W]``.
+        - Output: ``[B, w, H, W]``.
+
+    Example:
+        >>> aspp = ASPP(16, 8, rates=(2, 4))
+        >>> aspp(torch.zeros(2, 16, 20, 20)).shape
+        torch.Size([2, 8, 20, 20])
+        >>> list(aspp.branches)
+        ['1x1', 'rate 2', 'rate 4', 'image']
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, rates=(2, 4, 8)):
+        super().__init__()
+        in_channels = positive_int(in_channels, "in_channels")
+        w = positive_int(out_channels, "out_channels")
+        self.rates = _check_rates(rates, "rates")
+        branches = OrderedDict()
+        branches["1x1"] = nn.Sequential(
+            nn.Conv2d(in_channels, w, kernel_size=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True)
+        )
+        for rate in self.rates:
+            branches[f"rate {rate}"] = _dilated_block(in_channels, w, rate)
+        # No batch norm after the pooled branch: one value per image and channel is too few to normalise.
+        branches["image"] = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(in_channels, w, kernel_size=1), nn.ReLU())
+        self.branches = nn.ModuleDict(branches)
+        self.project = nn.Sequential(
+            OrderedDict(
+                conv=nn.Conv2d(len(branches) * w, w, kernel_size=1, bias=False),
+                bn=nn.BatchNorm2d(w),
+                relu=nn.ReLU(inplace=True),
+            )
+        )
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        height, width = features.shape[-2:]
+        outputs = [branch(features) for branch in self.branches.values()]  # each [B, w, H, W] or [B, w, 1, 1]
+        outputs[-1] = outputs[-1].expand(-1, -1, height, width)  # the image summary, at every pixel
+        return self.project(torch.cat(outputs, dim=1))  # [B, (n + 2) w, H, W] -> [B, w, H, W]
+
+
+class DilatedNet(nn.Module):
+    """A network that never downsamples: its context comes from dilated 3x3 convolutions.
+
+    ::
+
+        stem        3x3 conv (C -> w), BN, ReLU                             [B, w, H, W]
+        context     one block per rate r: 3x3 conv at dilation r,
+                    padding r (w -> w), BN, ReLU                            [B, w, H, W]
+        aspp        (optional) ASPP(w, w, aspp_rates)                       [B, w, H, W]
+        classifier  1x1 conv (w -> K)                                       [B, K, H, W]
+
+    Every layer works at full resolution, so nothing has to be upsampled: the output is as sharp
+    as the input. The rates set the receptive field (lecture 7): each 3x3 block at rate ``r``
+    adds ``2r`` pixels, so the default rates ``(1, 2, 4, 8, 1)`` see
+    ``1 + 2 (1 + 1 + 2 + 4 + 8 + 1) = 35`` pixels, while the same six layers at rate 1 see 13,
+    with exactly the same weights to learn: ``DilatedNet(K, rates=(1,) * 5)`` is the
+    undilated twin. The default cascade has no holes (the rates 1, 2, 4 fill the gaps that a
+    stack of equal rates such as ``(2, 2, 2)`` leaves: gridding). With ``aspp_rates``, an
+    :class:`ASPP` head adds parallel branches at those rates and an image-level branch.
+
+    Training: on ``ThingsAndStuff(size=64)`` with every thing class separate, the shapes are
+    told apart only by a network that sees them whole (things are 6-20 pixels across); the
+    checkpoints ``dilated_things`` and ``undilated_things`` (``scripts/train_checkpoints.py``)
+    compare the two twins trained alike.
+
+    Args:
+        num_classes (int): the number of classes ``K``.
+        rates (sequence of int): the dilation rate of each context block, in order.
+        in_channels (int): image channels ``C``.
+        width (int): the channels ``w`` of every layer.
+        aspp_rates (sequence of int, optional): add an ASPP head with these rates.
+
+    Attributes:
+        receptive_field (int): the side of the square region one output pixel sees through its
+            convolutions (:func:`seglab.ops.receptive_field`); with ASPP, its image branch
+            sees the whole image on top of that.
+
+    Shape:
+        - Input: ``[B, C, H, W]``, any ``H`` and ``W``.
+        - Output: ``[B, K, H, W]`` logits.
+
+    Raises:
+        ValueError: in ``forward``, the input is not ``[B, C, H, W]``.
+
+    Example:
+        >>> dilated, plain = DilatedNet(6), DilatedNet(6, rates=(1, 1, 1, 1, 1))
+        >>> dilated.receptive_field, plain.receptive_field
+        (35, 13)
+        >>> count_parameters(dilated) == count_parameters(plain)
+        True
+        >>> dilated(torch.zeros(2, 3, 40, 40)).shape
+        torch.Size([2, 6, 40, 40])
+    """
+
+    def __init__(self, num_classes: int, rates=(1, 2, 4, 8, 1), in_channels: int = 3, width: int = 32, aspp_rates=None):
+        super().__init__()
+        self.num_classes = positive_int(num_classes, "num_classes")
+        self.in_channels = positive_int(in_channels, "in_channels")
+        self.width = w = positive_int(width, "width")
+        self.rates = _check_rates(rates, "rates")
+        self.aspp_rates = None if aspp_rates is None else _check_rates(aspp_rates, "aspp_rates")
+        self.stem = _dilated_block(self.in_channels, w, 1)
+        self.context = nn.Sequential(
+            OrderedDict((f"rate{index + 1}_{rate}", _dilated_block(w, w, rate)) for index, rate in enumerate(self.rates))
+        )
+        self.aspp = None if self.aspp_rates is None else ASPP(w, w, self.aspp_rates)
+        self.classifier = nn.Conv2d(w, self.num_classes, kernel_size=1)  # a linear classifier per pixel
+        layers = [(3, 1, 1)] + [(3, 1, rate) for rate in self.rates]
+        if self.aspp_rates is not None:
+            layers.append((3, 1, max(self.aspp_rates)))  # its widest branch
+        self.receptive_field = receptive_field(layers)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        _check_images(images, "DilatedNet", self.in_channels)
+        features = self.context(self.stem(images))  # [B, w, H, W]: full resolution throughout
+        if self.aspp is not None:
+            features = self.aspp(features)
+        return self.classifier(features)  # [B, K, H, W]
+
+
 # --- checkpoints -----------------------------------------------------------------------------------
 
 
@@ -974,6 +1146,7 @@ _CHECKPOINT_MODELS = {
     "FCN16s": (FCN16s, ("num_classes", "in_channels", "width")),
     "FCN8s": (FCN8s, ("num_classes", "in_channels", "width")),
     "UNet": (UNet, ("num_classes", "in_channels", "width", "depth", "padding")),
+    "DilatedNet": (DilatedNet, ("num_classes", "rates", "in_channels", "width", "aspp_rates")),
 }
 _CHECKPOINT_FORMAT = 1
 
@@ -1012,7 +1185,7 @@ def save_checkpoint(model: nn.Module, path, result: dict | None = None) -> None:
     model was trained and how well it did. It loads with ``torch.load(..., weights_only=True)``.
 
     Args:
-        model (FCN32s, FCN16s, FCN8s or UNet): the trained network.
+        model (FCN32s, FCN16s, FCN8s, UNet or DilatedNet): the trained network.
         path (str or Path): the file to write (``name.pt``).
         result (dict, optional): the recorded training result, e.g. ``{"seconds": 61.2,
             "steps": 400, "val": {"mean_iou": 0.93}}``.
@@ -1080,13 +1253,19 @@ def load_checkpoint(name: str, folder=None) -> nn.Module:
     class weights), the ``"classes"`` and the validation metrics (``"val"``: ``"mean_iou"``,
     ``"iou"`` per class, ``"boundary_iou"``, ``"pixel_accuracy"``).
 
-    ==============  ==================================================================================
-    unet_things     ``UNet(6, width=8, depth=4)`` on ``ThingsAndStuff(size=64)`` with every thing class
-                    separate (sky, grass, road, circle, square, triangle)
-    fcn32s          ``FCN32s(4, width=8)`` on ``ThingsAndStuff(size=64, merge_things=True)``
-    fcn16s          ``FCN16s(4, width=8)``, the same data and training
-    fcn8s           ``FCN8s(4, width=8)``, the same data and training
-    ==============  ==================================================================================
+    ================  ==================================================================================
+    unet_things       ``UNet(6, width=8, depth=4)`` on ``ThingsAndStuff(size=64)`` with every thing class
+                      separate (sky, grass, road, circle, square, triangle)
+    fcn32s            ``FCN32s(4, width=8)`` on ``ThingsAndStuff(size=64, merge_things=True)``
+    fcn16s            ``FCN16s(4, width=8)``, the same data and training
+    fcn8s             ``FCN8s(4, width=8)``, the same data and training
+    dilated_things    ``DilatedNet(6, width=24, rates=(1, 2, 4, 8, 1))`` on the six classes of
+                      ``ThingsAndStuff(size=64)``: receptive field 35, full resolution throughout
+    undilated_things  its undilated twin, ``rates=(1, 1, 1, 1, 1)``: the same weights to learn,
+                      receptive field 13; the same data and training
+    aspp_things       ``DilatedNet(6, width=24, rates=(1, 1, 1), aspp_rates=(2, 4, 8))``: an ASPP
+                      head; the same data and training
+    ================  ==================================================================================
 
     Args:
         name (str): one of :func:`available_checkpoints`, e.g. ``"unet_things"``.

@@ -16,6 +16,8 @@ from torch import nn
 
 import seglab.models
 from seglab.models import (
+    ASPP,
+    DilatedNet,
     FCN8s,
     FCN16s,
     FCN32s,
@@ -28,7 +30,7 @@ from seglab.models import (
     load_checkpoint,
     save_checkpoint,
 )
-from seglab.ops import center_crop, unet_output_size
+from seglab.ops import center_crop, receptive_field, receptive_field_mask, unet_output_size
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -514,12 +516,112 @@ def test_load_encoder_from_rejects_mismatched_networks():
         unet.load_encoder_from(SmallFCN(4))
 
 
+# --- DilatedNet and ASPP ----------------------------------------------------------------------------
+
+
+def _all_paths_open(model):
+    """``model`` in eval mode with positive weights and identity batch norms: on a positive input every
+    ReLU passes, so an input pixel changes an output pixel exactly when a path of taps connects them."""
+    model.eval()
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.Conv2d):
+                module.weight.abs_().add_(0.01)
+            elif isinstance(module, nn.BatchNorm2d):
+                module.running_mean.zero_(), module.running_var.fill_(1.0)
+                module.weight.fill_(1.0), module.bias.zero_()
+    return model
+
+
+def _seen_pixels(model, size, channel=0):
+    """``[size, size]`` bool: the input pixels whose value reaches the centre output pixel."""
+    x = (_rand(31, 1, model.in_channels, size, size) + 0.5).double().requires_grad_(True)
+    model = model.double()
+    centre = size // 2
+    model(x)[0, channel, centre, centre].backward()
+    return x.grad[0].abs().sum(dim=0) != 0
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 64, 64), (1, 3, 33, 50), (1, 1, 7, 5)])
+def test_dilated_net_keeps_the_resolution(shape):
+    model = _build(DilatedNet, 5, in_channels=shape[1], width=4, seed=1)
+    assert model(_rand(2, *shape)).shape == (shape[0], 5, *shape[2:])
+    aspp = _build(DilatedNet, 5, in_channels=shape[1], width=4, rates=(1, 2), aspp_rates=(2, 3), seed=1)
+    assert aspp(_rand(2, *shape)).shape == (shape[0], 5, *shape[2:])
+
+
+@pytest.mark.parametrize("rates", [(1, 2, 4, 8, 1), (1, 1, 1, 1, 1), (2, 2, 2), (1, 2, 5), (3,)])
+def test_dilated_net_sees_exactly_its_receptive_field_and_its_holes(rates):
+    model = _all_paths_open(_build(DilatedNet, 2, rates=rates, width=2, seed=3))
+    layers = [(3, 1, 1)] + [(3, 1, r) for r in rates]
+    assert model.receptive_field == receptive_field(layers) == 1 + 2 * (1 + sum(rates))
+    size = model.receptive_field + 10  # room around the field: zero padding plays no part at the centre
+    seen = _seen_pixels(model, size)
+    mask = receptive_field_mask(layers)
+    expected = torch.zeros(size, dtype=torch.bool)
+    start = size // 2 - model.receptive_field // 2
+    expected[start : start + len(mask)] = mask
+    assert torch.equal(seen, expected[:, None] & expected[None, :])  # the 2D field: outer product, holes included
+
+
+def test_the_shipped_twins_differ_only_in_their_rates():
+    dilated, plain = load_checkpoint("dilated_things"), load_checkpoint("undilated_things")
+    assert (dilated.rates, plain.rates) == ((1, 2, 4, 8, 1), (1, 1, 1, 1, 1))
+    assert (dilated.receptive_field, plain.receptive_field) == (35, 13)
+    assert count_parameters(dilated) == count_parameters(plain)
+    a, b = dilated.checkpoint_result["recipe"], plain.checkpoint_result["recipe"]
+    assert {**a, "kwargs": None} == {**b, "kwargs": None}  # the same data, steps and learning rates
+    assert dilated.checkpoint_result["val"]["mean_iou"] > plain.checkpoint_result["val"]["mean_iou"]
+    aspp = load_checkpoint("aspp_things")
+    assert aspp.aspp_rates == (2, 4, 8) and list(aspp.aspp.branches) == ["1x1", "rate 2", "rate 4", "rate 8", "image"]
+
+
+def test_the_undilated_twin_has_the_same_weights_and_a_smaller_field():
+    dilated, plain = DilatedNet(6, width=24), DilatedNet(6, width=24, rates=(1,) * 5)
+    assert count_parameters(dilated) == count_parameters(plain) == 3 * 24 * 9 + 5 * 24 * 24 * 9 + 6 * 2 * 24 + 24 * 6 + 6
+    assert (dilated.receptive_field, plain.receptive_field) == (35, 13)
+    for (name, a), (_, b) in zip(dilated.named_parameters(), plain.named_parameters()):
+        assert a.shape == b.shape, name
+    convs = [m for m in dilated.modules() if isinstance(m, nn.Conv2d)]
+    assert [c.dilation[0] for c in convs] == [1, 1, 2, 4, 8, 1, 1] and [c.padding[0] for c in convs[:-1]] == [1, 1, 2, 4, 8, 1]
+
+
+def test_aspp_has_its_branches_and_the_image_branch_sees_the_whole_image():
+    aspp = _build(ASPP, 4, 3, rates=(2, 4), seed=5)
+    assert list(aspp.branches) == ["1x1", "rate 2", "rate 4", "image"]
+    assert aspp.branches["rate 4"].conv.dilation == (4, 4) and aspp.project.conv.in_channels == 4 * 3
+    model = _all_paths_open(_build(DilatedNet, 2, rates=(1,), width=2, aspp_rates=(2,), seed=6))
+    assert model.receptive_field == 1 + 2 * (1 + 1 + 2)
+    seen = _seen_pixels(model, 31)
+    assert bool(seen.all())  # the image branch: every pixel counts, far beyond the 9 x 9 of the convolutions
+    cascade = _all_paths_open(_build(DilatedNet, 2, rates=(1, 2), width=2, seed=6))
+    assert int(_seen_pixels(cascade, 31).sum()) == cascade.receptive_field**2  # no pooling: only the field
+
+
+def test_dilated_net_rejects_bad_arguments_and_inputs():
+    with pytest.raises(ValueError, match=r"rates: expected at least one dilation rate, got \(\)"):
+        DilatedNet(3, rates=())
+    with pytest.raises(ValueError, match=r"rates\[1\]: expected an int >= 1, got 0"):
+        DilatedNet(3, rates=(1, 0))
+    with pytest.raises(TypeError, match="rates: expected a sequence of dilation rates, got str"):
+        DilatedNet(3, rates="124")
+    with pytest.raises(TypeError, match=r"aspp_rates\[0\]: expected an int >= 1, got float 2.0"):
+        DilatedNet(3, aspp_rates=(2.0,))
+    with pytest.raises(ValueError, match=r"DilatedNet: expected images of shape \[B, 3, H, W\]"):
+        DilatedNet(3)(torch.zeros(3, 16, 16))
+
+
 # --- checkpoints -----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     "cls, kwargs",
-    [(UNet, dict(width=4, depth=2, padding="valid")), (FCN8s, dict(width=4)), (FCN32s, dict(width=2, in_channels=1))],
+    [
+        (UNet, dict(width=4, depth=2, padding="valid")),
+        (FCN8s, dict(width=4)),
+        (FCN32s, dict(width=2, in_channels=1)),
+        (DilatedNet, dict(width=3, rates=(1, 2, 3), aspp_rates=(2, 4))),
+    ],
 )
 def test_checkpoint_round_trip(tmp_path, cls, kwargs):
     model = _build(cls, 3, **kwargs, seed=8)
@@ -558,7 +660,7 @@ def test_load_checkpoint_rejects_an_unknown_name(tmp_path):
     torch.save(UNet(2, width=2, depth=1).state_dict(), tmp_path / "bare.pt")  # a state dict alone
     with pytest.raises(ValueError, match="name: expected bare.pt to be a checkpoint written by save_checkpoint"):
         load_checkpoint("bare", folder=tmp_path)
-    with pytest.raises(TypeError, match="model: expected one of FCN32s, FCN16s, FCN8s, UNet, got SmallFCN"):
+    with pytest.raises(TypeError, match="model: expected one of FCN32s, FCN16s, FCN8s, UNet, DilatedNet, got SmallFCN"):
         save_checkpoint(SmallFCN(2), tmp_path / "no.pt")
 
 
@@ -581,7 +683,7 @@ def test_save_checkpoint_rejects_results_that_would_not_load(tmp_path, result, w
 
 def test_shipped_checkpoints_load_and_record_their_training():
     names = available_checkpoints()
-    assert {"unet_things", "fcn32s", "fcn16s", "fcn8s"} <= set(names)
+    assert {"unet_things", "fcn32s", "fcn16s", "fcn8s", "dilated_things", "undilated_things", "aspp_things"} <= set(names)
     for name in names:
         model = load_checkpoint(name)
         result = model.checkpoint_result
@@ -620,5 +722,5 @@ def test_every_public_name_has_an_example_and_shapes():
     for name in seglab.models.__all__:
         doc = getattr(seglab.models, name).__doc__
         assert ">>>" in doc, name
-    for name in ("PatchClassifier", "SmallFCN", "VGGBackbone", "FCN32s", "FCN16s", "FCN8s", "UNet"):
+    for name in ("PatchClassifier", "SmallFCN", "VGGBackbone", "FCN32s", "FCN16s", "FCN8s", "UNet", "DilatedNet", "ASPP"):
         assert "Shape:" in getattr(seglab.models, name).__doc__, name
