@@ -1,0 +1,121 @@
+"""The contract every checker keeps, tested once for the assignments whose checker tests share it.
+
+Each ``test_checks_<assignment>.py`` defines its "students" and tables: ``CORRECT`` (name ->
+(checker, the model student)), ``OTHER_CORRECT`` ((name, student) pairs), ``FAST`` (vectorised
+students for the tests that run many seeds), ``HIDDEN_SEEDS`` (the notebook's seeds),
+``EXERCISES`` and ``DELEGATING`` ((checker, student, label) triples). The tests below run the
+same checks on the tables of every assignment: a right answer passes silently, every seed and the
+hidden seeds pass, the fixed cases do not depend on the seed, ``n_random`` counts, and a student
+who calls a forbidden operation is rejected without leaving a trap behind.
+"""
+
+import re
+import warnings
+
+import pytest
+import torch
+
+import test_checks_dilated
+import test_checks_fcn
+import test_checks_unet
+from seglab import checks
+
+from _assertions import assert_passes_silently
+
+SUITES = {"unet": test_checks_unet, "dilated": test_checks_dilated}  # with FAST students and hidden seeds
+WITH_DELEGATION = {"fcn": test_checks_fcn, **SUITES}
+
+pytestmark = pytest.mark.usefixtures("forbidden_operations_are_restored")
+
+
+def _names(suites, table="CORRECT"):
+    return [(assignment, name) for assignment, suite in suites.items() for name in sorted(getattr(suite, table))]
+
+
+def _number_of_cases(suite, name, seed=0, n_random=8):
+    return len(suite.EXERCISES[name].cases(torch.Generator().manual_seed(seed), n_random))
+
+
+@pytest.mark.parametrize("assignment, name", _names(SUITES))
+def test_correct_answer_passes_silently(assignment, name, capfd, one_thread):
+    suite = SUITES[assignment]
+    checker, student = suite.CORRECT[name]
+    assert_passes_silently(checker, student, name, _number_of_cases(suite, name), capfd)
+
+
+OTHER_CORRECT = [(assignment, name, student) for assignment, suite in SUITES.items() for name, student in suite.OTHER_CORRECT]
+
+
+@pytest.mark.parametrize("assignment, name, student", OTHER_CORRECT, ids=[f"{a}-{s.__name__}" for a, _, s in OTHER_CORRECT])
+def test_other_correct_answers_pass(assignment, name, student, capfd, one_thread):
+    suite = SUITES[assignment]
+    checker, _ = suite.CORRECT[name]
+    checker(student)
+    checker(student, seed=suite.HIDDEN_SEEDS[name], n_random=20)
+    n, n20 = _number_of_cases(suite, name), _number_of_cases(suite, name, n_random=20)
+    assert capfd.readouterr() == (f"✓ {name}: {n}/{n} cases passed\n✓ {name}: {n20}/{n20} cases passed\n", "")
+
+
+@pytest.mark.parametrize("assignment, name", _names(SUITES))
+def test_references_agree_with_torch_for_many_seeds(assignment, name, capfd, one_thread):
+    """The checker's cross-check against PyTorch (RuntimeError "seglab bug") never fires."""
+    suite = SUITES[assignment]
+    checker, student = suite.CORRECT[name][0], suite.FAST[name]
+    seeds = list(range(31)) + [suite.HIDDEN_SEEDS[name]]
+    for seed in seeds:
+        checker(student, seed=seed, n_random=20)
+    lines = capfd.readouterr().out.splitlines()
+    n = _number_of_cases(suite, name, n_random=20)
+    assert lines == [f"✓ {name}: {n}/{n} cases passed"] * len(seeds)
+
+
+@pytest.mark.parametrize("assignment, name", _names(SUITES, "EXERCISES"))
+def test_fixed_cases_are_the_same_for_every_seed(assignment, name):
+    exercise = SUITES[assignment].EXERCISES[name]
+    first = exercise.cases(torch.Generator().manual_seed(0), 0)
+    other = exercise.cases(torch.Generator().manual_seed(99), 3)
+    assert len(other) == len(first) + 3
+    assert [c.name for c in first] == [c.name for c in other[: len(first)]]
+    for a, b in zip(first, other):
+        assert a.kwargs.keys() == b.kwargs.keys(), a.name
+        for x, y in zip(list(a.args) + list(a.kwargs.values()), list(b.args) + list(b.kwargs.values())):
+            if isinstance(x, torch.Tensor):
+                assert x.dtype == y.dtype and torch.equal(x, y), a.name
+            else:
+                assert x == y, a.name
+    assert first[0].name.startswith("lecture example")
+
+
+@pytest.mark.parametrize("assignment, name", _names(SUITES))
+def test_number_of_cases_follows_n_random(assignment, name, capfd):
+    suite = SUITES[assignment]
+    checker = suite.CORRECT[name][0]
+    for n_random in (0, 3):
+        checker(suite.FAST[name], n_random=n_random)
+    n0, n3 = _number_of_cases(suite, name, n_random=0), _number_of_cases(suite, name, n_random=3)
+    assert n3 == n0 + 3
+    assert capfd.readouterr().out == f"✓ {name}: {n0}/{n0} cases passed\n✓ {name}: {n3}/{n3} cases passed\n"
+
+
+DELEGATING = [(assignment, *row) for assignment, suite in WITH_DELEGATION.items() for row in suite.DELEGATING]
+
+
+@pytest.mark.parametrize(
+    "assignment, checker, student, label", DELEGATING, ids=[f"{a}-{i}-{label}" for i, (a, _, _, label) in enumerate(DELEGATING)]
+)
+def test_delegating_is_rejected(assignment, checker, student, label, capfd):
+    exercises = WITH_DELEGATION[assignment].EXERCISES.values()
+    originals = [getattr(owner, attribute) for e in exercises for owner, attribute, _ in e.forbidden]
+    rng = torch.get_rng_state()
+    with warnings.catch_warnings(record=True) as escaped:
+        warnings.simplefilter("always")
+        with pytest.raises(checks.CheckFailed) as info:
+            checker(student)
+    message = str(info.value)
+    assert re.match(r"\w+ calls \S+, which already computes the answer", message), message
+    assert label in message.split(",")[0]
+    assert "write the operation yourself" in message
+    assert [getattr(owner, attribute) for e in exercises for owner, attribute, _ in e.forbidden] == originals
+    assert torch.equal(torch.get_rng_state(), rng)
+    assert capfd.readouterr() == ("", "")
+    assert escaped == []
