@@ -5,8 +5,10 @@ Each ``test_checks_<assignment>.py`` defines its "students" and tables: ``CORREC
 students for the tests that run many seeds), ``HIDDEN_SEEDS`` (the notebook's seeds),
 ``EXERCISES`` and ``DELEGATING`` ((checker, student, label) triples). The tests below run the
 same checks on the tables of every assignment: a right answer passes silently, every seed and the
-hidden seeds pass, the fixed cases do not depend on the seed, ``n_random`` counts, and a student
-who calls a forbidden operation is rejected without leaving a trap behind.
+hidden seeds pass, the fixed cases do not depend on the seed, ``n_random`` counts, every known
+mistake (``MISTAKES``: (name, student, case, hint) rows) has a student who gets exactly its hint,
+also from the hidden seed, and a student who calls a forbidden operation is rejected without
+leaving a trap behind.
 """
 
 import re
@@ -95,6 +97,55 @@ def test_number_of_cases_follows_n_random(assignment, name, capfd):
     n0, n3 = _number_of_cases(suite, name, n_random=0), _number_of_cases(suite, name, n_random=3)
     assert n3 == n0 + 3
     assert capfd.readouterr().out == f"✓ {name}: {n0}/{n0} cases passed\n✓ {name}: {n3}/{n3} cases passed\n"
+
+
+def _mistake(assignment, entry):
+    """A row of a suite's ``MISTAKES`` ((name, student, case, hint), or a ``pytest.param`` of one) with
+    its assignment in front."""
+    values, marks = (entry.values, entry.marks) if hasattr(entry, "values") else (entry, ())
+    return pytest.param(assignment, *values, marks=marks, id=f"{assignment}-{values[1].__name__}")
+
+
+MISTAKES = [_mistake(assignment, entry) for assignment, suite in SUITES.items() for entry in suite.MISTAKES]
+
+
+@pytest.mark.parametrize("assignment, name, student, case, hint", MISTAKES)
+def test_known_mistake_fails_with_its_hint(assignment, name, student, case, hint, capfd):
+    suite = SUITES[assignment]
+    checker, _ = suite.CORRECT[name]
+    rng_before = torch.get_rng_state()
+    with warnings.catch_warnings(record=True) as escaped:
+        warnings.simplefilter("always")
+        with pytest.raises(checks.CheckFailed) as info:
+            checker(student)
+    message = str(info.value)
+    assert message.startswith(f"{name}: wrong answer in case '{case}"), message
+    assert "\n  hint: " in message, message
+    [full_hint] = {m.hint for m in suite.EXERCISES[name].mistakes if hint in m.hint}  # one Mistake says it
+    assert message.split("\n  hint: ", 1)[1] == full_hint, message  # exactly that hint, nothing after it
+    assert "expected:" in message and "got:" in message and "inputs:" in message
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""  # no success line, nothing on stderr
+    assert escaped == []
+    assert torch.equal(torch.get_rng_state(), rng_before)
+
+
+@pytest.mark.parametrize("assignment", SUITES)
+def test_every_known_mistake_has_a_student(assignment):
+    rows = [entry.values if hasattr(entry, "values") else entry for entry in SUITES[assignment].MISTAKES]
+    for name, exercise in SUITES[assignment].EXERCISES.items():
+        hints = [hint for checker, _, _, hint in rows if checker == name]
+        for mistake in exercise.mistakes:
+            assert any(hint in mistake.hint for hint in hints), f"{name}: no student makes the mistake {mistake.hint!r}"
+
+
+@pytest.mark.parametrize("assignment, name, student, case, hint", MISTAKES)
+def test_every_mistaken_student_is_wrong_for_the_hidden_seed(assignment, name, student, case, hint, one_thread):
+    """The hidden tests' cases catch every known mistake as well."""
+    suite = SUITES[assignment]
+    checker, _ = suite.CORRECT[name]
+    with pytest.raises(checks.CheckFailed, match=rf"^{name}: wrong answer in case "):
+        checker(student, seed=suite.HIDDEN_SEEDS[name], n_random=20)
 
 
 DELEGATING = [(assignment, *row) for assignment, suite in WITH_DELEGATION.items() for row in suite.DELEGATING]
