@@ -229,6 +229,10 @@ def checkpoints(names=None, test_images: int = 200) -> dict:
             "recorded": recorded["val"],
             **measured,
         }
+        if isinstance(model, models.DilatedNet):  # lecture 7 compares receptive fields at equal weights
+            head = "" if model.aspp_rates is None else f" + ASPP {model.aspp_rates}"
+            results[name]["architecture"] = f"rates {model.rates}{head}"
+            results[name]["receptive_field"] = model.receptive_field
     return results
 
 

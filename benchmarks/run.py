@@ -12,7 +12,8 @@ What it measures (DESIGN.md, "Budgets"):
 * results of lectures 5-6 (``benchmarks/encoder_decoder.py``): FCN-32s/16s/8s and U-Net trained
   with the lectures' live budgets (mIoU and boundary IoU), the effect of transfer learning on
   U-Net's convergence, and the shipped checkpoints (training time from their recorded result,
-  metrics measured again on test images).
+  metrics measured again on test images), among them lecture 7's dilated network, its undilated
+  twin (the same weights, a smaller receptive field) and its ASPP variant.
 
 Usage, from the course root::
 
@@ -139,7 +140,8 @@ def measure_fcn() -> list[str]:
 
 
 def measure_encoder_decoders() -> list[str]:
-    """Lectures 5-6: FCN-32s/16s/8s and U-Net trained live, transfer learning, the shipped checkpoints."""
+    """Lectures 5-6: FCN-32s/16s/8s and U-Net trained live, transfer learning; the shipped checkpoints
+    (lectures 5-7: the FCNs, U-Net, the dilated network, its undilated twin and the ASPP head)."""
     import encoder_decoder as ed
 
     threads = torch.get_num_threads()
@@ -164,12 +166,16 @@ def measure_encoder_decoders() -> list[str]:
     from seglab.models import available_checkpoints
 
     shipped = available_checkpoints()
-    order = [name for name in ("fcn32s", "fcn16s", "fcn8s", "unet_things") if name in shipped]
+    known = ("fcn32s", "fcn16s", "fcn8s", "unet_things", "dilated_things", "undilated_things", "aspp_things")
+    order = [name for name in known if name in shipped]
     for name, result in ed.checkpoints(order + [name for name in shipped if name not in order]).items():
         test = result["test"]
         per_class = ", ".join(f"{c} {v:.2f}" for c, v in zip(result["classes"], test["iou"]))
+        model = result["model"]
+        if "receptive_field" in result:  # lecture 7: what the twins differ in, and what they share
+            model += f" {result['architecture']}, receptive field {result['receptive_field']}, {result['parameters']:,} parameters"
         rows.append(
-            f"| checkpoint `{name}` ({result['model']}, {result['megabytes']:.1f} MB), trained by "
+            f"| checkpoint `{name}` ({model}, {result['megabytes']:.1f} MB), trained by "
             f"`scripts/train_checkpoints.py` in {result['steps']} steps | {result['seconds']:.0f} s "
             f"| test mIoU {test['mean_iou']:.3f}, boundary IoU {test['boundary_iou']:.3f} ({per_class}) |"
         )

@@ -10,12 +10,14 @@ Modules:
     ``seglab.ops``      reference implementations of the course's operations (upsampling,
                         unpooling, transposed convolution, convolution as a matrix, sliding
                         windows, receptive fields, fully connected layers as convolutions, the
-                        bilinear kernel, U-Net's crops and output sizes).
+                        bilinear kernel, U-Net's crops and output sizes, dilated kernels and
+                        convolutions, the holes of a dilated receptive field).
     ``seglab.metrics``  confusion matrix, pixel accuracy, IoU / mean IoU, Dice, boundary IoU.
     ``seglab.losses``   segmentation losses: cross-entropy and its binary, weighted, balanced and
                         focal forms, Dice, their combination, the U-Net weight map.
     ``seglab.models``   the course's small networks (patch classifier, small FCN, FCN-32s/16s/8s,
-                        U-Net) and the trained checkpoints shipped in ``seglab/checkpoints``.
+                        U-Net, a dilated context network with an optional ASPP head) and the
+                        trained checkpoints shipped in ``seglab/checkpoints``.
     ``seglab.train``    a short, seeded training loop, evaluation and prediction.
     ``seglab.checks``   one checker per graded exercise: runs named cases against the reference
                         and PyTorch, and explains a wrong answer.
