@@ -12,6 +12,10 @@ Modules:
                         windows, receptive fields, fully connected layers as convolutions, the
                         bilinear kernel, U-Net's crops and output sizes, dilated kernels and
                         convolutions, the holes of a dilated receptive field).
+    ``seglab.detection``
+                        the detection pieces of Mask R-CNN: box IoU, non-maximum suppression,
+                        RoIPool and RoIAlign, the per-class mask loss, matching predictions to
+                        the ground truth, average precision (11-point and all-point).
     ``seglab.metrics``  confusion matrix, pixel accuracy, IoU / mean IoU, Dice, boundary IoU.
     ``seglab.losses``   segmentation losses: cross-entropy and its binary, weighted, balanced and
                         focal forms, Dice, their combination, the U-Net weight map.
