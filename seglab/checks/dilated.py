@@ -598,20 +598,12 @@ def _measured_mask(layers) -> torch.Tensor:
     return reached[int(touched.min()) : int(touched.max()) + 1]
 
 
-def _extent(layers) -> int:
-    size, jump = 1, 1
-    for kernel, stride, dilation in layers:
-        size += (kernel - 1) * dilation * jump
-        jump *= stride
-    return size
-
-
 def _mask_answer(value, case: Case) -> torch.Tensor:
     """A bool mask as 0/1 int64 (the comparison needs numbers); anything else explained."""
     if isinstance(value, torch.Tensor) and value.dtype == torch.bool:
         return value.long()
     (layers,) = case.args
-    r = _extent(layers)
+    r = ops.receptive_field(layers)
     offsets_hint = (
         f"the answer is a mask of length r = receptive_field(layers) = {r}, True at the offsets whose "
         f"pixel reaches the output pixel, not the list of those offsets: mask = torch.zeros(r, "
@@ -649,7 +641,7 @@ def _mask_answer(value, case: Case) -> torch.Tensor:
 def _mask_shape_hint(layers) -> str:
     return (
         f"the mask is 1D, one entry per input pixel of the extent: shape (r,) with "
-        f"r = 1 + sum of (k - 1) * d * J = {_extent(layers)} (J: the product of the strides before the layer)."
+        f"r = 1 + sum of (k - 1) * d * J = {ops.receptive_field(layers)} (J: the product of the strides before the layer)."
     )
 
 
