@@ -364,7 +364,7 @@ def test_lecture_example_receptive_field_mask():
     case = EXERCISES["receptive_field_mask"].cases(torch.Generator(), 0)[0]
     assert case.args == ([(3, 1, 2)] * 3,)
     assert ops.receptive_field_mask(*case.args).tolist() == [i % 2 == 0 for i in range(13)]
-    assert dilated._measured_mask(*case.args).tolist() == [i % 2 == 0 for i in range(13)]
+    assert dilated._measured_reach(*case.args).tolist() == [i % 2 == 0 for i in range(13)]
     for starts_with, size, holes in [
         ("rates 1, 2, 4", 15, False),
         ("hybrid rates 1, 2, 5", 17, False),
@@ -391,7 +391,7 @@ def test_measured_pytorch_answers_are_the_formulas():
     generator = torch.Generator().manual_seed(0)
     for _ in range(50):
         layers = [(int(torch.randint(1, 6, (1,), generator=generator)), int(torch.randint(1, 3, (1,), generator=generator)), int(torch.randint(1, 5, (1,), generator=generator))) for _ in range(3)]
-        assert torch.equal(dilated._measured_mask(layers), ops.receptive_field_mask(layers)), layers
+        assert torch.equal(dilated._measured_reach(layers), ops.receptive_field_mask(layers)), layers
 
 
 def test_cross_check_detects_a_broken_reference():

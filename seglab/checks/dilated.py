@@ -27,6 +27,7 @@ import torch.nn.functional as F
 
 from seglab import ops
 from seglab.checks._core import ATOL, RTOL, Case, CheckFailed, Exercise, Mistake, random_int, random_tensor, run_check, short, whole_number
+from seglab.checks.fcn import _measured_reach  # the same autograd measurement as Exercise 3.2's
 
 __all__ = [
     "effective_kernel_size",
@@ -583,21 +584,6 @@ def _mask_with(layers, *, use_stride=True, use_dilation=True, jump_first=False, 
     return mask
 
 
-def _measured_mask(layers) -> torch.Tensor:
-    """PyTorch's answer: which inputs reach one output of a 1D conv stack (autograd, all-ones weights)."""
-    all_strides = math.prod(stride for _, stride, _ in layers)
-    length = 1 + sum((kernel - 1) * dilation for kernel, _, dilation in layers) * all_strides + all_strides  # enough
-    with torch.inference_mode(False), torch.enable_grad():  # a notebook may run the check under no_grad
-        x = torch.ones(1, 1, length, dtype=torch.float64, requires_grad=True)
-        y = x
-        for kernel, stride, dilation in layers:
-            y = F.conv1d(y, torch.ones(1, 1, kernel, dtype=torch.float64), stride=stride, dilation=dilation)
-        y[0, 0, 0].backward()
-    reached = x.grad[0, 0] != 0  # all-ones weights: every path adds a positive amount, nothing cancels
-    touched = reached.nonzero()
-    return reached[int(touched.min()) : int(touched.max()) + 1]
-
-
 def _mask_answer(value, case: Case) -> torch.Tensor:
     """A bool mask as 0/1 int64 (the comparison needs numbers); anything else explained."""
     if isinstance(value, torch.Tensor) and value.dtype == torch.bool:
@@ -650,7 +636,7 @@ _RECEPTIVE_FIELD_MASK = Exercise(
     signature="receptive_field_mask(layers)",
     reference=ops.receptive_field_mask,
     cases=_mask_cases,
-    torch_op=_measured_mask,
+    torch_op=_measured_reach,  # autograd through a 1D conv stack, shared with fcn's receptive_field
     forbidden=[
         (ops, "receptive_field_mask", "seglab.ops.receptive_field_mask"),
         (ops, "receptive_field", "seglab.ops.receptive_field"),

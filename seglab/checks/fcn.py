@@ -739,8 +739,9 @@ def _as_whole_number(value, case: Case) -> torch.Tensor:
     )
 
 
-def _measured_receptive_field(layers) -> int:
-    """PyTorch's measurement: which inputs reach one output of a 1D conv stack (autograd)."""
+def _measured_reach(layers) -> torch.Tensor:
+    """PyTorch's measurement: which inputs reach one output of a 1D conv stack (autograd, all-ones
+    weights), as a bool mask from the first input that does to the last."""
     all_strides = math.prod(stride for _, stride, _ in layers)
     length = 1 + sum((kernel - 1) * dilation for kernel, _, dilation in layers) * all_strides + all_strides  # enough
     with torch.inference_mode(False), torch.enable_grad():  # a notebook may run the check under no_grad
@@ -750,8 +751,14 @@ def _measured_receptive_field(layers) -> int:
             weight = torch.ones(1, 1, kernel, dtype=torch.float64)
             y = F.conv1d(y, weight, stride=stride, dilation=dilation)
         y[0, 0, 0].backward()
-    touched = x.grad[0, 0].nonzero()
-    return int(touched.max() - touched.min() + 1)
+    reached = x.grad[0, 0] != 0  # all-ones weights: every path adds a positive amount, nothing cancels
+    touched = reached.nonzero()
+    return reached[int(touched.min()) : int(touched.max()) + 1]
+
+
+def _measured_receptive_field(layers) -> int:
+    """PyTorch's measurement of the receptive field: the extent of :func:`_measured_reach`."""
+    return len(_measured_reach(layers))
 
 
 def _rf_with(layers, *, use_stride=True, use_dilation=True, jump_first=False, plus_one=True, add_kernel=False):
