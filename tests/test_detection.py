@@ -60,6 +60,7 @@ def test_public_names():
         "mask_iou",
         "match_predictions",
         "average_precision",
+        "evaluate_detections",
     ]
 
 
@@ -709,3 +710,72 @@ def test_average_precision_errors():
     raises_with_message(ValueError, "is_true_positive", lambda: detection.average_precision(scores, is_tp[:1], 2), "(2,)")
     raises_with_message(ValueError, "scores", lambda: detection.average_precision(scores[None], is_tp[None], 2), "[P]")
     raises_with_message(TypeError, "is_true_positive", lambda: detection.average_precision(scores, torch.tensor([0.9, 0.1]), 2), "match_predictions")
+
+
+# --- evaluate_detections ---------------------------------------------------------------------------
+
+
+def _box_target(boxes, labels):
+    return {"boxes": torch.tensor(boxes, dtype=torch.float32), "labels": torch.tensor(labels)}
+
+
+def _box_prediction(boxes, labels, scores):
+    return {**_box_target(boxes, labels), "scores": torch.tensor(scores)}
+
+
+def test_evaluate_detections_perfect_predictions_score_1_at_every_threshold():
+    targets = [_box_target([[0, 0, 10, 10], [20, 20, 30, 40]], [1, 2]), _box_target([[5, 5, 9, 9]], [2])]
+    predictions = [{**t, "scores": torch.tensor([0.9] * len(t["labels"]))} for t in targets]
+    ap = detection.evaluate_detections(predictions, targets, 3, iou_thresholds=(0.5, 0.75, 0.95), iou_type="box")
+    assert ap.dtype == torch.float64 and ap.shape == (3, 2)
+    assert torch.equal(ap, torch.ones(3, 2, dtype=torch.float64))
+
+
+def test_evaluate_detections_ranks_all_images_together():
+    """Image A: its object found at score 0.9. Image B: a false positive at 0.95, its object at 0.5.
+    Ranked over both images: FP, TP, TP, so precision 0, 1/2, 2/3 at recall 0, 1/2, 1: AP = 2/3
+    (averaging per image would give (1 + 1/2) / 2 instead)."""
+    targets = [_box_target([[0, 0, 10, 10]], [1]), _box_target([[0, 0, 10, 10]], [1])]
+    predictions = [
+        _box_prediction([[0, 0, 10, 10]], [1], [0.9]),
+        _box_prediction([[50, 50, 60, 60], [0, 0, 10, 10]], [1, 1], [0.95, 0.5]),
+    ]
+    ap = detection.evaluate_detections(predictions, targets, 2, iou_type="box")
+    assert ap.item() == pytest.approx(2 / 3, abs=1e-12)
+    eleven = detection.evaluate_detections(predictions, targets, 2, iou_type="box", method="11point")
+    assert eleven.item() == pytest.approx(2 / 3, abs=1e-12)  # p_interp = 2/3 at every level
+
+
+def test_evaluate_detections_absent_classes_are_nan_and_missed_classes_are_zero():
+    targets = [_box_target([[0, 0, 10, 10], [20, 20, 30, 30]], [1, 2])]
+    predictions = [_box_prediction([[0, 0, 10, 10], [20, 20, 30, 30]], [1, 3], [0.9, 0.8])]  # class 2 called 3
+    ap = detection.evaluate_detections(predictions, targets, 4, iou_type="box")[0]
+    assert ap[0].item() == 1.0 and ap[1].item() == 0.0 and math.isnan(ap[2].item())
+    assert ap.nanmean().item() == 0.5
+
+
+def test_evaluate_detections_mask_iou_between_thresholds():
+    """A predicted mask with IoU 31/50 = 0.62 is found at the thresholds 0.5, 0.55 and 0.6 and
+    missed at 0.65 ... 0.95: AP@[.5:.95] = 3/10. Probabilities [P, 1, H, W] are cut at 0.5."""
+    gt = torch.zeros(1, 10, 10, dtype=torch.uint8)
+    gt[0, :5, :] = 1  # 50 pixels
+    probabilities = torch.zeros(1, 1, 10, 10)
+    probabilities[0, 0, :3, :] = 0.8  # 30 pixels inside the object
+    probabilities[0, 0, 3, 0] = 0.5  # one more inside, exactly at the threshold
+    probabilities[0, 0, 4, :] = 0.49  # below it: not in the mask
+    targets = [{"masks": gt, "labels": torch.tensor([1])}]
+    predictions = [{"masks": probabilities, "labels": torch.tensor([1]), "scores": torch.tensor([0.7])}]
+    thresholds = [0.5 + 0.05 * i for i in range(10)]
+    ap = detection.evaluate_detections(predictions, targets, 2, iou_thresholds=thresholds)
+    assert ap[:, 0].tolist() == [1.0, 1.0, 1.0] + [0.0] * 7
+    assert ap.mean().item() == pytest.approx(0.3)
+
+
+def test_evaluate_detections_errors():
+    targets = [_box_target([[0, 0, 10, 10]], [1])]
+    predictions = [_box_prediction([[0, 0, 10, 10]], [1], [0.9])]
+    raises_with_message(ValueError, "predictions", lambda: detection.evaluate_detections(predictions * 2, targets, 2, iou_type="box"), "one per target")
+    raises_with_message(ValueError, "iou_type", lambda: detection.evaluate_detections(predictions, targets, 2, iou_type="segm"), "'mask' or 'box'")
+    raises_with_message(ValueError, "method", lambda: detection.evaluate_detections(predictions, targets, 2, method="101"), "'11point' or 'all'")
+    raises_with_message(ValueError, "num_classes", lambda: detection.evaluate_detections(predictions, targets, 1), ">= 2")
+    raises_with_message(TypeError, "predictions[0]", lambda: detection.evaluate_detections(predictions, targets, 2), "'masks' and 'labels'")
