@@ -11,17 +11,21 @@ dilated_things    a DilatedNet (full resolution, 3x3 convolutions at rates 1, 2,
 undilated_things  its undilated twin (rates 1, 1, 1, 1, 1): the same weights to learn, the same
                   data and steps, a receptive field of 13 pixels instead of 35
 aspp_things       three rate-1 blocks and an ASPP head (rates 2, 4, 8 and an image-pooling branch)
+maskrcnn_things   a SmallMaskRCNN (torchvision's Mask R-CNN on a 1.2M-parameter backbone) finding every
+                  circle, square and triangle of 128x128 ThingsAndStuff images, with its mask
 ================  =====================================================================================
 
 Every checkpoint is reproducible: the images are generated from fixed seeds, the weights are
 initialised after ``seed_everything(seed)``, and ``seglab.train.fit`` draws its batches from its
-own seed. Training runs on one thread by default, so that a run gives the same weights bit for
-bit, whatever the number of cores; on another kind of CPU, with another torch version or with
-``--threads N`` (faster) it gives a network as good, not the same one. On one core the first
-four take about 8 minutes together, the three of lecture 7 about 5-7 minutes each.
+own seed. A recipe trains on a fixed number of threads (one, or two for the Mask R-CNN), so that
+a run gives the same weights bit for bit, whatever the number of cores; on another kind of CPU,
+with another torch version or with ``--threads N`` it gives a network as good, not the same one. On one core the first
+four take about 8 minutes together, the three of lecture 7 about 5-7 minutes each. The Mask
+R-CNN trains on two threads (its recipe says so; ``--threads`` overrides it) in under 10 minutes.
 
 Each run prints its training time, steps and validation metrics (mean IoU, IoU per class and
-the boundary IoU) and stores them in the checkpoint, next to the recipe:
+the boundary IoU; mask and box AP for the Mask R-CNN) and stores them in the checkpoint, next
+to the recipe:
 ``seglab.models.load_checkpoint(name).checkpoint_result``. The README's table quotes them.
 
 Usage, from the course root::
@@ -47,7 +51,7 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
-from seglab import data, models, train  # noqa: E402
+from seglab import data, detection, models, train  # noqa: E402
 
 BOUNDARY_WIDTH = 2  # pixels on each side of a true boundary counted by the boundary IoU
 
@@ -120,6 +124,48 @@ RECIPES = {
     "undilated_things": Recipe(model="DilatedNet", kwargs={"width": 24, "rates": (1, 1, 1, 1, 1)}, **_DILATED_RECIPE),
     "aspp_things": Recipe(model="DilatedNet", kwargs={"width": 24, "rates": (1, 1, 1), "aspp_rates": (2, 4, 8)}, **_DILATED_RECIPE),
 }
+
+
+@dataclass(frozen=True)
+class DetectionRecipe:
+    """How the Mask R-CNN checkpoint is trained (``seglab.train.fit_detection``).
+
+    Attributes:
+        kwargs: ``SmallMaskRCNN``'s constructor arguments.
+        size: the image side.
+        train_images, val_images: how many images of the ``"train"`` / ``"val"`` split.
+        steps, lr, batch_size: one-cycle AdamW, ``lr`` at its peak.
+        triangle_weight: images with a triangle are drawn this many times as often as the others
+            (triangles are the rare class: about 1 thing in 10).
+        threads: torch threads, unless ``--threads`` says otherwise.
+        seed: seeds the images, the initial weights and the batches.
+    """
+
+    kwargs: dict
+    size: int
+    train_images: int
+    val_images: int
+    steps: int
+    lr: float
+    batch_size: int
+    triangle_weight: float
+    threads: int = 2
+    seed: int = 0
+
+
+DETECTION_RECIPES = {
+    "maskrcnn_things": DetectionRecipe(
+        kwargs={"width": 32, "fpn_channels": 64, "representation_size": 128},
+        size=128,
+        train_images=1200,
+        val_images=200,
+        steps=2000,
+        lr=2e-3,
+        batch_size=4,
+        triangle_weight=4.0,
+    ),
+}
+COCO_THRESHOLDS = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))  # 0.5, 0.55, ..., 0.95
 
 
 def class_weights(masks: torch.Tensor, num_classes: int, power: float) -> torch.Tensor:
@@ -198,7 +244,80 @@ def train_checkpoint(name: str, recipe: Recipe, out: Path, progress: bool) -> di
     return result
 
 
+def evaluate_detector(model, images, targets, num_classes) -> dict:
+    """Mask and box AP on the validation images, as plain Python values (all-point AP, see
+    ``seglab.detection.evaluate_detections``)."""
+    start = time.perf_counter()
+    predictions = train.detect(model, images)
+    seconds_per_image = (time.perf_counter() - start) / len(images)
+    mask_ap = detection.evaluate_detections(predictions, targets, num_classes, COCO_THRESHOLDS, "mask")  # [10, K]
+    box_ap = detection.evaluate_detections(predictions, targets, num_classes, (0.5,), "box")  # [1, K]
+    return {
+        "images": len(images),
+        "mask_ap50": round(mask_ap[0].nanmean().item(), 4),
+        "mask_ap75": round(mask_ap[5].nanmean().item(), 4),
+        "mask_ap": round(mask_ap.nanmean().item(), 4),  # AP@[.5:.95]
+        "mask_ap50_per_class": [round(value, 4) for value in mask_ap[0].tolist()],
+        "box_ap50": round(box_ap[0].nanmean().item(), 4),
+        "seconds_per_image": round(seconds_per_image, 4),
+    }
+
+
+def train_detection_checkpoint(name: str, recipe: DetectionRecipe, out: Path, progress: bool) -> dict:
+    """Train the Mask R-CNN of ``recipe``, evaluate it on the validation images, write ``out/name.pt``."""
+    train_set = data.ThingsAndStuff(recipe.train_images, size=recipe.size, split="train", seed=recipe.seed)
+    val_set = data.ThingsAndStuff(recipe.val_images, size=recipe.size, split="val", seed=recipe.seed)
+    images, targets = data.detection_collate(train_set[i] for i in range(len(train_set)))
+    val_images, val_targets = data.detection_collate(val_set[i] for i in range(len(val_set)))
+    triangle = data.THING_CLASSES.index("triangle") + 1
+    weights = [recipe.triangle_weight if bool((t["labels"] == triangle).any()) else 1.0 for t in targets]
+    num_classes = len(data.THING_CLASSES) + 1  # and the background
+
+    train.seed_everything(recipe.seed)
+    model = models.SmallMaskRCNN(num_classes, image_size=recipe.size, **recipe.kwargs)
+    history = train.fit_detection(
+        model,
+        images,
+        targets,
+        steps=recipe.steps,
+        lr=recipe.lr,
+        batch_size=recipe.batch_size,
+        weights=weights,
+        seed=recipe.seed,
+        progress=progress,
+        device="cpu",
+    )
+    print(f"  {name}: {len(history.steps)} steps, last loss {history.loss[-1]:.4f}, {history.seconds:.0f} s", flush=True)
+    result = {
+        "name": name,
+        "seconds": round(history.seconds, 1),
+        "steps": len(history.steps),
+        "threads": torch.get_num_threads(),
+        "torch": str(torch.__version__),
+        "classes": ["background", *data.THING_CLASSES],
+        "parameters": models.count_parameters(model),
+        "recipe": asdict(recipe),
+        "loss": [round(value, 4) for value in history.loss[::10]],  # every 10th step, for a plot
+        "val": evaluate_detector(model, val_images, val_targets, num_classes),
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    models.save_checkpoint(model, out / f"{name}.pt", result)
+    return result
+
+
+def describe_detector(result: dict) -> str:
+    val = result["val"]
+    per_class = ", ".join(f"{cls} {ap:.3f}" for cls, ap in zip(result["classes"][1:], val["mask_ap50_per_class"]))
+    return (
+        f"{result['name']}: {result['steps']} steps in {result['seconds']:.0f} s ({result['threads']} thread(s)); "
+        f"{val['images']} val images: mask AP50 {val['mask_ap50']:.3f}, AP75 {val['mask_ap75']:.3f}, "
+        f"AP@[.5:.95] {val['mask_ap']:.3f}, box AP50 {val['box_ap50']:.3f}\n    mask AP50 per class: {per_class}"
+    )
+
+
 def describe(result: dict) -> str:
+    if "mask_ap50" in result["val"]:
+        return describe_detector(result)
     val = result["val"]
     per_class = ", ".join(
         f"{cls} {'-' if math.isnan(iou) else f'{iou:.3f}'}" for cls, iou in zip(result["classes"], val["iou"])
@@ -212,19 +331,27 @@ def describe(result: dict) -> str:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", nargs="+", choices=sorted(RECIPES), help="train these checkpoints only")
+    parser.add_argument("--only", nargs="+", choices=sorted(RECIPES) + sorted(DETECTION_RECIPES), help="train these checkpoints only")
     parser.add_argument("--out", type=Path, default=ROOT / "seglab" / "checkpoints", help="where to write name.pt")
     parser.add_argument("--progress", action="store_true", help="show a progress bar per phase")
     parser.add_argument(
-        "--threads", type=int, default=1, help="torch threads (default 1: the same weights on any machine's CPU count)"
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads (default: the recipe's, 1 for the semantic networks, 2 for the Mask R-CNN; "
+        "the same threads give the same weights on any machine)",
     )
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    names = args.only or list(RECIPES)
+    names = args.only or [*RECIPES, *DETECTION_RECIPES]
     total = time.perf_counter()
     for name in names:
         print(f"training {name} ...", flush=True)
-        result = train_checkpoint(name, RECIPES[name], args.out, args.progress)
+        if name in DETECTION_RECIPES:
+            torch.set_num_threads(args.threads or DETECTION_RECIPES[name].threads)
+            result = train_detection_checkpoint(name, DETECTION_RECIPES[name], args.out, args.progress)
+        else:
+            torch.set_num_threads(args.threads or 1)
+            result = train_checkpoint(name, RECIPES[name], args.out, args.progress)
         size = (args.out / f"{name}.pt").stat().st_size / 1e6
         print(describe(result) + f"\n    written to {args.out / name}.pt ({size:.1f} MB)", flush=True)
     print(f"done: {len(names)} checkpoint(s) in {time.perf_counter() - total:.0f} s")

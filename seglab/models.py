@@ -16,6 +16,9 @@ UNet                   lecture 6: contracting path, bottleneck, expanding path w
 DilatedNet             lecture 7: full resolution throughout, context from 3x3 convolutions at growing
                        dilation rates (``rates=(1,) * n`` is its undilated twin); optional ASPP head
 ASPP                   lecture 7: atrous spatial pyramid pooling, parallel branches at several rates
+SmallMaskRCNN          lecture 8: torchvision's ``MaskRCNN`` (region proposals, RoIAlign, box, class and
+                       per-class mask heads) on a small backbone, for 128x128 images on a CPU
+SmallFPNBackbone       lecture 8: its backbone, four strided conv stages and a feature pyramid
 load_checkpoint        a trained network shipped with the package (``seglab/checkpoints/*.pt``)
 save_checkpoint        write one: weights, constructor arguments, the recorded training result
 available_checkpoints  the names ``load_checkpoint`` accepts
@@ -51,6 +54,8 @@ __all__ = [
     "UNet",
     "ASPP",
     "DilatedNet",
+    "SmallFPNBackbone",
+    "SmallMaskRCNN",
     "load_checkpoint",
     "save_checkpoint",
     "available_checkpoints",
@@ -1137,6 +1142,174 @@ class DilatedNet(nn.Module):
         return self.classifier(features)  # [B, K, H, W]
 
 
+# --- Mask R-CNN (lecture 8) ------------------------------------------------------------------------
+
+
+class SmallFPNBackbone(nn.Module):
+    """A backbone small enough for a CPU: four strided conv stages and a feature pyramid on the last three.
+
+    ::
+
+        stage1  3x3 conv stride 2 + 3x3 conv (3 -> w)         [B, w, H/2, W/2]
+        stage2  the same (w -> 2w)                            [B, 2w, H/4, W/4]     -> FPN level "0"
+        stage3  the same (2w -> 4w)                           [B, 4w, H/8, W/8]     -> FPN level "1"
+        stage4  the same (4w -> 8w)                           [B, 8w, H/16, W/16]   -> FPN level "2"
+        fpn     1x1 lateral convs to ``fpn_channels``, top-down 2x nearest upsampling and sums,
+                then a 3x3 conv per level (torchvision's ``FeaturePyramidNetwork``)
+
+    Every conv is followed by batch normalisation and a ReLU. The pyramid gives every level the
+    same channels and both fine detail (from the early stage) and meaning (from the deep ones): a
+    small shape is found on level "0" (stride 4), a large one on level "2" (stride 16).
+
+    Args:
+        width (int): the channels ``w`` of the first stage (doubled at every stage).
+        fpn_channels (int): the channels of every pyramid level.
+
+    Attributes:
+        out_channels (int): ``fpn_channels`` (torchvision's detection models read it).
+
+    Shape:
+        - Input: ``[B, 3, H, W]`` with ``H`` and ``W`` multiples of 16.
+        - Output: an ``OrderedDict`` ``{"0": [B, F, H/4, W/4], "1": [B, F, H/8, W/8], "2": [B, F, H/16, W/16]}``.
+
+    Example:
+        >>> features = SmallFPNBackbone()(torch.zeros(1, 3, 128, 128))
+        >>> {name: tuple(level.shape) for name, level in features.items()}
+        {'0': (1, 64, 32, 32), '1': (1, 64, 16, 16), '2': (1, 64, 8, 8)}
+    """
+
+    def __init__(self, width: int = 32, fpn_channels: int = 64):
+        super().__init__()
+        from torchvision.ops import FeaturePyramidNetwork
+
+        self.width = w = positive_int(width, "width")
+        self.out_channels = positive_int(fpn_channels, "fpn_channels")
+        widths = (w, 2 * w, 4 * w, 8 * w)
+        self.stage1 = _strided_stage(3, widths[0])
+        self.stage2 = _strided_stage(widths[0], widths[1])
+        self.stage3 = _strided_stage(widths[1], widths[2])
+        self.stage4 = _strided_stage(widths[2], widths[3])
+        self.fpn = FeaturePyramidNetwork(list(widths[1:]), self.out_channels)
+
+    def forward(self, images: torch.Tensor) -> "OrderedDict[str, torch.Tensor]":
+        c1 = self.stage1(images)  # [B, w, H/2, W/2]
+        c2 = self.stage2(c1)  # [B, 2w, H/4, W/4]
+        c3 = self.stage3(c2)  # [B, 4w, H/8, W/8]
+        c4 = self.stage4(c3)  # [B, 8w, H/16, W/16]
+        return self.fpn(OrderedDict([("0", c2), ("1", c3), ("2", c4)]))
+
+
+def _strided_stage(in_channels: int, out_channels: int) -> nn.Sequential:
+    """3x3 conv at stride 2, BN, ReLU, then 3x3 conv, BN, ReLU: half the resolution."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, 3, stride=2, padding=1, bias=False),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(inplace=True),
+    )
+
+
+class SmallMaskRCNN(nn.Module):
+    """torchvision's Mask R-CNN with a small backbone, sized for 128x128 images and a CPU.
+
+    ::
+
+        transform   normalise ((x - 0.5) / 0.25), resize to image_size     list -> [B, 3, S, S]
+        backbone    SmallFPNBackbone(width, fpn_channels)                 levels at strides 4, 8, 16
+        rpn         3 anchor sizes per level (8-12, 16-24, 32-48 px) x 3 aspect ratios:
+                    an objectness score and a box refinement per anchor -> proposals after NMS
+        roi_heads   box branch:  MultiScaleRoIAlign 7x7 -> two FC layers (representation_size)
+                                 -> class scores (num_classes) and per-class box refinements
+                    mask branch: MultiScaleRoIAlign 14x14 -> two 3x3 convs -> 2x transposed conv
+                                 -> one 28x28 mask per class
+
+    Mask R-CNN (lecture 8) is Faster R-CNN plus a mask branch: the region proposal network (RPN)
+    proposes boxes, RoIAlign cuts a fixed-size feature window out of each (bilinear sampling, no
+    rounding; ``sampling_ratio=1`` here, one point per bin, because RoIAlign's backward pass
+    dominates CPU training), and three heads predict the class, a refined box and a binary mask
+    per class, of which the loss uses only the ground-truth class's. Everything except the
+    backbone and the sizes is torchvision's ``MaskRCNN``, the model itself is ``self.detector``.
+
+    Args:
+        num_classes (int): classes including the background (4 for ``ThingsAndStuff``'s circle,
+            square and triangle).
+        width (int): the backbone's first stage width.
+        fpn_channels (int): channels of the feature pyramid and of the mask head.
+        representation_size (int): width of the box head's two fully connected layers.
+        image_size (int): the side images are resized to (``min_size = max_size``).
+
+    Forward:
+        ``model(images)`` in ``eval()`` mode: ``images`` is a list of ``Tensor[3, H, W]`` in
+        ``[0, 1]``; returns one dict per image with ``boxes`` (float ``[N, 4]``, xyxy pixels),
+        ``labels`` (int64 ``[N]``), ``scores`` (``[N]``, decreasing) and ``masks`` (``[N, 1, H, W]``
+        probabilities: threshold at 0.5 for a binary mask). ``model(images, targets)`` in
+        ``train()`` mode returns the five losses as a dict: ``loss_objectness``,
+        ``loss_rpn_box_reg`` (RPN), ``loss_classifier``, ``loss_box_reg`` and ``loss_mask``.
+
+    Example:
+        >>> model = SmallMaskRCNN().eval()
+        >>> count_parameters(model) < 2_000_000
+        True
+        >>> with torch.no_grad():
+        ...     prediction = model([torch.rand(3, 128, 128)])[0]
+        >>> sorted(prediction)
+        ['boxes', 'labels', 'masks', 'scores']
+    """
+
+    def __init__(self, num_classes: int = 4, width: int = 32, fpn_channels: int = 64, representation_size: int = 128, image_size: int = 128):
+        super().__init__()
+        from torchvision.models.detection import MaskRCNN
+        from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
+        from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
+        from torchvision.models.detection.rpn import AnchorGenerator
+        from torchvision.ops import MultiScaleRoIAlign
+
+        self.num_classes = positive_int(num_classes, "num_classes")
+        if self.num_classes < 2:
+            raise ValueError(f"num_classes: expected at least 2 (the background and one class), got {num_classes}.")
+        self.width = positive_int(width, "width")
+        self.fpn_channels = f = positive_int(fpn_channels, "fpn_channels")
+        self.representation_size = positive_int(representation_size, "representation_size")
+        self.image_size = positive_int(image_size, "image_size")
+        levels = ["0", "1", "2"]
+        backbone = SmallFPNBackbone(self.width, f)
+        anchors = AnchorGenerator(sizes=((8, 12), (16, 24), (32, 48)), aspect_ratios=((0.5, 1.0, 2.0),) * 3)
+        box_align = MultiScaleRoIAlign(levels, output_size=7, sampling_ratio=1)
+        mask_align = MultiScaleRoIAlign(levels, output_size=14, sampling_ratio=1)
+        self.detector = MaskRCNN(
+            backbone,
+            num_classes=None,  # the predictors below fix it
+            min_size=self.image_size,
+            max_size=self.image_size,
+            image_mean=[0.5, 0.5, 0.5],
+            image_std=[0.25, 0.25, 0.25],
+            rpn_anchor_generator=anchors,
+            rpn_pre_nms_top_n_train=600,
+            rpn_post_nms_top_n_train=300,
+            rpn_pre_nms_top_n_test=300,
+            rpn_post_nms_top_n_test=100,
+            rpn_batch_size_per_image=128,
+            box_roi_pool=box_align,
+            box_head=TwoMLPHead(f * 7 * 7, self.representation_size),
+            box_predictor=FastRCNNPredictor(self.representation_size, self.num_classes),
+            box_batch_size_per_image=32,
+            mask_roi_pool=mask_align,
+            mask_head=MaskRCNNHeads(f, (f, f), 1),
+            mask_predictor=MaskRCNNPredictor(f, f, self.num_classes),
+        )
+
+    def forward(self, images, targets=None):
+        if not isinstance(images, (list, tuple)) or not all(isinstance(image, torch.Tensor) and image.dim() == 3 for image in images):
+            raise TypeError(
+                f"images: expected a list of Tensor[3, H, W], got {describe(images)}. "
+                f"Hint: torchvision's detection models take lists: model([image]) or "
+                f"images, targets = seglab.data.detection_collate(batch)."
+            )
+        return self.detector(list(images), targets)
+
+
 # --- checkpoints -----------------------------------------------------------------------------------
 
 
@@ -1147,6 +1320,7 @@ _CHECKPOINT_MODELS = {
     "FCN8s": (FCN8s, ("num_classes", "in_channels", "width")),
     "UNet": (UNet, ("num_classes", "in_channels", "width", "depth", "padding")),
     "DilatedNet": (DilatedNet, ("num_classes", "rates", "in_channels", "width", "aspp_rates")),
+    "SmallMaskRCNN": (SmallMaskRCNN, ("num_classes", "width", "fpn_channels", "representation_size", "image_size")),
 }
 _CHECKPOINT_FORMAT = 1
 
@@ -1185,7 +1359,7 @@ def save_checkpoint(model: nn.Module, path, result: dict | None = None) -> None:
     model was trained and how well it did. It loads with ``torch.load(..., weights_only=True)``.
 
     Args:
-        model (FCN32s, FCN16s, FCN8s, UNet or DilatedNet): the trained network.
+        model (FCN32s, FCN16s, FCN8s, UNet, DilatedNet or SmallMaskRCNN): the trained network.
         path (str or Path): the file to write (``name.pt``).
         result (dict, optional): the recorded training result, e.g. ``{"seconds": 61.2,
             "steps": 400, "val": {"mean_iou": 0.93}}``.
@@ -1251,7 +1425,9 @@ def load_checkpoint(name: str, folder=None) -> nn.Module:
     them again) and records how: ``model.checkpoint_result`` is a dict with the training time
     (``"seconds"``, ``"steps"``, ``"threads"``), the ``"recipe"`` (data, steps, learning rates,
     class weights), the ``"classes"`` and the validation metrics (``"val"``: ``"mean_iou"``,
-    ``"iou"`` per class, ``"boundary_iou"``, ``"pixel_accuracy"``).
+    ``"iou"`` per class, ``"boundary_iou"``, ``"pixel_accuracy"``; for the Mask R-CNN
+    ``"mask_ap50"``, ``"mask_ap75"``, ``"mask_ap"`` (AP@[.5:.95]), ``"mask_ap50_per_class"`` and
+    ``"box_ap50"``).
 
     ================  ==================================================================================
     unet_things       ``UNet(6, width=8, depth=4)`` on ``ThingsAndStuff(size=64)`` with every thing class
@@ -1265,6 +1441,8 @@ def load_checkpoint(name: str, folder=None) -> nn.Module:
                       receptive field 13; the same data and training
     aspp_things       ``DilatedNet(6, width=24, rates=(1, 1, 1), aspp_rates=(2, 4, 8))``: an ASPP
                       head; the same data and training
+    maskrcnn_things   ``SmallMaskRCNN(4)`` on ``ThingsAndStuff(size=128)``: boxes, classes (circle,
+                      square, triangle) and masks of every thing
     ================  ==================================================================================
 
     Args:

@@ -5,6 +5,9 @@ pick_device        CUDA when there is a GPU, else the CPU; the notebooks call it
 seed_everything    seed Python's, numpy's and torch's global random generators
 fit                the training loop: Adam, mini-batches, optional validation, stops after
                    ``steps``, ``epochs`` or ``max_seconds``; returns a :class:`History`
+fit_detection      the same for a detection model (lecture 8): lists of images and target dicts,
+                   the sum of the model's losses, AdamW with a one-cycle schedule
+detect             a detection model's predictions for a list of images, in batches
 History            what ``fit`` recorded: the loss at every step and the validation metrics
 evaluate           pixel accuracy, mean IoU and per-class IoU over a whole set (one confusion matrix)
 predict            argmax labels for a batch of images
@@ -33,7 +36,7 @@ from torch import nn
 from seglab import metrics
 from seglab._validate import describe, nonnegative_int, positive_int
 
-__all__ = ["pick_device", "seed_everything", "fit", "History", "evaluate", "predict"]
+__all__ = ["pick_device", "seed_everything", "fit", "fit_detection", "History", "evaluate", "predict", "detect"]
 
 
 def pick_device() -> torch.device:
@@ -80,6 +83,8 @@ class History:
         val (list[dict]): one dict per validation point: ``{"step": int, "pixel_accuracy": float,
             "mean_iou": float, "iou": Tensor[C]}`` (see :func:`evaluate`).
         seconds (float): the wall-clock time of the whole fit, validation included.
+        parts (dict[str, list[float]]): for a model that returns several losses (a detection
+            model, :func:`fit_detection`): each one at every step; ``loss`` is their sum.
 
     ``seglab.viz.plot_history(history)`` draws the curves.
     """
@@ -88,6 +93,7 @@ class History:
     loss: list[float] = field(default_factory=list)
     val: list[dict] = field(default_factory=list)
     seconds: float = 0.0
+    parts: dict = field(default_factory=dict)
 
     def __repr__(self) -> str:  # short, and without the wall-clock time (notebook outputs are compared)
         if not self.steps:
@@ -516,3 +522,197 @@ def _planned_steps(data, pair, epochs, steps, batch_size):
     except TypeError:  # an iterable without a length
         return None
     return epochs * per_epoch
+
+
+# --- detection models (lecture 8) ------------------------------------------------------------------
+
+
+_TARGET_KEYS = ("boxes", "labels", "masks")
+
+
+def _check_detection_data(images, targets) -> None:
+    if not isinstance(images, (list, tuple)) or not all(isinstance(i, torch.Tensor) and i.dim() == 3 for i in images):
+        raise TypeError(
+            f"images: expected a list of Tensor[3, H, W], got {describe(images)}. "
+            f"Hint: images, targets = seglab.data.detection_collate([dataset[i] for i in range(n)])."
+        )
+    if not isinstance(targets, (list, tuple)) or len(targets) != len(images):
+        raise ValueError(f"targets: expected a list of one dict per image ({len(images)}), got {describe(targets)}.")
+    for i, target in enumerate(targets):
+        if not isinstance(target, dict) or any(key not in target for key in _TARGET_KEYS):
+            raise TypeError(
+                f"targets[{i}]: expected a dict with {', '.join(_TARGET_KEYS)} (torchvision's detection format), "
+                f"got {describe(target)}."
+            )
+    if not images:
+        raise ValueError("images: expected at least one image, got an empty list.")
+
+
+def fit_detection(
+    model: nn.Module,
+    images,
+    targets,
+    *,
+    steps: int,
+    lr: float = 2e-3,
+    batch_size: int = 4,
+    weights=None,
+    schedule: str = "onecycle",
+    weight_decay: float = 1e-4,
+    max_seconds: float | None = None,
+    device=None,
+    seed: int = 0,
+    progress: bool | None = None,
+) -> History:
+    """Train a torchvision-style detection model (such as ``SmallMaskRCNN``) for ``steps`` steps.
+
+    At every step ``batch_size`` images are drawn at random (with replacement, image ``i`` with
+    probability proportional to ``weights[i]``: uniform by default), the model in ``train()``
+    mode returns its losses as a dict, and their sum
+
+    .. math::
+        L = L_\\mathrm{objectness} + L_\\mathrm{rpn\\ box} + L_\\mathrm{classifier} + L_\\mathrm{box} + L_\\mathrm{mask}
+
+    is minimised with AdamW. ``schedule="onecycle"`` warms the learning rate up to ``lr`` over
+    the first 10% of the steps (at least one step) and anneals it to almost 0
+    (``torch.optim.lr_scheduler.OneCycleLR``; it needs ``steps >= 3``),
+    which is what a from-scratch detector needs; ``"constant"`` keeps ``lr`` (fine-tuning).
+
+    Deterministic on the CPU: the batches come from a generator seeded by ``seed``, and the
+    model's own random choices (the RPN's and the box head's sampling of positive and negative
+    examples) run under a forked global random state seeded by ``seed``.
+
+    Args:
+        model (nn.Module): a model with torchvision's detection interface:
+            ``model(images, targets) -> dict of losses`` in ``train()`` mode.
+        images (list of Tensor[3, H, W]): the training images.
+        targets (list of dict): one per image: ``boxes`` (``[N, 4]`` xyxy), ``labels`` (int64
+            ``[N]``, 1-based) and ``masks`` (``[N, H, W]``); other keys are ignored.
+        steps (int): optimiser steps.
+        lr (float): the (peak) learning rate.
+        batch_size (int): images per step.
+        weights (sequence of float, optional): how often each image is drawn, relatively.
+        schedule (str): ``"onecycle"`` or ``"constant"``.
+        weight_decay (float): AdamW's decoupled weight decay.
+        max_seconds (float, optional): stop early after this much wall-clock time (a guard).
+        device: where to train; CUDA when available by default.
+        seed (int): seeds the batches and the model's sampling.
+        progress (bool, optional): a progress bar (default: only in an interactive session).
+
+    Returns:
+        History: ``loss`` (the sum) and ``parts`` (each loss) at every step, ``seconds``.
+        The model is left in ``eval()`` mode.
+
+    Raises:
+        TypeError: ``images`` or ``targets`` are not lists in torchvision's detection format.
+        ValueError: bad ``steps``, ``schedule`` or ``weights``, or ``schedule="onecycle"`` with fewer
+            than 3 steps.
+
+    Example:
+        >>> from seglab import data, models
+        >>> images, targets = data.detection_collate([data.ThingsAndStuff(8, size=128)[i] for i in range(8)])
+        >>> history = fit_detection(models.SmallMaskRCNN(), images, targets, steps=3, progress=False)
+        >>> sorted(history.parts)
+        ['loss_box_reg', 'loss_classifier', 'loss_mask', 'loss_objectness', 'loss_rpn_box_reg']
+    """
+    _check_model(model)
+    _check_detection_data(images, targets)
+    steps = positive_int(steps, "steps")
+    batch_size = positive_int(batch_size, "batch_size")
+    seed = nonnegative_int(seed, "seed")
+    if schedule not in ("onecycle", "constant"):
+        raise ValueError(f"schedule: expected 'onecycle' or 'constant', got {describe(schedule)}.")
+    if schedule == "onecycle" and steps < 3:
+        raise ValueError(
+            f"steps: expected at least 3 for schedule='onecycle' (a warm-up and an annealing), got {steps}. "
+            f"Hint: schedule='constant' for a step or two."
+        )
+    if max_seconds is not None and not (isinstance(max_seconds, (int, float)) and max_seconds > 0):
+        raise ValueError(f"max_seconds: expected a number > 0 or None, got {describe(max_seconds)}.")
+    if weights is None:
+        weights = torch.ones(len(images), dtype=torch.float64)
+    else:
+        weights = torch.as_tensor(weights, dtype=torch.float64)
+        if weights.shape != (len(images),) or not bool((weights >= 0).all()) or not bool(weights.sum() > 0):
+            raise ValueError(
+                f"weights: expected {len(images)} numbers >= 0 (one per image, not all 0), got {describe(weights)}."
+            )
+
+    device = pick_device() if device is None else torch.device(device)
+    model.to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    scheduler = None
+    if schedule == "onecycle":
+        warm_up = max(0.1, 2 / steps)  # OneCycleLR needs its warm-up to end after the first step
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=warm_up)
+    generator = torch.Generator().manual_seed(seed)  # the batches depend on seed only
+    history = History()
+    bar = _progress_bar_class()(total=steps, disable=not _progress_wanted(progress), desc="fit_detection", unit="step", leave=False)
+    start = time.perf_counter()
+    try:
+        with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
+            torch.manual_seed(seed)  # the RPN's and the box head's sampling of examples
+            model.train()
+            for step in range(1, steps + 1):
+                index = torch.multinomial(weights, batch_size, replacement=True, generator=generator).tolist()
+                batch = [images[i].to(device) for i in index]
+                batch_targets = [{key: targets[i][key].to(device) for key in _TARGET_KEYS} for i in index]
+                losses = model(batch, batch_targets)  # dict of five scalar losses
+                loss = sum(losses.values())
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                if scheduler is not None:
+                    scheduler.step()
+
+                history.steps.append(step)
+                history.loss.append(loss.item())
+                for name, value in losses.items():
+                    history.parts.setdefault(name, []).append(value.item())
+                bar.update(1)
+                if step % 10 == 0:
+                    bar.set_postfix(loss=f"{history.loss[-1]:.3f}", refresh=False)
+                if max_seconds is not None and time.perf_counter() - start >= max_seconds:
+                    break
+    finally:
+        bar.close()
+    model.eval()
+    history.seconds = time.perf_counter() - start
+    return history
+
+
+def detect(model: nn.Module, images, batch_size: int = 8, device=None) -> list[dict]:
+    """A detection model's predictions for a list of images, in batches, on the CPU.
+
+    Runs in ``model.eval()`` mode under ``torch.no_grad()`` and restores the model's previous
+    train/eval mode afterwards.
+
+    Args:
+        model (nn.Module): a torchvision-style detection model (``SmallMaskRCNN``).
+        images (list of Tensor[3, H, W]): the images.
+        batch_size (int): images per forward pass.
+        device: where to run the model; by default the device of its parameters.
+
+    Returns:
+        list of dict: one per image, as the model returns them (``boxes``, ``labels``,
+        ``scores``, ``masks``), moved to the CPU.
+
+    Example:
+        >>> from seglab import models
+        >>> predictions = detect(models.SmallMaskRCNN(), [torch.rand(3, 128, 128)] * 3)
+        >>> len(predictions), sorted(predictions[0])
+        (3, ['boxes', 'labels', 'masks', 'scores'])
+    """
+    _check_model(model)
+    if not isinstance(images, (list, tuple)) or not all(isinstance(i, torch.Tensor) and i.dim() == 3 for i in images):
+        raise TypeError(f"images: expected a list of Tensor[3, H, W], got {describe(images)}.")
+    batch_size = positive_int(batch_size, "batch_size")
+    device = _model_device(model) if device is None else torch.device(device)
+    model.to(device)
+    predictions = []
+    with _TrainMode(model, False), torch.no_grad():
+        for start in range(0, len(images), batch_size):
+            batch = [image.to(device) for image in images[start : start + batch_size]]
+            for prediction in model(batch):
+                predictions.append({key: value.cpu() for key, value in prediction.items()})
+    return predictions

@@ -23,6 +23,8 @@ from seglab.models import (
     FCN32s,
     PatchClassifier,
     SmallFCN,
+    SmallFPNBackbone,
+    SmallMaskRCNN,
     UNet,
     VGGBackbone,
     available_checkpoints,
@@ -660,7 +662,7 @@ def test_load_checkpoint_rejects_an_unknown_name(tmp_path):
     torch.save(UNet(2, width=2, depth=1).state_dict(), tmp_path / "bare.pt")  # a state dict alone
     with pytest.raises(ValueError, match="name: expected bare.pt to be a checkpoint written by save_checkpoint"):
         load_checkpoint("bare", folder=tmp_path)
-    with pytest.raises(TypeError, match="model: expected one of FCN32s, FCN16s, FCN8s, UNet, DilatedNet, got SmallFCN"):
+    with pytest.raises(TypeError, match="model: expected one of FCN32s, FCN16s, FCN8s, UNet, DilatedNet, SmallMaskRCNN, got SmallFCN"):
         save_checkpoint(SmallFCN(2), tmp_path / "no.pt")
 
 
@@ -683,12 +685,89 @@ def test_save_checkpoint_rejects_results_that_would_not_load(tmp_path, result, w
 
 def test_shipped_checkpoints_load_and_record_their_training():
     names = available_checkpoints()
-    assert {"unet_things", "fcn32s", "fcn16s", "fcn8s", "dilated_things", "undilated_things", "aspp_things"} <= set(names)
+    semantic = {"unet_things", "fcn32s", "fcn16s", "fcn8s", "dilated_things", "undilated_things", "aspp_things"}
+    assert semantic | {"maskrcnn_things"} <= set(names)
     for name in names:
         model = load_checkpoint(name)
         result = model.checkpoint_result
         assert result["name"] == name and result["seconds"] > 0 and result["steps"] > 0
-        assert 0 < result["val"]["mean_iou"] <= 1 and len(result["val"]["iou"]) == model.num_classes
+        if isinstance(model, SmallMaskRCNN):
+            assert 0 < result["val"]["mask_ap"] < result["val"]["mask_ap50"] <= 1
+            assert len(result["val"]["mask_ap50_per_class"]) == model.num_classes - 1
+        else:
+            assert 0 < result["val"]["mean_iou"] <= 1 and len(result["val"]["iou"]) == model.num_classes
+
+
+def test_the_mask_rcnn_checkpoint_meets_its_targets():
+    """DESIGN.md: mask AP50 >= 0.95 on held-out images, from a checkpoint of at most 10 MB trained in
+    at most 10 minutes; the checkpoint records what the training script measured on 200 val images."""
+    model = load_checkpoint("maskrcnn_things")
+    result = model.checkpoint_result
+    assert result["val"]["images"] == 200 and result["val"]["mask_ap50"] >= 0.95
+    assert min(result["val"]["mask_ap50_per_class"]) >= 0.9  # triangles, the rare class, too
+    assert result["seconds"] <= 600 and result["threads"] <= 2
+    path = seglab.models._checkpoint_folder() / "maskrcnn_things.pt"
+    assert path.stat().st_size <= 10e6
+    assert result["parameters"] == count_parameters(model)
+
+
+# --- Mask R-CNN ------------------------------------------------------------------------------------
+
+
+def test_fpn_backbone_gives_three_levels_at_strides_4_8_16():
+    backbone = _build(SmallFPNBackbone, width=8, fpn_channels=16, seed=3)
+    features = backbone(_rand(4, 2, 3, 64, 96))
+    assert list(features) == ["0", "1", "2"] and backbone.out_channels == 16
+    assert [tuple(level.shape) for level in features.values()] == [(2, 16, 16, 24), (2, 16, 8, 12), (2, 16, 4, 6)]
+    stages = [sum(p.numel() for p in getattr(backbone, f"stage{i}").parameters()) for i in range(1, 5)]
+    widths = [3, 8, 16, 32, 64]  # 3x3 convs without bias, then batch norm's two vectors
+    assert stages == [9 * widths[i] * widths[i + 1] + 9 * widths[i + 1] ** 2 + 4 * widths[i + 1] for i in range(4)]
+
+
+def test_small_mask_rcnn_is_torchvisions_mask_rcnn_with_the_documented_sizes():
+    from torchvision.models.detection import MaskRCNN
+
+    model = _build(SmallMaskRCNN, seed=4)
+    detector = model.detector
+    assert isinstance(detector, MaskRCNN) and isinstance(detector.backbone, SmallFPNBackbone)
+    assert count_parameters(model) < 2_000_000
+    assert detector.transform.min_size == (128,) and detector.transform.max_size == 128
+    assert detector.rpn.anchor_generator.sizes == ((8, 12), (16, 24), (32, 48))
+    assert detector.rpn.anchor_generator.num_anchors_per_location() == [6, 6, 6]
+    assert detector.roi_heads.box_roi_pool.sampling_ratio == 1 and detector.roi_heads.mask_roi_pool.sampling_ratio == 1
+    assert detector.roi_heads.box_predictor.cls_score.out_features == 4
+    assert detector.roi_heads.mask_predictor.mask_fcn_logits.out_channels == 4  # one mask per class
+
+
+def test_small_mask_rcnn_trains_and_predicts_in_torchvisions_format():
+    model = _build(SmallMaskRCNN, num_classes=3, width=8, fpn_channels=16, representation_size=32, image_size=64, seed=5)
+    image = torch.zeros(3, 64, 64)
+    mask = torch.zeros(1, 64, 64, dtype=torch.uint8)
+    mask[0, 10:30, 20:44] = 1
+    target = {"boxes": torch.tensor([[20.0, 10.0, 44.0, 30.0]]), "labels": torch.tensor([2]), "masks": mask}
+    losses = model.train()([image], [target])
+    assert sorted(losses) == ["loss_box_reg", "loss_classifier", "loss_mask", "loss_objectness", "loss_rpn_box_reg"]
+    assert all(value.dim() == 0 and torch.isfinite(value) for value in losses.values())
+    with torch.no_grad():
+        prediction = model.eval()([image, torch.ones(3, 80, 48)])
+    assert len(prediction) == 2 and prediction[1]["masks"].shape[1:] == (1, 80, 48)  # back to each image's size
+
+
+def test_small_mask_rcnn_rejects_bad_arguments_and_inputs():
+    with pytest.raises(ValueError, match="num_classes: expected at least 2"):
+        SmallMaskRCNN(1)
+    with pytest.raises(TypeError, match=r"images: expected a list of Tensor\[3, H, W\].*detection_collate"):
+        SmallMaskRCNN(2, width=4, fpn_channels=8, representation_size=8)(torch.zeros(2, 3, 64, 64))
+
+
+def test_mask_rcnn_checkpoint_round_trip(tmp_path):
+    model = _build(SmallMaskRCNN, 3, width=4, fpn_channels=8, representation_size=16, image_size=64, seed=6)
+    save_checkpoint(model, tmp_path / "tiny.pt", {"steps": 1})
+    loaded = load_checkpoint("tiny", folder=tmp_path)
+    assert type(loaded) is SmallMaskRCNN and not loaded.training
+    assert (loaded.num_classes, loaded.width, loaded.fpn_channels, loaded.representation_size, loaded.image_size) == (3, 4, 8, 16, 64)
+    for name, expected in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], expected), name
 
 
 # --- count_parameters ------------------------------------------------------------------------------
@@ -722,5 +801,5 @@ def test_every_public_name_has_an_example_and_shapes():
     for name in seglab.models.__all__:
         doc = getattr(seglab.models, name).__doc__
         assert ">>>" in doc, name
-    for name in ("PatchClassifier", "SmallFCN", "VGGBackbone", "FCN32s", "FCN16s", "FCN8s", "UNet", "DilatedNet", "ASPP"):
+    for name in ("PatchClassifier", "SmallFCN", "VGGBackbone", "FCN32s", "FCN16s", "FCN8s", "UNet", "DilatedNet", "ASPP", "SmallFPNBackbone"):
         assert "Shape:" in getattr(seglab.models, name).__doc__, name

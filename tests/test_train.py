@@ -16,8 +16,8 @@ from torch import nn
 
 import seglab.train
 from seglab import metrics
-from seglab.models import PatchClassifier, SmallFCN
-from seglab.train import History, evaluate, fit, pick_device, predict, seed_everything
+from seglab.models import PatchClassifier, SmallFCN, SmallMaskRCNN
+from seglab.train import History, detect, evaluate, fit, fit_detection, pick_device, predict, seed_everything
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -378,6 +378,120 @@ def test_predict_is_the_argmax_in_batches():
 
 
 # --- documentation ---------------------------------------------------------------------------------
+
+
+# --- detection models ------------------------------------------------------------------------------
+
+
+def _tiny_mask_rcnn(seed=0):
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return SmallMaskRCNN(3, width=4, fpn_channels=8, representation_size=16, image_size=64)
+
+
+def _shapes(n=4, size=64):
+    """``n`` images with one bright square each (class 1 or 2) and their targets."""
+    images, targets = [], []
+    for i in range(n):
+        image = torch.zeros(3, size, size)
+        top, left, side = 4 + 6 * i, 8 + 5 * i, 16 + 2 * i
+        image[:, top : top + side, left : left + side] = 1.0
+        mask = torch.zeros(1, size, size, dtype=torch.uint8)
+        mask[0, top : top + side, left : left + side] = 1
+        box = torch.tensor([[left, top, left + side, top + side]], dtype=torch.float32)
+        images.append(image)
+        targets.append({"boxes": box, "labels": torch.tensor([1 + i % 2]), "masks": mask, "image_id": i})
+    return images, targets
+
+
+class _Spy(nn.Module):
+    """A detection model that records the labels of the targets of every batch it trains on."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model, self.seen = model, []
+
+    def forward(self, images, targets=None):
+        if targets is not None:
+            self.seen.append([int(t["labels"][0]) for t in targets])
+        return self.model(images, targets)
+
+
+def test_fit_detection_is_deterministic_and_records_every_loss():
+    images, targets = _shapes()
+    runs = []
+    for _ in range(2):
+        model = _tiny_mask_rcnn(seed=1)
+        history = fit_detection(model, images, targets, steps=3, batch_size=2, seed=5, progress=False, device="cpu")
+        runs.append((history, model))
+    (first, a), (second, b) = runs
+    assert first.steps == [1, 2, 3] and first.loss == second.loss
+    assert sorted(first.parts) == ["loss_box_reg", "loss_classifier", "loss_mask", "loss_objectness", "loss_rpn_box_reg"]
+    for step in range(3):
+        assert first.loss[step] == pytest.approx(sum(part[step] for part in first.parts.values()), rel=1e-5)
+    for (name, x), y in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(x, y), name
+    assert not a.training and first.seconds > 0
+
+
+def test_fit_detection_draws_images_by_their_weights():
+    images, targets = _shapes()  # labels 1, 2, 1, 2
+    spy = _Spy(_tiny_mask_rcnn())
+    fit_detection(spy, images, targets, steps=3, batch_size=4, weights=[0, 1, 0, 3], progress=False, device="cpu")
+    assert spy.seen and all(label == 2 for batch in spy.seen for label in batch)  # images 1 and 3 only
+
+
+def test_fit_detection_schedules():
+    images, targets = _shapes(2)
+    for schedule, expected in (("constant", [0.01] * 10), ("onecycle", None)):
+        model = _tiny_mask_rcnn()
+        seen = []
+        original = torch.optim.AdamW.step
+
+        def step(self, *args, **kwargs):
+            seen.append(self.param_groups[0]["lr"])
+            return original(self, *args, **kwargs)
+
+        torch.optim.AdamW.step = step
+        try:
+            fit_detection(model, images, targets, steps=10, batch_size=1, lr=0.01, schedule=schedule, progress=False, device="cpu")
+        finally:
+            torch.optim.AdamW.step = original
+        if expected is not None:
+            assert seen == expected
+        else:  # up from lr / 25 to the peak lr in the first tenth, then annealed to almost 0
+            assert seen[0] == pytest.approx(0.01 / 25) and seen[1] == pytest.approx(0.01)
+            assert all(a > b for a, b in zip(seen[1:], seen[2:])) and seen[-1] < 0.01 / 10
+
+
+def test_fit_detection_rejects_bad_data_and_options():
+    images, targets = _shapes(2)
+    model = _tiny_mask_rcnn()
+    with pytest.raises(TypeError, match=r"images: expected a list of Tensor\[3, H, W\].*detection_collate"):
+        fit_detection(model, torch.stack(images), targets, steps=1)
+    with pytest.raises(ValueError, match="targets: expected a list of one dict per image"):
+        fit_detection(model, images, targets[:1], steps=1)
+    with pytest.raises(TypeError, match=r"targets\[1\]: expected a dict with boxes, labels, masks"):
+        fit_detection(model, images, [targets[0], {"boxes": targets[1]["boxes"]}], steps=1)
+    with pytest.raises(ValueError, match="schedule: expected 'onecycle' or 'constant'"):
+        fit_detection(model, images, targets, steps=1, schedule="cosine")
+    with pytest.raises(ValueError, match="steps: expected at least 3 for schedule='onecycle'.*schedule='constant'"):
+        fit_detection(model, images, targets, steps=2)
+    with pytest.raises(ValueError, match="weights: expected 2 numbers >= 0"):
+        fit_detection(model, images, targets, steps=3, weights=[0, 0])
+
+
+def test_detect_in_batches_equals_one_at_a_time_and_restores_the_mode():
+    images, _ = _shapes(3)
+    model = _tiny_mask_rcnn().train()
+    together = detect(model, images, batch_size=2)
+    assert model.training  # restored
+    alone = [detect(model, [image])[0] for image in images]
+    assert len(together) == 3
+    for x, y in zip(together, alone):
+        assert sorted(x) == ["boxes", "labels", "masks", "scores"]
+        for key in x:
+            torch.testing.assert_close(x[key], y[key])
 
 
 def test_docstring_examples_run():
