@@ -16,9 +16,9 @@ def one_thread():
 @pytest.fixture
 def forbidden_operations_are_restored():
     """The test leaves torch and seglab as it found them: a checker's traps are always removed."""
-    from seglab.checks import _core, dilated, fcn, unet, upsampling
+    from seglab.checks import _core, dilated, fcn, mask_rcnn, unet, upsampling
 
-    exercises = [value for module in (upsampling, fcn, unet, dilated) for value in vars(module).values() if isinstance(value, _core.Exercise)]
+    exercises = [value for module in (upsampling, fcn, unet, dilated, mask_rcnn) for value in vars(module).values() if isinstance(value, _core.Exercise)]
     before = [(owner, attribute, getattr(owner, attribute, None)) for e in exercises for owner, attribute, _ in e.forbidden]
     yield
     for owner, attribute, original in before:

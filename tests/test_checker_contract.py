@@ -20,12 +20,13 @@ import torch
 
 import test_checks_dilated
 import test_checks_fcn
+import test_checks_mask_rcnn
 import test_checks_unet
 from seglab import checks
 
 from _assertions import assert_passes_silently
 
-SUITES = {"unet": test_checks_unet, "dilated": test_checks_dilated}  # with FAST students and hidden seeds
+SUITES = {"unet": test_checks_unet, "dilated": test_checks_dilated, "mask_rcnn": test_checks_mask_rcnn}  # with FAST students and hidden seeds
 WITH_DELEGATION = WITH_MISTAKES = {"fcn": test_checks_fcn, **SUITES}  # fcn has no FAST students or hidden seeds
 
 pytestmark = pytest.mark.usefixtures("forbidden_operations_are_restored")
@@ -72,6 +73,15 @@ def test_references_agree_with_torch_for_many_seeds(assignment, name, capfd, one
     assert lines == [f"✓ {name}: {n}/{n} cases passed"] * len(seeds)
 
 
+def _same_argument(x, y) -> bool:
+    """Equal arguments: tensors of one dtype and equal values, lists and tuples (of tensors, too) item by item."""
+    if isinstance(x, torch.Tensor):
+        return isinstance(y, torch.Tensor) and x.dtype == y.dtype and torch.equal(x, y)
+    if isinstance(x, (list, tuple)):
+        return type(x) is type(y) and len(x) == len(y) and all(_same_argument(u, v) for u, v in zip(x, y))
+    return x == y
+
+
 @pytest.mark.parametrize("assignment, name", _names(SUITES, "EXERCISES"))
 def test_fixed_cases_are_the_same_for_every_seed(assignment, name):
     exercise = SUITES[assignment].EXERCISES[name]
@@ -82,10 +92,7 @@ def test_fixed_cases_are_the_same_for_every_seed(assignment, name):
     for a, b in zip(first, other):
         assert a.kwargs.keys() == b.kwargs.keys(), a.name
         for x, y in zip(list(a.args) + list(a.kwargs.values()), list(b.args) + list(b.kwargs.values())):
-            if isinstance(x, torch.Tensor):
-                assert x.dtype == y.dtype and torch.equal(x, y), a.name
-            else:
-                assert x == y, a.name
+            assert _same_argument(x, y), a.name
     assert first[0].name.startswith("lecture example")
 
 

@@ -8,6 +8,8 @@ Assignment ``unet`` (lectures 5, 6 and 9): ``bilinear_kernel``, ``center_crop``,
 ``unet_weight_map``, ``dice_loss``, ``focal_loss`` (in :mod:`seglab.checks.unet`).
 Assignment ``dilated`` (lecture 7): ``effective_kernel_size``, ``dilate_kernel``, ``dilated_conv2d``,
 ``receptive_field_mask`` (in :mod:`seglab.checks.dilated`).
+Assignment ``mask_rcnn`` (lecture 8): ``box_iou``, ``nms``, ``roi_align``, ``mask_head_loss``,
+``average_precision`` (in :mod:`seglab.checks.mask_rcnn`; torchvision is imported when one first runs).
 
 A checker runs the student's function on named cases (the lecture's worked example, edge
 cases, then seeded random cases), compares every answer with seglab's reference and with
@@ -41,6 +43,13 @@ from seglab.checks.fcn import (
     pixel_cross_entropy,
     receptive_field,
     sliding_window_predict,
+)
+from seglab.checks.mask_rcnn import (
+    average_precision,
+    box_iou,
+    mask_head_loss,
+    nms,
+    roi_align,
 )
 from seglab.checks.unet import (
     bilinear_kernel,
@@ -87,4 +96,10 @@ __all__ = [
     "dilate_kernel",
     "dilated_conv2d",
     "receptive_field_mask",
+    # assignment mask_rcnn (lecture 8)
+    "box_iou",
+    "nms",
+    "roi_align",
+    "mask_head_loss",
+    "average_precision",
 ]

@@ -1,0 +1,1151 @@
+"""Checkers for the assignment of lecture 8: Mask R-CNN's detection pieces.
+
+Each checker takes the student's function, runs it on named cases and prints one line when all
+pass; see :mod:`seglab.checks._core` for what happens on a wrong answer. Signatures of the
+functions checked (those of ``torchvision.ops`` where torchvision has the operation):
+
+* ``box_iou(boxes1, boxes2)``: boxes1 (Tensor[N, 4]), boxes2 (Tensor[M, 4]), both
+  ``(x1, y1, x2, y2)`` -> float Tensor[N, M], the IoU of ``boxes1[i]`` and ``boxes2[j]`` at
+  ``[i, j]``, equal to ``torchvision.ops.box_iou``
+* ``nms(boxes, scores, iou_threshold)``: boxes (Tensor[N, 4]), scores (Tensor[N]) -> int64
+  Tensor[K], the indices of the kept boxes by decreasing score; a box is dropped when its IoU with
+  a kept box is **greater** than the threshold, as ``torchvision.ops.nms``
+* ``roi_align(input, boxes, output_size, spatial_scale=1.0, sampling_ratio=-1, aligned=False)``:
+  input (Tensor[N, C, H, W]), boxes (Tensor[K, 5] with the batch index first, or a list of
+  Tensor[L, 4], one per image) -> Tensor[K, C, out_h, out_w] in the dtype of input, equal to
+  ``torchvision.ops.roi_align``
+* ``mask_head_loss(mask_logits, labels, mask_targets)``: mask_logits (Tensor[K, C, M, M]), labels
+  (int64 Tensor[K]), mask_targets (Tensor[K, M, M]) -> 0-dim tensor in the dtype of the logits,
+  ``F.binary_cross_entropy_with_logits(mask_logits[torch.arange(K), labels], mask_targets)``
+  (0 when K = 0)
+* ``average_precision(scores, is_true_positive, num_gt, method="11point")``: scores (Tensor[P]),
+  is_true_positive (bool Tensor[P]), num_gt (int) -> 0-dim float tensor (or a Python float): the
+  11-point (PASCAL VOC 2007) or all-point (``method="all"``) AP; NaN when ``num_gt == 0``
+
+torchvision is imported the first time one of these checkers runs, not by ``import seglab.checks``
+(importing it takes seconds, and the other assignments do not need it).
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import importlib
+import math
+import numbers
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from seglab import detection
+from seglab.checks._core import ATOL, RTOL, Case, CheckFailed, Exercise, Mistake, random_int, random_tensor, run_check, short
+
+__all__ = [
+    "box_iou",
+    "nms",
+    "roi_align",
+    "mask_head_loss",
+    "average_precision",
+]
+
+
+def _fixed_generator() -> torch.Generator:
+    """The generator of the fixed cases' numbers: the same for every seed (only random cases vary)."""
+    return torch.Generator().manual_seed(20280)
+
+
+def _t(values, dtype=torch.float32) -> torch.Tensor:
+    return torch.tensor(values, dtype=dtype)
+
+
+def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Same shape and values within the checkers' tolerance."""
+    return a.shape == b.shape and torch.allclose(a.double(), b.double(), RTOL, ATOL)
+
+
+def _tenths(generator: torch.Generator, low: float, high: float) -> float:
+    """A number with one decimal in ``[low, high]`` (readable in messages), from ``generator``."""
+    return random_int(generator, round(low * 10), round(high * 10)) / 10
+
+
+# --- torchvision, imported when a check first runs ----------------------------------------------------
+
+
+def _torchvision_owner(name: str):
+    """The module (or op namespace) ``name``, importing torchvision first."""
+    importlib.import_module("torchvision")  # also registers the C++ operations torch.ops.torchvision.*
+    if name == "torch.ops.torchvision":
+        return torch.ops.torchvision
+    return importlib.import_module(name)
+
+
+class _Forbidden(collections.abc.Sequence):
+    """``Exercise.forbidden``: seglab's triples as they are, torchvision's resolved on first use.
+
+    ``torchvision`` entries are ``(owner name, attribute, label)`` with the owner as a dotted
+    name (``"torchvision.ops.boxes"``, or ``"torch.ops.torchvision"`` for the C++ operations):
+    the first check that needs them imports torchvision, ``import seglab.checks`` does not.
+    """
+
+    def __init__(self, seglab_triples, torchvision_triples):
+        self._seglab = tuple(seglab_triples)
+        self._torchvision = tuple(torchvision_triples)
+        self._resolved = None
+
+    def _triples(self) -> tuple:
+        if self._resolved is None:
+            self._resolved = self._seglab + tuple(
+                (_torchvision_owner(owner), attribute, label) for owner, attribute, label in self._torchvision
+            )
+        return self._resolved
+
+    def __getitem__(self, index):
+        return self._triples()[index]
+
+    def __len__(self) -> int:
+        return len(self._triples())
+
+
+# --- Exercise 8.1: intersection over union of boxes ---------------------------------------------------
+
+
+def _iou_cases(generator: torch.Generator, n_random: int) -> list[Case]:
+    cases = [
+        Case("lecture example: [0, 0, 4, 4] and [2, 2, 6, 6] overlap in a 2x2 square, IoU 4 / 28 = 1/7", (_t([[0, 0, 4, 4]]), _t([[2, 2, 6, 6]]))),
+        Case("identical boxes: IoU 1", (_t([[1, 2, 5, 7]]), _t([[1, 2, 5, 7]]))),
+        Case("disjoint along x and along y: both sides of the intersection are negative, clamp each at 0", (_t([[0, 0, 2, 2]]), _t([[5, 5, 8, 9]]))),
+        Case("disjoint along x only: a negative width times a positive height", (_t([[0, 0, 2, 4]]), _t([[3, 1, 5, 3]]))),
+        Case("touching edges: a common side but no common area, IoU 0", (_t([[0, 0, 2, 2]]), _t([[2, 0, 4, 2]]))),
+        Case("nested: a 4x2 box inside a 10x10 box, IoU 8 / 100", (_t([[0, 0, 10, 10]]), _t([[2, 3, 6, 5]]))),
+        Case("a box of zero width (a line) against a box around it: IoU 0", (_t([[1, 1, 1, 5]]), _t([[0, 0, 4, 4]]))),
+        Case(
+            "three boxes against two: the answer is [N, M] = [3, 2], row i for boxes1[i]",
+            (_t([[0, 0, 4, 4], [1.5, 0.5, 6, 3], [5, 5, 9.5, 8]]), _t([[1, 1, 5, 5], [4, 4.5, 8, 8]])),
+        ),
+        Case("no boxes in boxes1: an empty [0, 2] answer", (torch.zeros(0, 4), _t([[0, 0, 2, 2], [1, 1, 3, 3]]))),
+        Case("no boxes in boxes2: an empty [2, 0] answer", (_t([[0, 0, 2, 2], [1, 1, 3, 3]]), torch.zeros(0, 4))),
+        Case(
+            "integer pixel boxes (int64): the IoU is still a fraction",
+            (_t([[0, 0, 3, 2], [2, 1, 6, 5]], torch.int64), _t([[1, 0, 4, 3], [0, 0, 3, 2]], torch.int64)),
+        ),
+    ]
+    for i in range(n_random):
+        integer = i % 4 == 3
+
+        def boxes(count):
+            rows = []
+            for _ in range(count):
+                if integer:
+                    x1, y1 = random_int(generator, 0, 10), random_int(generator, 0, 10)
+                    rows.append([x1, y1, x1 + random_int(generator, 1, 6), y1 + random_int(generator, 1, 6)])
+                else:
+                    x1, y1 = _tenths(generator, 0, 10), _tenths(generator, 0, 10)
+                    rows.append([x1, y1, round(x1 + _tenths(generator, 0.5, 6), 1), round(y1 + _tenths(generator, 0.5, 6), 1)])
+            return _t(rows, torch.int64 if integer else torch.float32)
+
+        n, m = random_int(generator, 1, 4), random_int(generator, 1, 4)
+        cases.append(Case(f"random {i + 1}: {n} boxes against {m}{' (integer)' if integer else ''}", (boxes(n), boxes(m))))
+    return cases
+
+
+def _iou_with(boxes1, boxes2, *, xywh=False, clamp="sides", plus_one=0.0, subtract=True):
+    """A variant of the IoU, computed in float64 and returned in the reference's dtype.
+
+    ``xywh``: the last two numbers read as width and height; ``clamp``: ``"sides"`` (right),
+    ``"product"`` (the intersection's area clamped, not its sides) or ``"none"``; ``plus_one``: 1
+    for the old "+1 pixel" convention; ``subtract``: the union subtracts the intersection.
+    """
+    a, b = torch.as_tensor(boxes1), torch.as_tensor(boxes2)
+    dtype = torch.promote_types(*(t.dtype if t.is_floating_point() else torch.get_default_dtype() for t in (a, b)))
+    a, b = a.double(), b.double()
+    if xywh:
+        a = torch.cat([a[:, :2], a[:, :2] + a[:, 2:]], dim=1)
+        b = torch.cat([b[:, :2], b[:, :2] + b[:, 2:]], dim=1)
+    area_a = (a[:, 2] - a[:, 0] + plus_one) * (a[:, 3] - a[:, 1] + plus_one)  # [N]
+    area_b = (b[:, 2] - b[:, 0] + plus_one) * (b[:, 3] - b[:, 1] + plus_one)  # [M]
+    top_left = torch.maximum(a[:, None, :2], b[None, :, :2])  # [N, M, 2]
+    bottom_right = torch.minimum(a[:, None, 2:], b[None, :, 2:])  # [N, M, 2]
+    sides = bottom_right - top_left + plus_one  # [N, M, 2]
+    if clamp == "sides":
+        sides = sides.clamp(min=0)
+    intersection = sides[..., 0] * sides[..., 1]  # [N, M]
+    if clamp == "product":
+        intersection = intersection.clamp(min=0)
+    union = area_a[:, None] + area_b[None, :] - (intersection if subtract else 0)  # [N, M]
+    return (intersection / union).to(dtype)
+
+
+def _unclamped(got: torch.Tensor, expected: torch.Tensor, case: Case) -> bool:
+    """No clamp at all, or a clamp of the area only (which a box apart along both axes defeats)."""
+    return any(_same(got, _iou_with(*case.args, clamp=clamp)) for clamp in ("none", "product"))
+
+
+def _torchvision_box_iou(boxes1, boxes2):
+    """torchvision's answer."""
+    from torchvision.ops import box_iou
+
+    return box_iou(boxes1, boxes2)
+
+
+_BOX_IOU = Exercise(
+    name="box_iou",
+    signature="box_iou(boxes1, boxes2)",
+    reference=detection.box_iou,
+    cases=_iou_cases,
+    torch_op=_torchvision_box_iou,
+    forbidden=_Forbidden(
+        [(detection, "box_iou", "seglab.detection.box_iou")],
+        [
+            ("torchvision.ops", "box_iou", "torchvision.ops.box_iou"),
+            ("torchvision.ops.boxes", "box_iou", "torchvision.ops.boxes.box_iou"),
+            ("torchvision.ops.boxes", "_box_inter_union", "torchvision.ops.boxes._box_inter_union"),
+        ],
+    ),
+    mistakes=[
+        Mistake(
+            "xywh vs xyxy: the boxes were read as (x, y, width, height), but they are (x1, y1, x2, y2), "
+            "two corners: the width is x2 - x1 and the height y2 - y1, and a box's area is "
+            "(x2 - x1) * (y2 - y1).",
+            lambda boxes1, boxes2: _iou_with(boxes1, boxes2, xywh=True),
+        ),
+        Mistake(
+            "unclamped intersection: for boxes that do not overlap, min(x2) - max(x1) or min(y2) - max(y1) "
+            "is negative, and their product is nonsense (negative, or even positive when the boxes are "
+            "apart along both axes). Clamp each side at 0 before multiplying: "
+            "(bottom_right - top_left).clamp(min=0).",
+            matches=_unclamped,
+        ),
+        Mistake(
+            "this is the old \"+1 pixel\" convention (area (x2 - x1 + 1) * (y2 - y1 + 1), as in early "
+            "R-CNN code, where x2 was the last pixel INSIDE the box). torchvision's boxes, and this "
+            "exercise's, are continuous coordinates: the width is x2 - x1, no + 1, and boxes that only "
+            "touch have IoU 0.",
+            lambda boxes1, boxes2: _iou_with(boxes1, boxes2, plus_one=1.0),
+        ),
+        Mistake(
+            "the union does not subtract the intersection: area1 + area2 counts the overlap twice. "
+            "IoU = inter / (area1 + area2 - inter), which is 1 for identical boxes.",
+            lambda boxes1, boxes2: _iou_with(boxes1, boxes2, subtract=False),
+        ),
+        Mistake(
+            "the answer is transposed: [i, j] holds IoU(boxes1[i], boxes2[j]), one row per box of boxes1, "
+            "so the shape is [N, M] = [len(boxes1), len(boxes2)].",
+            lambda boxes1, boxes2: _iou_with(boxes2, boxes1),
+        ),
+    ],
+    shape_hint=lambda boxes1, boxes2: (
+        f"one IoU per pair: [N, M] = [{len(boxes1)}, {len(boxes2)}], row i for boxes1[i] and column j "
+        f"for boxes2[j] (broadcast boxes1[:, None, :] against boxes2[None, :, :])."
+    ),
+    dtype_from=None,
+    delegation_hint=(
+        "compute the corners of the intersection with torch.maximum / torch.minimum (or loops over the "
+        "pairs), clamp its sides at 0, and divide by the union."
+    ),
+)
+
+
+def box_iou(student_fn, *, seed: int = 0, n_random: int = 8) -> None:
+    """Check ``box_iou(boxes1, boxes2)`` -> Tensor[N, M] against the reference and ``torchvision.ops.box_iou``."""
+    run_check(_BOX_IOU, student_fn, seed=seed, n_random=n_random)
+
+
+# --- Exercise 8.2: non-maximum suppression ------------------------------------------------------------
+
+
+def _nms_cases(generator: torch.Generator, n_random: int) -> list[Case]:
+    lecture_boxes = _t([[20, 20, 30, 30], [0, 0, 10, 10], [1, 1, 11, 11], [21, 20, 31, 30], [40, 0, 50, 10]])
+    chain = _t([[0, 0, 10, 10], [3, 0, 13, 10], [6, 0, 16, 10]])  # IoU(A, B) = IoU(B, C) = 7/13, IoU(A, C) = 1/4
+    cases = [
+        Case(
+            "lecture example: two objects with two detections each, and one alone; threshold 0.5",
+            (lecture_boxes, _t([0.7, 0.9, 0.8, 0.95, 0.3]), 0.5),
+        ),
+        Case("IoU exactly at the threshold, 16 / 32 = 0.5: both boxes are kept (only IoU > 0.5 suppresses)", (_t([[0, 0, 6, 4], [2, 0, 8, 4]]), _t([0.9, 0.8]), 0.5)),
+        Case(
+            "a chain A > B > C: B overlaps A and C, C does not overlap A; B is suppressed by A, so C is kept",
+            (chain, _t([0.9, 0.8, 0.7]), 0.5),
+        ),
+        Case("threshold 0: any overlap suppresses, boxes that only touch do not", (_t([[0, 0, 2, 2], [2, 0, 4, 2], [1, 0, 3, 2]]), _t([0.9, 0.8, 0.5]), 0.0)),
+        Case("threshold 1: nothing is suppressed, not even a duplicate (IoU 1 is not > 1)", (_t([[0, 0, 4, 4], [0, 0, 4, 4], [1, 1, 5, 5]]), _t([0.2, 0.7, 0.4]), 1.0)),
+        Case("one box is always kept", (_t([[3, 2, 7, 9]]), _t([0.1]), 0.5)),
+        Case("no boxes: an empty int64 tensor", (torch.zeros(0, 4), torch.zeros(0), 0.5)),
+        Case(
+            "float64 boxes and scores, threshold 0.3",
+            (_t([[0, 0, 5, 5], [1, 1, 6, 6], [4, 4, 9, 9], [0.5, 0, 5, 5.5]], torch.float64), _t([0.5, 0.6, 0.9, 0.8], torch.float64), 0.3),
+        ),
+    ]
+    for i in range(n_random):
+        chain = i % 4 == 1  # three of the boxes make a chain A > B > C, as in the fixed case
+        n = random_int(generator, 4 if chain else 2, 8)
+        threshold = (0.3, 0.5, 0.7)[i % 3]
+        while True:  # until no IoU is near the threshold (float32 and float64 would round differently)
+            rows = []
+            for _ in range(n - 3 if chain else n):
+                x1, y1 = _tenths(generator, 0, 12), _tenths(generator, 0, 12)
+                rows.append([x1, y1, round(x1 + _tenths(generator, 1, 8), 1), round(y1 + _tenths(generator, 1, 8), 1)])
+            if chain:
+                rows += _chain(generator, threshold)
+            boxes = _t(rows)
+            iou = detection.box_iou(boxes.double(), boxes.double())  # [n, n]
+            if not bool(((iou - threshold).abs() < 1e-4).any()):
+                break
+        scores = (torch.randperm(20, generator=generator)[:n] + 1).double().div(20).float()  # distinct, 0.05 apart
+        if chain:
+            scores[-3:] = scores[-3:].sort(descending=True).values  # A before B before C
+        name = f"random {i + 1}: {n} boxes{' (the last three a chain)' if chain else ''}, threshold {threshold}"
+        cases.append(Case(name, (boxes, scores, threshold)))
+    return cases
+
+
+def _chain(generator: torch.Generator, threshold: float) -> list[list[float]]:
+    """Boxes A, B, C of one size, each shifted right of the last: IoU(A, B) = IoU(B, C) > threshold,
+    IoU(A, C) < threshold. (Shifting a w-wide box by s gives IoU (w - s) / (w + s).)"""
+    x1, y1 = _tenths(generator, 14, 20), _tenths(generator, 0, 12)
+    w, h = _tenths(generator, 4, 8), _tenths(generator, 2, 8)
+    largest = w * (1 - threshold) / (1 + threshold)  # the shift at which the IoU is the threshold
+    shift = round(largest * 0.75, 1)  # between largest / 2 and largest: B overlaps A, C does not (enough)
+    return [[round(x1 + k * shift, 1), y1, round(x1 + k * shift + w, 1), round(y1 + h, 1)] for k in range(3)]
+
+
+def _nms_with(boxes, scores, iou_threshold, *, strict=True, ascending=False, by_kept=True, listed="by score", positions=False):
+    """A variant of greedy NMS (int64 indices).
+
+    ``strict``: ``IoU > threshold`` suppresses (else ``>=``); ``ascending``: visit the lowest score
+    first; ``by_kept``: only kept boxes suppress (else every box with a higher score);
+    ``listed``: the kept indices ``"by score"``, ``"reversed"`` or in ``"input"`` order;
+    ``positions``: positions in the sorted list instead of the boxes' own indices.
+    """
+    iou = detection.box_iou(boxes.double(), boxes.double())  # [N, N]
+    order = torch.sort(scores.double(), descending=not ascending, stable=True).indices.tolist()
+    overlaps = (lambda v: v > iou_threshold) if strict else (lambda v: v >= iou_threshold)
+    keep = []
+    for rank, i in enumerate(order):
+        judges = keep if by_kept else order[:rank]
+        if not any(bool(overlaps(iou[j, i])) for j in judges):
+            keep.append(i)
+    if positions:
+        keep = [order.index(i) for i in keep]
+    if listed == "input":
+        keep = sorted(keep)
+    elif listed == "reversed":
+        keep = keep[::-1]
+    return torch.tensor(keep, dtype=torch.int64)
+
+
+def _ascending(got: torch.Tensor, expected: torch.Tensor, case: Case) -> bool:
+    """Visited from the lowest score up, or the right boxes listed lowest score first."""
+    return _same(got, _nms_with(*case.args, ascending=True)) or _same(got, _nms_with(*case.args, listed="reversed"))
+
+
+def _kept_indices(value, case: Case):
+    """An int64 tensor as it is; a kept-list, a mask, or right indices in another dtype explained."""
+    boxes = case.args[0]
+    if isinstance(value, torch.Tensor) and value.dtype == torch.int64:
+        return value
+    expected = detection.nms(*case.args, **case.kwargs)
+    body = f"  expected an int64 tensor of indices, shape ({len(expected)},), got {type(value).__name__} {short(value)}\n  hint: "
+    if isinstance(value, torch.Tensor):
+        if value.dtype == torch.bool and value.shape == (len(boxes),):
+            hint = (
+                "this is a mask over the boxes; nms returns the INDICES of the kept boxes, by decreasing "
+                "score (the order in which they were kept): keep.append(i) in the loop, then "
+                "torch.tensor(keep, dtype=torch.int64)."
+            )
+        elif value.dim() == 1 and value.shape == expected.shape and not value.is_complex() and torch.equal(value.double(), expected.double()):
+            hint = (
+                "nothing is kept, right, but torch.tensor([]) of an empty list is float32: give the dtype, "
+                "torch.tensor(keep, dtype=torch.int64)."
+                if value.numel() == 0
+                else "the indices are right, but indices are int64: torch.tensor(keep, dtype=torch.int64), or .long()."
+            )
+        else:
+            return value  # wrong values: compared as they are
+    elif isinstance(value, (list, tuple)) and all(isinstance(v, (numbers.Integral, torch.Tensor)) and not isinstance(v, bool) for v in value):
+        hint = "return a tensor of the kept indices: torch.tensor(keep, dtype=torch.int64)."
+    elif isinstance(value, np.ndarray):
+        hint = "convert the numpy array with torch.from_numpy(...).long(), or build the tensor with torch.tensor(keep, dtype=torch.int64)."
+    else:
+        return value  # None and other values: the framework explains them
+    raise CheckFailed(body + hint)
+
+
+def _torchvision_nms(boxes, scores, iou_threshold):
+    """torchvision's answer (it wants floating boxes and scores of one dtype)."""
+    from torchvision.ops import nms
+
+    return nms(boxes, scores.to(boxes.dtype), iou_threshold)
+
+
+_NMS = Exercise(
+    name="nms",
+    signature="nms(boxes, scores, iou_threshold)",
+    reference=detection.nms,
+    cases=_nms_cases,
+    torch_op=_torchvision_nms,
+    forbidden=_Forbidden(
+        [(detection, "nms", "seglab.detection.nms")],
+        [
+            ("torchvision.ops", "nms", "torchvision.ops.nms"),
+            ("torchvision.ops", "batched_nms", "torchvision.ops.batched_nms"),
+            ("torchvision.ops.boxes", "nms", "torchvision.ops.boxes.nms"),
+            ("torchvision.ops.boxes", "batched_nms", "torchvision.ops.boxes.batched_nms"),
+            ("torch.ops.torchvision", "nms", "torch.ops.torchvision.nms"),
+        ],
+    ),
+    mistakes=[
+        Mistake(
+            "a box whose IoU with a kept box EQUALS the threshold was suppressed: only IoU strictly "
+            "greater than iou_threshold suppresses (iou > iou_threshold, as torchvision.ops.nms), so a "
+            "box at exactly the threshold is kept.",
+            lambda boxes, scores, iou_threshold: _nms_with(boxes, scores, iou_threshold, strict=False),
+        ),
+        Mistake(
+            "the kept indices are in input order; nms lists them by decreasing score, in the order in "
+            "which they were kept (the first one is the best box).",
+            lambda boxes, scores, iou_threshold: _nms_with(boxes, scores, iou_threshold, listed="input"),
+        ),
+        Mistake(
+            "a suppressed box still suppressed others: compare each box only with the boxes KEPT so far. "
+            "In a chain A > B > C where B overlaps A and C but C does not overlap A, B goes (A suppresses "
+            "it), so nothing suppresses C: A and C are kept.",
+            lambda boxes, scores, iou_threshold: _nms_with(boxes, scores, iou_threshold, by_kept=False),
+        ),
+        Mistake(
+            "the scores were taken in ascending order: greedy NMS starts from the HIGHEST score "
+            "(torch.argsort(scores, descending=True)), keeps it, suppresses its overlaps, and goes on "
+            "down; the kept indices are listed in that order, best first.",
+            matches=_ascending,
+        ),
+        Mistake(
+            "these are positions in the sorted list, not the boxes' indices: with order = "
+            "torch.argsort(scores, descending=True), the box at position p of the sorted list is "
+            "box order[p] of the input. Return order[p] (the index into boxes).",
+            lambda boxes, scores, iou_threshold: _nms_with(boxes, scores, iou_threshold, positions=True),
+        ),
+    ],
+    shape_hint=lambda boxes, scores, iou_threshold: (
+        "one index per kept box: a 1D int64 tensor, shorter than boxes when boxes were suppressed "
+        "(the IoU must be strictly greater than the threshold to suppress)."
+    ),
+    dtype_from=None,
+    adapt=_kept_indices,
+    delegation_hint=(
+        "sort the boxes by score (torch.argsort(scores, descending=True)), then loop: keep a box unless "
+        "a kept box overlaps it by more than the threshold. box_iou (your own or seglab's) is welcome."
+    ),
+)
+
+
+def nms(student_fn, *, seed: int = 0, n_random: int = 8) -> None:
+    """Check ``nms(boxes, scores, iou_threshold)`` -> int64 Tensor[K] against the reference and ``torchvision.ops.nms``."""
+    run_check(_NMS, student_fn, seed=seed, n_random=n_random)
+
+
+# --- Exercise 8.3: RoIAlign ---------------------------------------------------------------------------
+
+
+def _grid(*shape: int) -> torch.Tensor:
+    """``0, 1, 2, ...`` in the given shape, as float32: ``x[0, 0, r, q] = W r + q``, a linear map."""
+    return torch.arange(math.prod(shape), dtype=torch.float32).reshape(shape)
+
+
+def _pair(value) -> tuple[int, int]:
+    return (value, value) if isinstance(value, int) else (value[0], value[1])
+
+
+def _roi_cases(generator: torch.Generator, n_random: int) -> list[Case]:
+    fixed = _fixed_generator()
+    docstring_box = _t([[0, 2, 2, 8, 8]])  # [K=1, 5]: image 0, then x1, y1, x2, y2
+    cases = [
+        Case(
+            "lecture example: the box (0, 0, 3, 3) on the map 6 y + x, 2x2 bins of 1.5 pixels, 2x2 points each",
+            (_grid(1, 1, 6, 6), [_t([[0, 0, 3, 3]])], 2),
+        ),
+        Case(
+            "spatial_scale 0.5: the box (2, 2, 8, 8) on an image twice the map's size is (1, 1, 4, 4) on the map",
+            (_grid(1, 1, 6, 6), docstring_box, 1),
+            {"spatial_scale": 0.5, "sampling_ratio": 1},
+        ),
+        Case(
+            "aligned=True: the same box, every coordinate shifted by half a pixel, samples the centre of pixel (2, 2)",
+            (_grid(1, 1, 6, 6), docstring_box, 1),
+            {"spatial_scale": 0.5, "sampling_ratio": 1, "aligned": True},
+        ),
+        Case(
+            "fractional box coordinates are not rounded (RoIPool would round (1.3, 0.6, 5.7, 4.4) to (1, 1, 6, 4))",
+            (random_tensor(fixed, 1, 1, 8, 8), [_t([[1.3, 0.6, 5.7, 4.4]])], 2),
+            {"sampling_ratio": 2},
+        ),
+        Case(
+            "adaptive sampling: a box 7 pixels tall in 2 bins takes ceil(3.5) = 4 points per bin along y, "
+            "5 wide in 2 bins ceil(2.5) = 3 along x",
+            (random_tensor(fixed, 1, 1, 10, 10), [_t([[1, 1.5, 6, 8.5]])], 2),
+        ),
+        Case(
+            "a box thinner than a pixel with aligned=False: its width 0.3 counts as 1",
+            (random_tensor(fixed, 1, 2, 6, 6), [_t([[2.2, 1, 2.5, 4]])], 2),
+        ),
+        Case(
+            "a box thinner than a pixel with aligned=True: no minimum size, the 0.4-pixel width is cut into 2 bins",
+            (random_tensor(fixed, 1, 1, 6, 6), [_t([[1.2, 1, 1.6, 4.6]])], 2),
+            {"aligned": True},
+        ),
+        Case(
+            "a box partly outside the map: points up to one pixel outside read the border, farther ones read 0",
+            (random_tensor(fixed, 1, 1, 6, 6), [_t([[-3, -1.5, 3, 4]])], 3),
+            {"sampling_ratio": 2},
+        ),
+        Case(
+            "two images, boxes as a Tensor[K, 5] with the image's index first, output_size (2, 3)",
+            (random_tensor(fixed, 2, 2, 5, 6), _t([[1, 0.5, 0.5, 4, 3], [0, 1, 1, 5.5, 4.5], [1, 2, 0, 5.5, 4.5]]), (2, 3)),
+        ),
+        Case(
+            "a list of boxes per image: two boxes on image 0, none on image 1",
+            (random_tensor(fixed, 2, 1, 6, 6), [_t([[0.5, 1, 4, 5.5], [2, 2.5, 5.5, 3.5]]), torch.zeros(0, 4)], 2),
+        ),
+        Case(
+            "output_size (3, 2): 3 rows of bins, 2 columns, sampling_ratio 3",
+            (random_tensor(fixed, 1, 1, 7, 7), [_t([[0.5, 0.8, 5.5, 6.2]])], (3, 2)),
+            {"sampling_ratio": 3},
+        ),
+        Case(
+            "spatial_scale 0.25 and aligned=True (a stride-4 backbone)",
+            (random_tensor(fixed, 1, 2, 5, 5), [_t([[2, 3, 14, 10], [6.4, 1.2, 12, 17.6]])], 2),
+            {"spatial_scale": 0.25, "aligned": True},
+        ),
+        Case("no boxes: an empty output [0, C, 2, 2]", (random_tensor(fixed, 1, 2, 4, 4), torch.zeros(0, 5), 2)),
+        Case(
+            "float64 input keeps its dtype",
+            (random_tensor(fixed, 1, 1, 5, 5, dtype=torch.float64), [_t([[0.7, 0.2, 3.9, 4.5]], torch.float64)], 2),
+            {"aligned": True},
+        ),
+    ]
+    for i in range(n_random):
+        n, channels = random_int(generator, 1, 2), random_int(generator, 1, 2)
+        height, width = random_int(generator, 3, 8), random_int(generator, 3, 8)
+        scale = (1.0, 0.5, 0.25)[random_int(generator, 0, 2)]
+        output_size = random_int(generator, 1, 3) if i % 3 else (random_int(generator, 1, 3), random_int(generator, 1, 3))
+        kwargs = {"spatial_scale": scale, "sampling_ratio": (-1, -1, 1, 2)[random_int(generator, 0, 3)], "aligned": bool(i % 2)}
+        count = random_int(generator, 1, 3)
+        while True:  # until float32 and float64 agree on every box (see _fragile)
+            rows = []
+            for _ in range(count):
+                x1, y1 = _tenths(generator, -1.5, width - 1), _tenths(generator, -1.5, height - 1)  # on the map
+                x2, y2 = x1 + _tenths(generator, 0.2, 5), y1 + _tenths(generator, 0.2, 5)
+                rows.append([random_int(generator, 0, n - 1)] + [round(c / scale, 2) for c in (x1, y1, x2, y2)])  # on the image
+            boxes = _t(rows)  # [K, 5]
+            if not _fragile((height, width), boxes, output_size, **kwargs):
+                break
+        if i % 2:
+            boxes = [boxes[boxes[:, 0] == image, 1:] for image in range(n)]  # the list form, one tensor per image
+        name = f"random {i + 1}: {n} image(s), {channels} channel(s) of {height}x{width}, {count} box(es)"
+        cases.append(Case(name, (random_tensor(generator, n, channels, height, width), boxes, output_size), kwargs))
+    return cases
+
+
+def _fragile(size, boxes, output_size, spatial_scale=1.0, sampling_ratio=-1, aligned=False) -> bool:
+    """Would float32 arithmetic (torchvision's, or a student's) round this case differently from float64?
+
+    Two places where RoIAlign jumps: the adaptive number of points ``ceil(roi_h / out_h)`` when
+    the ratio is (nearly) a whole number (5.9 - 0.9 is 5 in float32 and 5.0000001 in float64), and
+    a point (nearly) on the edge of the region read as 0 (``y < -1`` or ``y > H``).
+    """
+    rois = boxes if isinstance(boxes, torch.Tensor) else torch.cat([b for b in boxes]) if boxes else torch.zeros(0, 4)
+    height, width = size
+    for box in rois[:, -4:].double():
+        corners = box * spatial_scale - (0.5 if aligned else 0.0)  # [4]
+        roi = corners[2:] - corners[:2]  # [2]: (roi_w, roi_h)
+        if not aligned:
+            roi = roi.clamp(min=1.0)
+        ratios = roi / torch.tensor(_pair(output_size)[::-1], dtype=torch.float64)  # [2]: per bin, x then y
+        if sampling_ratio <= 0 and bool(((ratios - ratios.round()).abs() < 1e-4).any()):
+            return True
+        points = detection.roi_align_sampling_points(box, output_size, spatial_scale, sampling_ratio, aligned)  # [..., 2]
+        edges = torch.tensor([-1.0, -1.0, width, height], dtype=torch.float64)  # x = -1, y = -1, x = W, y = H
+        if bool(((points.repeat(*[1] * (points.dim() - 1), 2) - edges).abs() < 1e-4).any()):
+            return True
+    return False
+
+
+def _roi_align_with(
+    input,
+    boxes,
+    output_size,
+    spatial_scale=1.0,
+    sampling_ratio=-1,
+    aligned=False,
+    *,
+    shift=None,
+    scale=True,
+    snap=None,
+    points=math.ceil,
+    min_size=None,
+    reduce="mean",
+    transposed=False,
+    boxes_yx=False,
+):
+    """A variant of RoIAlign, computed in float64 and returned in the dtype of ``input``.
+
+    ``shift``: the half-pixel offset (``None``: 0.5 when aligned); ``scale``: multiply by
+    ``spatial_scale``; ``snap``: rounds the scaled corners (RoIPool's quantisation); ``points``:
+    the adaptive number of points per bin from ``roi / out``; ``min_size``: clamp the box to 1 x 1
+    (``None``: when not aligned); ``reduce``: ``"mean"`` or ``"max"``; ``transposed``: the map read
+    as ``input[..., x, y]``; ``boxes_yx``: the boxes read as ``(y1, x1, y2, x2)``.
+    """
+    x = input.double()
+    rois = detection._as_rois(boxes, x.shape[0])  # [K, 5]
+    out_h, out_w = _pair(output_size)
+    offset = (0.5 if aligned else 0.0) if shift is None else shift
+    clamp = (not aligned) if min_size is None else min_size
+    if transposed:
+        if x.shape[-1] != x.shape[-2]:
+            raise ValueError("only a square map can be read transposed")
+        x = x.transpose(-1, -2)
+    out = x.new_zeros(rois.shape[0], x.shape[1], out_h, out_w)  # [K, C, out_h, out_w]
+    for k, (image, *corners) in enumerate(rois.tolist()):
+        if boxes_yx:
+            corners = [corners[1], corners[0], corners[3], corners[2]]
+        corners = [c * (spatial_scale if scale else 1.0) for c in corners]
+        if snap is not None:
+            corners = [float(snap(c)) for c in corners]
+        x1, y1, x2, y2 = (c - offset for c in corners)
+        roi_w, roi_h = (max(x2 - x1, 1.0), max(y2 - y1, 1.0)) if clamp else (x2 - x1, y2 - y1)
+        bin_h, bin_w = roi_h / out_h, roi_w / out_w
+        s_h = sampling_ratio if sampling_ratio > 0 else int(points(bin_h))
+        s_w = sampling_ratio if sampling_ratio > 0 else int(points(bin_w))
+        if s_h * s_w == 0:
+            continue  # no points: 0
+        i, j = torch.arange(out_h, dtype=torch.float64), torch.arange(out_w, dtype=torch.float64)
+        iy, ix = torch.arange(s_h, dtype=torch.float64), torch.arange(s_w, dtype=torch.float64)
+        ys = y1 + i[:, None] * bin_h + (iy[None, :] + 0.5) * bin_h / s_h  # [out_h, s_h]
+        xs = x1 + j[:, None] * bin_w + (ix[None, :] + 0.5) * bin_w / s_w  # [out_w, s_w]
+        y_points = ys[:, None, :, None].expand(out_h, out_w, s_h, s_w)
+        x_points = xs[None, :, None, :].expand(out_h, out_w, s_h, s_w)
+        samples = detection._bilinear_sample(x[int(image)], x_points, y_points)  # [C, out_h, out_w, s_h, s_w]
+        out[k] = samples.mean(dim=(-2, -1)) if reduce == "mean" else samples.amax(dim=(-2, -1))
+    return out.to(input.dtype)
+
+
+def _roi_variants(case: Case, **variants) -> list[torch.Tensor]:
+    """The answers of ``_roi_align_with`` for each of several settings of one knob (``name=[values]``)."""
+    (name, values), answers = next(iter(variants.items())), []
+    for value in values:
+        try:
+            answers.append(_roi_align_with(*case.args, **case.kwargs, **{name: value}))
+        except ValueError:
+            continue
+    return answers
+
+
+def _aligned_flag(case: Case) -> bool:
+    return bool(case.kwargs.get("aligned", False))
+
+
+def _half_pixel(got: torch.Tensor, expected: torch.Tensor, case: Case) -> bool:
+    """The half-pixel shift missing with aligned=True or applied with aligned=False (with or without
+    the legacy minimum size of the other setting)."""
+    flipped = dict(case.kwargs, aligned=not _aligned_flag(case))
+    candidates = _roi_variants(case, shift=[0.0 if _aligned_flag(case) else 0.5])
+    candidates.append(_roi_align_with(*case.args, **flipped))
+    return any(_same(got, c) for c in candidates)
+
+
+def _quantised(got: torch.Tensor, expected: torch.Tensor, case: Case) -> bool:
+    """The scaled corners rounded (Python's half to even, or half up), floored or truncated."""
+    snaps = [round, lambda v: math.floor(v + 0.5), math.floor, int]
+    return any(_same(got, c) for c in _roi_variants(case, snap=snaps))
+
+
+def _too_few_points(got: torch.Tensor, expected: torch.Tensor, case: Case) -> bool:
+    if case.kwargs.get("sampling_ratio", -1) > 0:
+        return False
+    rules = [lambda v: 1, math.floor, lambda v: max(math.floor(v), 1), round]
+    return any(_same(got, c) for c in _roi_variants(case, points=rules))
+
+
+def _minimum_size(got: torch.Tensor, expected: torch.Tensor, case: Case) -> bool:
+    return any(_same(got, c) for c in _roi_variants(case, min_size=[_aligned_flag(case)]))
+
+
+def _x_and_y_swapped(got: torch.Tensor, expected: torch.Tensor, case: Case) -> bool:
+    candidates = _roi_variants(case, transposed=[True]) + _roi_variants(case, boxes_yx=[True])
+    return any(_same(got, c) for c in candidates)
+
+
+def _torchvision_roi_align(input, boxes, output_size, spatial_scale=1.0, sampling_ratio=-1, aligned=False):
+    """torchvision's answer (it wants boxes in the dtype of the input)."""
+    from torchvision.ops import roi_align
+
+    boxes = boxes.to(input.dtype) if isinstance(boxes, torch.Tensor) else [b.to(input.dtype) for b in boxes]
+    return roi_align(input, boxes, output_size, spatial_scale, sampling_ratio, aligned)
+
+
+def _roi_shape_hint(input, boxes, output_size, spatial_scale=1.0, sampling_ratio=-1, aligned=False) -> str:
+    out_h, out_w = _pair(output_size)
+    count = len(boxes) if isinstance(boxes, torch.Tensor) else sum(len(b) for b in boxes)
+    return (
+        f"one window per box, one channel per input channel: [K, C, out_h, out_w] = [{count}, {input.shape[1]}, "
+        f"{out_h}, {out_w}], K counting the boxes of every image (the rows of a [K, 5] tensor, or all the "
+        f"list's boxes, image 0's first); output_size is (out_h, out_w), rows first."
+    )
+
+
+_ROI_ALIGN = Exercise(
+    name="roi_align",
+    signature="roi_align(input, boxes, output_size, spatial_scale=1.0, sampling_ratio=-1, aligned=False)",
+    reference=detection.roi_align,
+    cases=_roi_cases,
+    torch_op=_torchvision_roi_align,
+    forbidden=_Forbidden(
+        [
+            (detection, "roi_align", "seglab.detection.roi_align"),
+            (detection, "roi_align_sampling_points", "seglab.detection.roi_align_sampling_points"),
+            (detection, "_sampling_points", "seglab.detection._sampling_points"),
+            (detection, "_bilinear_sample", "seglab.detection._bilinear_sample"),
+        ],
+        [
+            ("torchvision.ops", "roi_align", "torchvision.ops.roi_align"),
+            ("torchvision.ops.roi_align", "roi_align", "torchvision.ops.roi_align"),
+            ("torchvision.ops.roi_align", "_roi_align", "torchvision.ops.roi_align._roi_align"),
+            ("torchvision.ops.poolers", "roi_align", "torchvision.ops.MultiScaleRoIAlign"),
+            ("torch.ops.torchvision", "roi_align", "torch.ops.torchvision.roi_align"),
+        ],
+    ),
+    mistakes=[
+        Mistake(
+            "aligned=True shifts every coordinate by half a pixel: x1 * spatial_scale - 0.5 (and y1, x2, y2 "
+            "alike), because a feature value sits at the CENTRE of its pixel; aligned=False (the default) "
+            "does not shift. Here the shift is missing where aligned=True, or applied where aligned=False.",
+            matches=_half_pixel,
+        ),
+        Mistake(
+            "spatial_scale was ignored: the boxes are in image pixels, the map is smaller. Multiply every "
+            "coordinate by spatial_scale first (0.5 for a map half the image's size: the box (2, 2, 8, 8) "
+            "becomes (1, 1, 4, 4) on the map).",
+            lambda input, boxes, output_size, spatial_scale=1.0, sampling_ratio=-1, aligned=False: _roi_align_with(
+                input, boxes, output_size, spatial_scale, sampling_ratio, aligned, scale=False
+            ),
+        ),
+        Mistake(
+            "the box coordinates were rounded to the feature grid: that is RoIPool's quantisation, which "
+            "RoIAlign exists to avoid (a mask half a pixel off on the map is several pixels off on the "
+            "image). Keep x1 * spatial_scale as a float and sample it with bilinear interpolation.",
+            matches=_quantised,
+        ),
+        Mistake(
+            "too few sampling points: with sampling_ratio <= 0 each bin gets ceil(roi_h / out_h) points "
+            "along y and ceil(roi_w / out_w) along x (about one per feature pixel), not 1 and not the "
+            "floor: a 7-pixel-tall box in 2 bins takes ceil(3.5) = 4 points per bin along y.",
+            matches=_too_few_points,
+        ),
+        Mistake(
+            "the minimum RoI size: with aligned=False (the legacy version) a box's width and height are "
+            "clamped to at least 1 feature pixel, roi_w = max(x2 - x1, 1), before the bins are cut; with "
+            "aligned=True they are not.",
+            matches=_minimum_size,
+        ),
+        Mistake(
+            "each bin took the MAXIMUM of its sampling points, as RoIPool's max pooling does; RoIAlign "
+            "averages them: the mean of the s_h * s_w bilinear samples of the bin.",
+            lambda input, boxes, output_size, spatial_scale=1.0, sampling_ratio=-1, aligned=False: _roi_align_with(
+                input, boxes, output_size, spatial_scale, sampling_ratio, aligned, reduce="max"
+            ),
+        ),
+        Mistake(
+            "x and y are swapped: x runs along the columns (the last dimension, W) and y along the rows, so "
+            "the value at the point (x, y) is input[n, c, y, x], and a box is (x1, y1, x2, y2), x first.",
+            matches=_x_and_y_swapped,
+        ),
+    ],
+    shape_hint=_roi_shape_hint,
+    dtype_from="input",
+    delegation_hint=(
+        "for every box: scale it, cut it into bins, put s_h x s_w points in each bin and average their "
+        "bilinear interpolation (loops over the boxes, bins and points are fine; F.grid_sample is allowed)."
+    ),
+)
+
+
+def roi_align(student_fn, *, seed: int = 0, n_random: int = 8) -> None:
+    """Check ``roi_align(input, boxes, output_size, ...)`` -> Tensor[K, C, out_h, out_w] against ``torchvision.ops.roi_align``."""
+    run_check(_ROI_ALIGN, student_fn, seed=seed, n_random=n_random)
+
+
+# --- Exercise 8.4: the mask head's loss ---------------------------------------------------------------
+
+
+def _mask_loss_cases(generator: torch.Generator, n_random: int) -> list[Case]:
+    fixed = _fixed_generator()
+    lecture_logits = _t(
+        [
+            [[[9, -9]], [[2, 0]], [[-9, 9]]],  # RoI 0, class 1: only its channel 1, (2, 0), counts
+            [[[9, 9]], [[-9, -9]], [[-1, 3]]],  # RoI 1, class 2: only its channel 2, (-1, 3), counts
+        ]
+    )  # [K=2, C=3, 1, 2]
+    large = torch.zeros(1, 2, 2, 2)
+    large[0, 0] = _t([[3, -2], [1, 4]])  # the background's mask, which does not count
+    large[0, 1] = _t([[100, -100], [120, -120]])  # the mask of class 1, the RoI's class
+    quarters = torch.tensor([[[0.0, 0.25], [0.5, 1.0]], [[1.0, 0.75], [0.25, 0.0]]])  # [2, 2, 2]: a resized mask's border
+    cases = [
+        Case(
+            "lecture example: two RoIs of classes 1 and 2, 3 classes, 1x2 masks; only channel labels[k] of RoI k counts",
+            (lecture_logits, _t([1, 2], torch.int64), _t([[[1, 0]], [[0, 1]]])),
+        ),
+        Case(
+            "large logits (+-100, +-120): the loss must use a stable log-sigmoid (the mean is (0 + 0 + 120 + 120) / 4 = 60)",
+            (large, _t([1], torch.int64), _t([[[1, 0], [0, 1]]])),
+        ),
+        Case("fractional targets (the border of a resized mask): 0.25, 0.5, 0.75 are allowed", (random_tensor(fixed, 2, 2, 2, 2) * 2, _t([1, 1], torch.int64), quarters)),
+        Case(
+            "four RoIs, four classes, 3x3 masks",
+            (random_tensor(fixed, 4, 4, 3, 3) * 2, _t([3, 1, 2, 1], torch.int64), (torch.rand(4, 3, 3, generator=fixed) > 0.5).float()),
+        ),
+        Case("K = 0, no positive RoI: the loss is 0 (torchvision returns mask_logits.sum() * 0)", (torch.zeros(0, 3, 2, 2), torch.zeros(0, dtype=torch.int64), torch.zeros(0, 2, 2))),
+        Case(
+            "float64 logits keep their dtype",
+            (random_tensor(fixed, 2, 3, 2, 2, dtype=torch.float64), _t([2, 1], torch.int64), _t([[[1, 1], [0, 0]], [[0, 1], [0, 1]]], torch.float64)),
+        ),
+    ]
+    for i in range(n_random):
+        k, classes, side = random_int(generator, 1, 4), random_int(generator, 2, 4), random_int(generator, 1, 4)
+        logits = random_tensor(generator, k, classes, side, side) * 3
+        labels = torch.randint(1, classes, (k,), generator=generator)
+        targets = (torch.rand(k, side, side, generator=generator) > 0.5).float()
+        if i % 3 == 2:  # a resized mask: some fractions
+            targets = torch.randint(0, 5, (k, side, side), generator=generator).float() / 4
+        name = f"random {i + 1}: {k} RoI(s), {classes} classes, {side}x{side} masks"
+        if i % 4 == 3:  # a saturated pixel, confidently wrong: only a stable log-sigmoid gets its loss
+            logits[0, labels[0], 0, 0] = (1.0 if targets[0, 0, 0] < 0.5 else -1.0) * random_int(generator, 100, 150)
+            name += f", a logit of {logits[0, labels[0], 0, 0].item():g}"
+        cases.append(Case(name, (logits, labels, targets)))
+    return cases
+
+
+def _bce(z: torch.Tensor, y: torch.Tensor, reduction="mean") -> torch.Tensor:
+    return F.binary_cross_entropy_with_logits(z, y.to(z.dtype), reduction=reduction)
+
+
+def _own_class(mask_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    return mask_logits[torch.arange(len(labels)), labels]  # [K, M, M]
+
+
+def _torch_mask_loss(mask_logits, labels, mask_targets):
+    """PyTorch's answer, as in ``torchvision.models.detection.roi_heads.maskrcnn_loss``."""
+    if mask_targets.numel() == 0:
+        return mask_logits.sum() * 0  # the mean of nothing is undefined
+    return _bce(_own_class(mask_logits, labels), mask_targets)
+
+
+def _every_class(got: torch.Tensor, expected: torch.Tensor, case: Case) -> bool:
+    """Every class's mask against the target: the mean over K * C * M * M, or the classes summed."""
+    mask_logits, labels, mask_targets = case.args
+    per_pixel = _bce(mask_logits, mask_targets[:, None].expand_as(mask_logits), reduction="none")  # [K, C, M, M]
+    return _same(got, per_pixel.mean()) or _same(got, per_pixel.sum(dim=1).mean())
+
+
+def _softmax_over_classes(got: torch.Tensor, expected: torch.Tensor, case: Case) -> bool:
+    """The classes made to compete: the softmax probability of the RoI's class in a binary cross-entropy,
+    or a per-pixel cross-entropy over the classes (foreground pixels labelled with the RoI's class)."""
+    mask_logits, labels, mask_targets = case.args
+    y = mask_targets.to(mask_logits.dtype)
+    log_p = _own_class(mask_logits.log_softmax(dim=1), labels)  # [K, M, M]
+    log_not_p = torch.log1p(-log_p.exp())
+    candidates = [-(y * log_p + (1 - y) * log_not_p).mean(), F.binary_cross_entropy(log_p.exp(), y)]
+    if bool(((y == 0) | (y == 1)).all()):
+        pixel_classes = (y > 0.5).long() * labels[:, None, None]  # [K, M, M]: the RoI's class or background
+        candidates.append(F.cross_entropy(mask_logits, pixel_classes))
+    return any(_same(got, c) for c in candidates)
+
+
+def _unstable(got: torch.Tensor, expected: torch.Tensor, case: Case) -> bool:
+    """inf or NaN where the loss is finite, or log(sigmoid(z)) kept finite by an eps or a clamp (as
+    F.binary_cross_entropy, whose log stops at -100)."""
+    if got.dim() != 0 or not bool(torch.isfinite(expected)):
+        return False
+    if not bool(torch.isfinite(got)):
+        return True
+    mask_logits, labels, mask_targets = case.args
+    if len(labels) == 0:
+        return False
+    z, y = _own_class(mask_logits, labels), mask_targets.to(mask_logits.dtype)
+    p = torch.sigmoid(z)
+    candidates = [F.binary_cross_entropy(p, y)]
+    for eps in (1e-6, 1e-7, 1e-8, 1e-10, 1e-12):
+        candidates.append(-(y * torch.log(p + eps) + (1 - y) * torch.log(1 - p + eps)).mean())
+        candidates.append(-(y * torch.log(p.clamp(eps, 1 - eps)) + (1 - y) * torch.log((1 - p).clamp(eps, 1 - eps))).mean())
+    return any(_same(got, c) for c in candidates if bool(torch.isfinite(c)))
+
+
+def _empty_mean(got: torch.Tensor, expected: torch.Tensor, case: Case) -> bool:
+    return len(case.args[1]) == 0 and got.numel() == 1 and bool(torch.isnan(got).all())
+
+
+_MASK_HEAD_LOSS = Exercise(
+    name="mask_head_loss",
+    signature="mask_head_loss(mask_logits, labels, mask_targets)",
+    reference=detection.mask_head_loss,
+    cases=_mask_loss_cases,
+    torch_op=_torch_mask_loss,
+    forbidden=_Forbidden(
+        [(detection, "mask_head_loss", "seglab.detection.mask_head_loss")],
+        [("torchvision.models.detection.roi_heads", "maskrcnn_loss", "torchvision.models.detection.roi_heads.maskrcnn_loss")],
+    ),
+    mistakes=[
+        Mistake(
+            "with K = 0 (no positive RoI) the mean over no pixels is NaN; the loss is then 0: return "
+            "mask_logits.sum() * 0 (a zero still connected to the graph, as torchvision does).",
+            matches=_empty_mean,
+        ),
+        Mistake(
+            "the loss used every class's mask: only the mask of the RoI's own class, "
+            "mask_logits[k, labels[k]], is compared with the target; the other classes' masks get no "
+            "loss at all (the classification head decides the class, the mask head does not compete).",
+            matches=_every_class,
+        ),
+        Mistake(
+            "off by one: the mask of class c is channel c, and channel 0 is the background's. Pick "
+            "mask_logits[torch.arange(K), labels], not labels - 1.",
+            lambda mask_logits, labels, mask_targets: _bce(_own_class(mask_logits, labels - 1), mask_targets),
+        ),
+        Mistake(
+            "log(sigmoid(z)) is unstable: for z = 120, 1 - sigmoid(z) is 0 in float32 and its log -inf "
+            "(and an eps or a clamp only hides it). Use log sigma(z) = F.logsigmoid(z) and "
+            "log(1 - sigma(z)) = F.logsigmoid(-z), or F.binary_cross_entropy_with_logits, which does that.",
+            matches=_unstable,
+        ),
+        Mistake(
+            "a softmax over the classes makes them compete for every pixel; Mask R-CNN gives every class "
+            "its own sigmoid: a binary cross-entropy on the logits of the RoI's class alone, "
+            "F.binary_cross_entropy_with_logits(mask_logits[torch.arange(K), labels], mask_targets).",
+            matches=_softmax_over_classes,
+        ),
+        Mistake(
+            "this is the sum over the pixels; the loss is their MEAN, over all K * M * M pixels of the "
+            "RoIs' own masks.",
+            lambda mask_logits, labels, mask_targets: _bce(_own_class(mask_logits, labels), mask_targets, reduction="sum"),
+        ),
+        Mistake(
+            "each RoI's loss was summed over its pixels, then averaged over the RoIs; the loss is the mean "
+            "over all K * M * M pixels (divide the total by K * M * M, not by K).",
+            lambda mask_logits, labels, mask_targets: _bce(_own_class(mask_logits, labels), mask_targets, reduction="sum") / len(labels),
+        ),
+    ],
+    shape_hint=lambda mask_logits, labels, mask_targets: "the loss is one number, the mean over all pixels: a 0-dim tensor, shape ().",
+    dtype_from="mask_logits",
+    delegation_hint=(
+        "pick each RoI's own class mask, mask_logits[torch.arange(K), labels], then "
+        "F.binary_cross_entropy_with_logits (welcome) or the formula with F.logsigmoid."
+    ),
+)
+
+
+def mask_head_loss(student_fn, *, seed: int = 0, n_random: int = 8) -> None:
+    """Check ``mask_head_loss(mask_logits, labels, mask_targets)``: the BCE on each RoI's own class mask."""
+    run_check(_MASK_HEAD_LOSS, student_fn, seed=seed, n_random=n_random)
+
+
+# --- Exercise 8.5: average precision ------------------------------------------------------------------
+
+
+def _flags(text: str) -> torch.Tensor:
+    """``"TFT"`` -> ``tensor([True, False, True])``."""
+    return torch.tensor([c == "T" for c in text], dtype=torch.bool)
+
+
+def _ap_cases(generator: torch.Generator, n_random: int) -> list[Case]:
+    lecture_scores, lecture_tp = _t([0.9, 0.8, 0.7, 0.6, 0.5]), _flags("TFTTF")
+    shuffled = [3, 0, 4, 1, 2]  # the lecture's detections in another order
+    cases = [
+        Case(
+            "lecture example: 5 detections, 4 objects; 11-point AP = (3 * 1 + 5 * 3/4) / 11 = 0.6136",
+            (lecture_scores, lecture_tp, 4),
+        ),
+        Case("lecture example, all-point: AP = (1 + 3/4 + 3/4) / 4 = 0.625", (lecture_scores, lecture_tp, 4), {"method": "all"}),
+        Case(
+            "recall exactly 3/10 reaches the level 0.3 (np.arange(0, 1.1, 0.1) holds 0.30000000000000004)",
+            (_t([0.9, 0.8, 0.7, 0.6]), _flags("TTTF"), 10),
+            {"method": "11point"},
+        ),
+        Case("the lecture's detections in another order: sort by score first", (lecture_scores[shuffled], lecture_tp[shuffled], 4)),
+        Case("the same, all-point", (lecture_scores[shuffled], lecture_tp[shuffled], 4), {"method": "all"}),
+        Case(
+            "misses count: 2 of 5 objects found (all-point AP = (1 + 2/3) / 5)",
+            (_t([0.95, 0.9, 0.85, 0.3]), _flags("TFTF"), 5),
+            {"method": "all"},
+        ),
+        Case("a false positive ranked first: the precision never reaches 1", (_t([0.9, 0.8, 0.7, 0.6, 0.2]), _flags("FTFTT"), 3)),
+        Case("every object found, ranked before every false positive: AP 1", (_t([0.8, 0.6, 0.5, 0.1]), _flags("TTTF"), 3), {"method": "all"}),
+        Case("no detections at all: AP 0", (torch.zeros(0), torch.zeros(0, dtype=torch.bool), 3)),
+        Case("num_gt = 0, no objects: the recall and the AP are undefined, NaN", (_t([0.9, 0.4]), _flags("FF"), 0)),
+    ]
+    for i in range(n_random):
+        p = random_int(generator, 1, 12)
+        scores = (torch.randperm(20, generator=generator)[:p] + 1).double().div(20).float()  # distinct, 0.05 apart
+        is_tp = torch.rand(p, generator=generator) < 0.5
+        num_tp = int(is_tp.sum())
+        num_gt = 10 if i % 5 == 0 and num_tp <= 10 else max(num_tp + random_int(generator, 0, 3), 1)
+        kwargs = ({}, {"method": "all"}, {"method": "11point"}, {"method": "all"})[i % 4]
+        name = f"random {i + 1}: {p} detections, {num_gt} objects, {kwargs.get('method', '11point')}"
+        cases.append(Case(name, (scores, is_tp, num_gt), kwargs))
+    return cases
+
+
+def _curve(scores, is_true_positive, num_gt, *, sort=True, recall_over=None):
+    """(precision, recall) after every cut of the ranked list, as Python floats."""
+    order = sorted(range(len(scores)), key=lambda i: -float(scores[i])) if sort else list(range(len(scores)))
+    flags = [bool(is_true_positive[i]) for i in order]
+    denominator = {None: num_gt, "detections": len(flags), "true positives": sum(flags)}[recall_over]
+    precision, recall, found = [], [], 0
+    for n, flag in enumerate(flags, start=1):
+        found += flag
+        precision.append(found / n)
+        recall.append(found / denominator if denominator else math.nan)
+    return precision, recall, flags
+
+
+def _ap_with(scores, is_true_positive, num_gt, method="11point", *, levels=None, interpolate=True, sort=True, recall_over=None, divide_by=None):
+    """A variant of the AP, in Python floats, as a float64 tensor.
+
+    ``levels``: the 11-point recall levels (default ``k / 10``); ``interpolate``: the best precision
+    at this recall or beyond (else the precision at the first cut that reaches the level, or of the
+    cut itself); ``sort``: rank by score; ``recall_over``: what the recall divides by;
+    ``divide_by``: ``"true positives"`` for an all-point AP that averages over the found objects only.
+    """
+    if num_gt == 0:
+        return torch.tensor(math.nan, dtype=torch.float64)
+    precision, recall, flags = _curve(scores, is_true_positive, num_gt, sort=sort, recall_over=recall_over)
+    best_from = [max(precision[n:]) for n in range(len(precision))]  # p_interp at every cut
+    if method == "11point":
+        levels = [k / 10 for k in range(11)] if levels is None else levels
+        total = 0.0
+        for level in levels:
+            reached = [n for n, r in enumerate(recall) if r >= level]
+            if reached:
+                total += best_from[reached[0]] if interpolate else precision[reached[0]]
+        return torch.tensor(total / len(levels), dtype=torch.float64)
+    gains = [p if interpolate else raw for p, raw, flag in zip(best_from, precision, flags) if flag]  # at the true positives
+    if divide_by == "true positives":
+        count = sum(flags)
+    else:  # the recall step, 1 / count, times p_interp at every true positive
+        count = {None: num_gt, "detections": len(flags), "true positives": sum(flags)}[recall_over]
+    return torch.tensor(sum(gains) / count if count else 0.0, dtype=torch.float64)
+
+
+def _ap_by_hand(scores, is_true_positive, num_gt, method="11point"):
+    """A second computation, with lists: the check of the reference."""
+    return _ap_with(scores.tolist(), is_true_positive.tolist(), num_gt, method)
+
+
+def _ap_answer(value, case: Case):
+    """A Python or numpy number as a float64 tensor; tensors as they are."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return torch.tensor(float(value), dtype=torch.float64)
+    return value
+
+
+def _method(case: Case) -> str:
+    return case.kwargs.get("method", "11point")
+
+
+def _not_interpolated(got: torch.Tensor, expected: torch.Tensor, case: Case) -> bool:
+    return _same_or_nan(got, _ap_with(*case.args, **case.kwargs, interpolate=False))
+
+
+def _ten_levels(got: torch.Tensor, expected: torch.Tensor, case: Case) -> bool:
+    if _method(case) != "11point":
+        return False
+    variants = ([k / 10 for k in range(1, 11)], [k / 10 for k in range(10)])
+    return any(_same_or_nan(got, _ap_with(*case.args, **case.kwargs, levels=levels)) for levels in variants)
+
+
+def _float_levels(got: torch.Tensor, expected: torch.Tensor, case: Case) -> bool:
+    """Levels that miss an exact recall: np.arange's 0.30000000000000004, a running sum of 0.1, float32."""
+    if _method(case) != "11point":
+        return False
+    running = [0.0]
+    for _ in range(10):
+        running.append(running[-1] + 0.1)
+    variants = (
+        np.arange(0, 1.1, 0.1).tolist(),
+        running,
+        torch.linspace(0, 1, 11).tolist(),  # float32 levels: 0.3 is 0.30000001192...
+        torch.arange(0, 1.1, 0.1).tolist(),
+        torch.linspace(0, 1, 11, dtype=torch.float64).tolist(),
+    )
+    return any(_same_or_nan(got, _ap_with(*case.args, **case.kwargs, levels=levels)) for levels in variants)
+
+
+def _same_or_nan(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return a.shape == b.shape and torch.allclose(a.double(), b.double(), RTOL, ATOL, equal_nan=True)
+
+
+def _mean_over_found(got: torch.Tensor, expected: torch.Tensor, case: Case) -> bool:
+    if _method(case) != "all":
+        return False
+    return any(_same_or_nan(got, _ap_with(*case.args, **case.kwargs, divide_by="true positives", interpolate=i)) for i in (True, False))
+
+
+_AVERAGE_PRECISION = Exercise(
+    name="average_precision",
+    signature='average_precision(scores, is_true_positive, num_gt, method="11point")',
+    reference=detection.average_precision,
+    cases=_ap_cases,
+    torch_op=_ap_by_hand,  # no PyTorch version: a second computation with Python lists
+    forbidden=_Forbidden([(detection, "average_precision", "seglab.detection.average_precision")], []),
+    mistakes=[
+        Mistake(
+            "precision must be made non-increasing (interpolated) before it is read: p_interp(r) is the "
+            "BEST precision at recall r or beyond, max {precision_n : recall_n >= r}, not the precision "
+            "of the cut where the recall reaches r. (From the right: p_interp[n] = max(precision[n], "
+            "p_interp[n + 1]).)",
+            matches=_not_interpolated,
+        ),
+        Mistake(
+            "11-point AP has ELEVEN recall levels, 0, 0.1, ..., 1.0, both ends included: the sum of "
+            "p_interp at the levels divided by 11.",
+            matches=_ten_levels,
+        ),
+        Mistake(
+            "a recall level was missed by floating point: np.arange(0, 1.1, 0.1) (or adding 0.1 ten "
+            "times, or float32 levels) gives 0.30000000000000004 instead of 0.3, and a recall of exactly "
+            "3/10 then misses the level. Use the levels k / 10 for k in range(11), in float64.",
+            matches=_float_levels,
+        ),
+        Mistake(
+            "the detections were not sorted by score: rank them by decreasing score first "
+            "(torch.argsort(scores, descending=True)), then count the true positives cut by cut.",
+            lambda scores, is_true_positive, num_gt, method="11point": _ap_with(scores, is_true_positive, num_gt, method, sort=False),
+        ),
+        Mistake(
+            "the recall was divided by the number of detections; recall = TP_n / num_gt, the share of "
+            "the ground-truth objects found so far (precision = TP_n / n is the one over detections).",
+            lambda scores, is_true_positive, num_gt, method="11point": _ap_with(scores, is_true_positive, num_gt, method, recall_over="detections"),
+        ),
+        Mistake(
+            "all-point AP divides by num_gt: it is the sum of p_interp at the true positives times the "
+            "recall step 1 / num_gt, so every missed object adds 0. Dividing by the number of true "
+            "positives averages over the objects found and ignores the misses.",
+            matches=_mean_over_found,
+        ),
+        Mistake(
+            "the recall was divided by the number of true positives, which ignores the missed objects; "
+            "recall = TP_n / num_gt, with num_gt counting every ground-truth object, found or not.",
+            lambda scores, is_true_positive, num_gt, method="11point": _ap_with(scores, is_true_positive, num_gt, method, recall_over="true positives"),
+        ),
+    ],
+    shape_hint=lambda scores, is_true_positive, num_gt, method="11point": "AP is one number: a 0-dim tensor, shape () (or a Python float).",
+    dtype_from=None,
+    adapt=_ap_answer,
+    equal_nan=True,
+    nan_hint=(
+        "with num_gt = 0 there are no objects to recall: recall = TP_n / 0 is undefined, and so is the "
+        "AP. Return NaN (torch.tensor(float('nan'))); the class is then left out of the mean AP."
+    ),
+    delegation_hint="sort by score, then cumulative sums of the true positives give precision and recall at every cut.",
+)
+
+
+def average_precision(student_fn, *, seed: int = 0, n_random: int = 8) -> None:
+    """Check ``average_precision(scores, is_true_positive, num_gt, method="11point")``: 11-point and all-point AP."""
+    run_check(_AVERAGE_PRECISION, student_fn, seed=seed, n_random=n_random)
