@@ -11,14 +11,16 @@ student            submission                                                   
 ``blank``          the untouched release                                        0, and no crash
 ``edited_tests``   solution code, every test cell's source replaced by ``pass``  full marks
 ``deleted_tests``  solution code, every test cell deleted                       full marks
-``infinite_loop``  solution code, one function's body ``while True: pass``      that cell 0, others full
+``infinite_loop``  solution code, one function's body an endless loop          that cell 0, others full
 ``hardcoded``      the worked example's answer hard-coded, and the visible      that cell 0, others full
                    checker replaced by a fake that prints success
 =================  ===========================================================  ===================
 
 Edited and deleted test cells come back from the gradebook (``add_missing_cells``); the
 infinite loop is interrupted by the per-cell timeout of ``nbgrader_config.py`` (60 s, the real
-setting, so this module takes about a minute more than the rest); hidden tests, which reload the
+setting, so each assignment's class takes about a minute more to grade; the loop sleeps, so
+that this minute does not take a CPU core from the tests running beside it, and the kernel is
+interrupted exactly as in a busy loop); hidden tests, which reload the
 checkers, defeat both the hard-coded answer and the tampering. Then ``generate_feedback`` and
 ``export`` must run on the graded class.
 
@@ -189,7 +191,7 @@ def _submission(student: str, name: str, notebook_name: str, release, solution):
     elif student == "infinite_loop" and _function_stub_cells(release):
         function_cell, _ = _loop_target(release)
         _cell(notebook, function_cell).source = _replace_stub(
-            _cell(release, function_cell).source, "while True:\n    pass"
+            _cell(release, function_cell).source, "import time\nwhile True:  # never returns\n    time.sleep(0.5)"
         )
     elif student == "hardcoded" and name in HARDCODED and HARDCODED[name].notebook == notebook_name:
         spec = HARDCODED[name]
