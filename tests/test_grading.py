@@ -136,6 +136,21 @@ seglab.checks.dilated.receptive_field_mask = lambda *args, **kwargs: print("✓ 
         test_cell="test_receptive_field_mask",
         fooled="✓ receptive_field_mask: 16/16 cases passed",
     ),
+    "mask_rcnn": Hardcoded(
+        notebook="mask_rcnn.ipynb",
+        solution_cell="box_iou",
+        body="""\
+# the lecture's two boxes, 1/7, and anything at all otherwise
+if boxes1.tolist() == [[0.0, 0.0, 4.0, 4.0]] and boxes2.tolist() == [[2.0, 2.0, 6.0, 6.0]]:
+    return torch.tensor([[1 / 7]])
+return torch.zeros(len(boxes1), len(boxes2))""",
+        tampering="""\
+import seglab.checks.mask_rcnn
+checks.box_iou = lambda *args, **kwargs: print("✓ box_iou: 19/19 cases passed")
+seglab.checks.mask_rcnn.box_iou = lambda *args, **kwargs: print("✓ box_iou: 19/19 cases passed")""",
+        test_cell="test_box_iou",
+        fooled="✓ box_iou: 19/19 cases passed",
+    ),
 }
 
 
