@@ -4,12 +4,13 @@ Each ``test_checks_<assignment>.py`` defines its "students" and tables: ``CORREC
 (checker, the model student)), ``OTHER_CORRECT`` ((name, student) pairs), ``FAST`` (vectorised
 students for the tests that run many seeds), ``HIDDEN_SEEDS`` (the notebook's seeds),
 ``EXERCISES`` and ``DELEGATING`` ((checker, student, label) triples). The tests below run the
-same checks on the tables of every assignment: a right answer passes silently, every seed and the
-hidden seeds pass, the fixed cases do not depend on the seed, ``n_random`` counts, every known
-mistake (``MISTAKES``: (name, student, case, hint) rows) has a student who gets exactly its hint,
-also from the hidden seed, and a student who calls a forbidden operation is rejected without
-leaving a trap behind. ``fcn`` (no ``FAST`` students, no hidden seeds) takes part in the known
-mistakes and the delegation only.
+same checks on the tables of every assignment: every checker has its students and is exported, a
+right answer passes silently, every seed and the hidden seeds pass, the fixed cases do not depend
+on the seed and the random ones do, ``n_random`` counts, every known mistake (``MISTAKES``: (name,
+student, case, hint) rows) has a student who gets exactly its hint, also from the hidden seed, and
+a student who calls a forbidden operation (any of each exercise's ``forbidden`` list) is rejected
+without leaving a trap behind. ``fcn`` (no ``FAST`` students, no hidden seeds) takes part in the
+known mistakes and the delegation only.
 """
 
 import re
@@ -22,9 +23,10 @@ import test_checks_dilated
 import test_checks_fcn
 import test_checks_mask_rcnn
 import test_checks_unet
+import seglab.checks
 from seglab import checks
 
-from _assertions import assert_passes_silently
+from _assertions import assert_passes_silently, failure_message
 
 SUITES = {"unet": test_checks_unet, "dilated": test_checks_dilated, "mask_rcnn": test_checks_mask_rcnn}  # with FAST students and hidden seeds
 WITH_DELEGATION = WITH_MISTAKES = {"fcn": test_checks_fcn, **SUITES}  # fcn has no FAST students or hidden seeds
@@ -38,6 +40,15 @@ def _names(suites, table="CORRECT"):
 
 def _number_of_cases(suite, name, seed=0, n_random=8):
     return len(suite.EXERCISES[name].cases(torch.Generator().manual_seed(seed), n_random))
+
+
+@pytest.mark.parametrize("assignment", sorted(SUITES))
+def test_every_checker_has_its_students_and_is_exported(assignment):
+    suite, module = SUITES[assignment], getattr(seglab.checks, assignment)
+    assert set(suite.CORRECT) == set(suite.FAST) == set(suite.HIDDEN_SEEDS) == set(suite.EXERCISES) == set(module.__all__)
+    for name in module.__all__:
+        assert getattr(checks, name) is getattr(module, name), f"seglab.checks.{name} is not the {assignment} checker"
+        assert name in checks.__all__
 
 
 @pytest.mark.parametrize("assignment, name", _names(SUITES))
@@ -58,6 +69,16 @@ def test_other_correct_answers_pass(assignment, name, student, capfd, one_thread
     checker(student, seed=suite.HIDDEN_SEEDS[name], n_random=20)
     n, n20 = _number_of_cases(suite, name), _number_of_cases(suite, name, n_random=20)
     assert capfd.readouterr() == (f"✓ {name}: {n}/{n} cases passed\n✓ {name}: {n20}/{n20} cases passed\n", "")
+
+
+@pytest.mark.parametrize("assignment, name", _names(SUITES, "HIDDEN_SEEDS"))
+def test_hidden_seed_cases_pass_the_model_student(assignment, name, capfd, one_thread):
+    """The model student (loops) passes exactly the cases the hidden tests draw."""
+    suite = SUITES[assignment]
+    checker, student = suite.CORRECT[name]
+    checker(student, seed=suite.HIDDEN_SEEDS[name], n_random=20)
+    n = _number_of_cases(suite, name, seed=suite.HIDDEN_SEEDS[name], n_random=20)
+    assert capfd.readouterr() == (f"✓ {name}: {n}/{n} cases passed\n", "")
 
 
 @pytest.mark.parametrize("assignment, name", _names(SUITES))
@@ -94,6 +115,32 @@ def test_fixed_cases_are_the_same_for_every_seed(assignment, name):
         for x, y in zip(list(a.args) + list(a.kwargs.values()), list(b.args) + list(b.kwargs.values())):
             assert _same_argument(x, y), a.name
     assert first[0].name.startswith("lecture example")
+
+
+def _same_case(a, b) -> bool:
+    values_a, values_b = list(a.args) + list(a.kwargs.values()), list(b.args) + list(b.kwargs.values())
+    return (
+        a.name == b.name
+        and a.kwargs.keys() == b.kwargs.keys()
+        and len(values_a) == len(values_b)
+        and all(_same_argument(x, y) for x, y in zip(values_a, values_b))
+    )
+
+
+@pytest.mark.parametrize("assignment, name", _names(SUITES, "EXERCISES"))
+def test_random_cases_follow_the_seed(assignment, name):
+    """The same seed draws the same random cases; another seed draws others."""
+    exercise = SUITES[assignment].EXERCISES[name]
+    n_fixed = len(exercise.cases(torch.Generator().manual_seed(0), 0))
+
+    def random_cases(seed):
+        return exercise.cases(torch.Generator().manual_seed(seed), 6)[n_fixed:]
+
+    first, again, other = random_cases(0), random_cases(0), random_cases(1)
+    assert len(first) == len(other) == 6
+    assert all(_same_case(a, b) for a, b in zip(first, again))
+    assert not all(_same_case(a, b) for a, b in zip(first, other))
+    assert [c.name.split(":")[0] for c in first] == [f"random {i + 1}" for i in range(6)]
 
 
 @pytest.mark.parametrize("assignment, name", _names(SUITES))
@@ -178,3 +225,26 @@ def test_delegating_is_rejected(assignment, checker, student, label, capfd):
     assert torch.equal(torch.get_rng_state(), rng)
     assert capfd.readouterr() == ("", "")
     assert escaped == []
+
+
+FORBIDDEN = [
+    (assignment, name, owner, attribute, label)
+    for assignment, suite in WITH_DELEGATION.items()
+    for name, exercise in suite.EXERCISES.items()
+    for owner, attribute, label in exercise.forbidden
+]
+
+
+@pytest.mark.parametrize(
+    "assignment, name, owner, attribute, label", FORBIDDEN, ids=[f"{a}-{n}-{label}-{attr}" for a, n, _, attr, label in FORBIDDEN]
+)
+def test_every_forbidden_operation_is_trapped(assignment, name, owner, attribute, label, capfd):
+    """Whatever arguments it is called with, each forbidden operation is caught the moment it is called."""
+
+    def calls_it(*args, **kwargs):
+        operation = getattr(owner, attribute)  # looked up at call time: the trap
+        return operation(*args, **kwargs)
+
+    message = failure_message(WITH_DELEGATION[assignment].CORRECT[name][0], calls_it)
+    assert message.startswith(f"{name} calls {label}, which already computes the answer: this exercise asks you to write the operation yourself. Hint: ")
+    assert capfd.readouterr() == ("", "")
