@@ -20,9 +20,9 @@ Edited and deleted test cells come back from the gradebook (``add_missing_cells`
 infinite loop is interrupted by the per-cell timeout of ``nbgrader_config.py`` (60 s, the real
 setting, so each assignment's class takes about a minute more to grade; the loop sleeps, so
 that this minute does not take a CPU core from the tests running beside it, and the kernel is
-interrupted exactly as in a busy loop); hidden tests, which reload the
-checkers, defeat both the hard-coded answer and the tampering. Then ``generate_feedback`` and
-``export`` must run on the graded class.
+interrupted exactly as in a busy loop; several classes are graded side by side); hidden tests,
+which reload the checkers, defeat both the hard-coded answer and the tampering. Then
+``generate_feedback`` and ``export`` must run on the graded class.
 
 A new assignment needs an entry in ``HARDCODED`` below: how to hard-code its headline
 exercise's worked example and fool its visible checker.
@@ -30,6 +30,7 @@ exercise's worked example and fool its visible checker.
 
 from __future__ import annotations
 
+import concurrent.futures
 import copy
 import csv
 import dataclasses
@@ -254,28 +255,44 @@ def _read_gradebook(course: Path, name: str):
     return totals, notebook_scores, cell_scores
 
 
-@pytest.fixture(scope="module", params=ASSIGNMENTS)
-def graded(request, tmp_path_factory):
+def _grade_class(name: str, folder: Path) -> Graded:
     """One assignment, generated, handed in by every student of ``STUDENTS`` and autograded once."""
-    name = request.param
-    course = make_course(tmp_path_factory.mktemp(f"grading-{name}"), [name])
+    course = make_course(folder, [name])
     generate_assignment(course, name)
     releases = notebooks_under(course / "exercises" / name)
     assert releases, f"nbgrader generated no notebook for {name}"
     release = {path.name: read_notebook(path) for path in releases}
     solutions = {path.name: read_notebook(SOLUTIONS / name / path.name) for path in releases}
     for student in STUDENTS:
-        folder = course / "submitted" / student / name
-        folder.mkdir(parents=True)
+        target = course / "submitted" / student / name
+        target.mkdir(parents=True)
         for notebook_name in release:
             notebook = _submission(student, name, notebook_name, release[notebook_name], solutions[notebook_name])
-            nbformat.write(notebook, folder / notebook_name)
+            nbformat.write(notebook, target / notebook_name)
     start = time.monotonic()
     result = run_nbgrader(course, "autograde", name)
     seconds = time.monotonic() - start
-    assert result.returncode == 0, "the grader crashed:\n" + report(result)
+    assert result.returncode == 0, f"the grader crashed on {name}:\n" + report(result)
     print(f"\nnbgrader autograde {name}: {len(STUDENTS)} students in {seconds:.0f} s")
     return Graded(name, course, list(release), release, solutions, *_read_gradebook(course, name))
+
+
+CLASSES_AT_ONCE = 3  # each class waits a minute for the infinite loop's timeout, mostly idle
+
+
+@pytest.fixture(scope="module")
+def graded_classes(tmp_path_factory):
+    """Every assignment's class, graded by up to ``CLASSES_AT_ONCE`` ``nbgrader autograde`` runs side
+    by side (in separate course folders): the module takes about as long as its slowest classes
+    instead of the sum of all of them. Yields assignment -> ``Future[Graded]``."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=CLASSES_AT_ONCE) as pool:
+        yield {name: pool.submit(_grade_class, name, tmp_path_factory.mktemp(f"grading-{name}")) for name in ASSIGNMENTS}
+
+
+@pytest.fixture(scope="module", params=ASSIGNMENTS)
+def graded(request, graded_classes):
+    """One assignment's graded class (a failure while grading it fails its tests only)."""
+    return graded_classes[request.param].result()
 
 
 def _points(graded: Graded) -> dict:
