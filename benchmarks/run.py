@@ -13,7 +13,10 @@ What it measures (DESIGN.md, "Budgets"):
   with the lectures' live budgets (mIoU and boundary IoU), the effect of transfer learning on
   U-Net's convergence, and the shipped checkpoints (training time from their recorded result,
   metrics measured again on test images), among them lecture 7's dilated network, its undilated
-  twin (the same weights, a smaller receptive field) and its ASPP variant.
+  twin (the same weights, a smaller receptive field) and its ASPP variant;
+* results of lecture 8: the shipped Mask R-CNN checkpoint on 200 held-out test images (mask
+  AP50, AP75 and COCO's AP@[.5:.95], per class; box AP50; time per image), and the same model
+  trained from scratch for the length of a notebook cell (300 steps, at most 60 s).
 
 Usage, from the course root::
 
@@ -53,6 +56,7 @@ from _nbgrader_course import (  # noqa: E402
     run_nbgrader,
     with_solutions,
 )
+DETECTION_CHECKPOINTS = ("maskrcnn_things",)  # measured by measure_mask_rcnn, not as semantic networks
 NOTEBOOK_BUDGET, COURSE_BUDGET, AUTOGRADE_BUDGET, SUITE_BUDGET = 60, 600, 30, 600
 README_START, README_END = "<!-- benchmark:start -->", "<!-- benchmark:end -->"
 
@@ -168,7 +172,8 @@ def measure_encoder_decoders() -> list[str]:
     shipped = available_checkpoints()
     known = ("fcn32s", "fcn16s", "fcn8s", "unet_things", "dilated_things", "undilated_things", "aspp_things")
     order = [name for name in known if name in shipped]
-    for name, result in ed.checkpoints(order + [name for name in shipped if name not in order]).items():
+    others = [name for name in shipped if name not in order and name not in DETECTION_CHECKPOINTS]
+    for name, result in ed.checkpoints(order + others).items():
         test = result["test"]
         per_class = ", ".join(f"{c} {v:.2f}" for c, v in zip(result["classes"], test["iou"]))
         model = result["model"]
@@ -179,6 +184,48 @@ def measure_encoder_decoders() -> list[str]:
             f"`scripts/train_checkpoints.py` in {result['steps']} steps | {result['seconds']:.0f} s "
             f"| test mIoU {test['mean_iou']:.3f}, boundary IoU {test['boundary_iou']:.3f} ({per_class}) |"
         )
+    torch.set_num_threads(threads)
+    return rows
+
+
+def measure_mask_rcnn(test_images: int = 200) -> list[str]:
+    """Lecture 8: the shipped ``maskrcnn_things`` on held-out test images, and a from-scratch run
+    as long as a notebook cell may take (mask AP: all-point, ``seglab.detection.evaluate_detections``)."""
+    from seglab import data, detection, models, train
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the lecture runs
+    thresholds = tuple(0.5 + 0.05 * i for i in range(10))
+    test = data.ThingsAndStuff(test_images, size=128, split="test", seed=0)
+    images, targets = data.detection_collate(test[i] for i in range(len(test)))
+    rows = []
+    for name in DETECTION_CHECKPOINTS:
+        model = models.load_checkpoint(name)
+        recorded = model.checkpoint_result
+        start = time.perf_counter()
+        predictions = train.detect(model, images)
+        per_image = (time.perf_counter() - start) / len(images)
+        mask_ap = detection.evaluate_detections(predictions, targets, model.num_classes, thresholds, "mask")
+        box_ap = detection.evaluate_detections(predictions, targets, model.num_classes, (0.5,), "box")
+        per_class = ", ".join(f"{c} {v:.3f}" for c, v in zip(recorded["classes"][1:], mask_ap[0].tolist()))
+        megabytes = (ROOT / "seglab" / "checkpoints" / f"{name}.pt").stat().st_size / 1e6
+        rows.append(
+            f"| checkpoint `{name}` (SmallMaskRCNN, {recorded['parameters']:,} parameters, {megabytes:.1f} MB), trained by "
+            f"`scripts/train_checkpoints.py` in {recorded['steps']} steps on {recorded['threads']} threads: "
+            f"{test_images} test images (128x128) | {recorded['seconds']:.0f} s "
+            f"| mask AP50 {mask_ap[0].nanmean():.3f} ({per_class}), AP75 {mask_ap[5].nanmean():.3f}, "
+            f"COCO AP@[.5:.95] {mask_ap.nanmean():.3f}; box AP50 {box_ap.nanmean():.3f}; {1000 * per_image:.0f} ms per image |"
+        )
+    train.seed_everything(0)
+    scratch = models.SmallMaskRCNN()
+    train_set = data.ThingsAndStuff(1200, size=128, split="train", seed=0)
+    train_images, train_targets = data.detection_collate(train_set[i] for i in range(len(train_set)))
+    history = train.fit_detection(scratch, train_images, train_targets, steps=300, max_seconds=60, progress=False, device="cpu")
+    mask_ap = detection.evaluate_detections(train.detect(scratch, images), targets, scratch.num_classes, (0.5,), "mask")
+    rows.append(
+        f"| lecture 8: `SmallMaskRCNN` from scratch, {len(history.steps)} steps on one thread (a notebook cell's budget): "
+        f"{test_images} test images | {history.seconds:.0f} s | mask AP50 {mask_ap.nanmean():.3f} |"
+    )
     torch.set_num_threads(threads)
     return rows
 
@@ -211,8 +258,8 @@ def measure(suite: bool) -> str:
         "| what | time | budget | |",
         "|---|---|---|---|",
     ]
-    results = ["", "Results on held-out synthetic images (64x64):", "", "| what | time | result |", "|---|---|---|"]
-    return "\n".join(header + rows + results + measure_fcn() + measure_encoder_decoders())
+    results = ["", "Results on held-out synthetic images (64x64 unless said otherwise):", "", "| what | time | result |", "|---|---|---|"]
+    return "\n".join(header + rows + results + measure_fcn() + measure_encoder_decoders() + measure_mask_rcnn())
 
 
 def write_readme(table: str) -> None:
