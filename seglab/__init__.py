@@ -15,14 +15,17 @@ Modules:
     ``seglab.detection``
                         the detection pieces of Mask R-CNN: box IoU, non-maximum suppression,
                         RoIPool and RoIAlign, the per-class mask loss, matching predictions to
-                        the ground truth, average precision (11-point and all-point).
+                        the ground truth, average precision (11-point and all-point), and
+                        AP per class and IoU threshold over a set of images (AP50, AP@[.5:.95]).
     ``seglab.metrics``  confusion matrix, pixel accuracy, IoU / mean IoU, Dice, boundary IoU.
     ``seglab.losses``   segmentation losses: cross-entropy and its binary, weighted, balanced and
                         focal forms, Dice, their combination, the U-Net weight map.
     ``seglab.models``   the course's small networks (patch classifier, small FCN, FCN-32s/16s/8s,
-                        U-Net, a dilated context network with an optional ASPP head) and the
-                        trained checkpoints shipped in ``seglab/checkpoints``.
-    ``seglab.train``    a short, seeded training loop, evaluation and prediction.
+                        U-Net, a dilated context network with an optional ASPP head, a small
+                        Mask R-CNN built on torchvision's) and the trained checkpoints shipped
+                        in ``seglab/checkpoints``.
+    ``seglab.train``    a short, seeded training loop, evaluation and prediction, and their
+                        versions for detection models.
     ``seglab.checks``   one checker per graded exercise: runs named cases against the reference
                         and PyTorch, and explains a wrong answer.
     ``seglab.viz``      plot helpers (take ``ax=None``, return the ``Axes``).
