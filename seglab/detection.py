@@ -992,7 +992,7 @@ def evaluate_detections(predictions, targets, num_classes, iou_thresholds=(0.5,)
             f"predictions: expected one per target ({len(targets)}), got {len(predictions)}. "
             f"Hint: predict on exactly the images whose targets you pass, in the same order."
         )
-    thresholds = [_real(t, "iou_thresholds[i]") for t in iou_thresholds]
+    thresholds = [_real(t, f"iou_thresholds[{i}]") for i, t in enumerate(iou_thresholds)]
     iou_fn = mask_iou if iou_type == "mask" else box_iou
     images = [
         (_instances(p, iou_type, mask_threshold, f"predictions[{i}]"), _instances(t, iou_type, mask_threshold, f"targets[{i}]"))

@@ -779,3 +779,4 @@ def test_evaluate_detections_errors():
     raises_with_message(ValueError, "method", lambda: detection.evaluate_detections(predictions, targets, 2, method="101"), "'11point' or 'all'")
     raises_with_message(ValueError, "num_classes", lambda: detection.evaluate_detections(predictions, targets, 1), ">= 2")
     raises_with_message(TypeError, "predictions[0]", lambda: detection.evaluate_detections(predictions, targets, 2), "'masks' and 'labels'")
+    raises_with_message(TypeError, "iou_thresholds[1]", lambda: detection.evaluate_detections(predictions, targets, 2, (0.5, "0.75"), "box"), "a real number")
