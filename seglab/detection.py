@@ -779,9 +779,7 @@ def match_predictions(pred_boxes_or_masks, scores, gt, iou_threshold=0.5, iou_fn
     """
     if not callable(iou_fn):
         raise TypeError(f"iou_fn: expected a function (box_iou or mask_iou), got {describe(iou_fn)}.")
-    threshold = _real(iou_threshold, "iou_threshold")
-    if not 0 <= threshold <= 1:
-        raise ValueError(f"iou_threshold: expected a number in [0, 1], got {threshold:g}. Hint: 0.5 for AP50.")
+    threshold = _iou_threshold(iou_threshold, "iou_threshold")
     iou = iou_fn(pred_boxes_or_masks, gt)  # [P, G]
     num_pred = iou.shape[0] if iou.dim() == 2 else -1
     scores = _float_tensor(scores, "scores")
@@ -789,7 +787,19 @@ def match_predictions(pred_boxes_or_masks, scores, gt, iou_threshold=0.5, iou_fn
         raise ValueError(
             f"scores: expected one score per prediction, shape [{num_pred}], got {describe(scores)}."
         )
-    num_gt = iou.shape[1]
+    return _greedy_match(iou, scores, threshold)
+
+
+def _iou_threshold(value, name: str) -> float:
+    threshold = _real(value, name)
+    if not 0 <= threshold <= 1:
+        raise ValueError(f"{name}: expected a number in [0, 1], got {threshold:g}. Hint: 0.5 for AP50.")
+    return threshold
+
+
+def _greedy_match(iou: torch.Tensor, scores: torch.Tensor, threshold: float) -> torch.Tensor:
+    """The matching of :func:`match_predictions` on a computed ``iou`` (Tensor[P, G]) -> bool Tensor[P]."""
+    num_pred, num_gt = iou.shape
     order = torch.sort(scores, descending=True, stable=True).indices.tolist()  # best first
     taken = [False] * num_gt
     is_true_positive = [False] * num_pred
@@ -916,13 +926,13 @@ def average_precision(scores, is_true_positive, num_gt, method="11point") -> tor
     return ((recall - previous_recall) * interpolated).sum()
 
 
-def _instances(result: dict, iou_type: str, mask_threshold: float, name: str):
-    """``(boxes or binary masks, labels, scores)`` of one image's prediction or target dict."""
+def _instances(result: dict, iou_type: str, mask_threshold: float, name: str, keys=("labels",)):
+    """``(boxes or binary masks, labels, scores)`` of one image's prediction or target dict, which
+    must hold the boxes or masks and ``keys``."""
     key = "masks" if iou_type == "mask" else "boxes"
-    if not isinstance(result, dict) or key not in result or "labels" not in result:
-        raise TypeError(
-            f"{name}: expected a dict with '{key}' and 'labels' (torchvision's detection format), got {describe(result)}."
-        )
+    if not isinstance(result, dict) or any(k not in result for k in (key, *keys)):
+        needed = " and ".join(f"'{k}'" for k in (key, *keys))
+        raise TypeError(f"{name}: expected a dict with {needed} (torchvision's detection format), got {describe(result)}.")
     labels = torch.as_tensor(result["labels"]).long()
     instances = torch.as_tensor(result[key])
     if iou_type == "mask":
@@ -930,8 +940,13 @@ def _instances(result: dict, iou_type: str, mask_threshold: float, name: str):
             instances = instances[:, 0]
         if instances.is_floating_point():
             instances = instances >= mask_threshold
-    scores = result.get("scores")
-    return instances, labels, None if scores is None else torch.as_tensor(scores)
+    scores = torch.as_tensor(result["scores"]) if "scores" in keys else None
+    for what, value in ((key, instances), ("scores", scores)):
+        if value is not None and (value.dim() == 0 or len(value) != len(labels)):
+            raise ValueError(
+                f"{name}['{what}']: expected one entry per label ({len(labels)}), got {describe(value)}."
+            )
+    return instances, labels, scores
 
 
 def evaluate_detections(predictions, targets, num_classes, iou_thresholds=(0.5,), iou_type="mask", method="all", mask_threshold=0.5) -> torch.Tensor:
@@ -992,10 +1007,13 @@ def evaluate_detections(predictions, targets, num_classes, iou_thresholds=(0.5,)
             f"predictions: expected one per target ({len(targets)}), got {len(predictions)}. "
             f"Hint: predict on exactly the images whose targets you pass, in the same order."
         )
-    thresholds = [_real(t, f"iou_thresholds[{i}]") for i, t in enumerate(iou_thresholds)]
+    thresholds = [_iou_threshold(t, f"iou_thresholds[{i}]") for i, t in enumerate(iou_thresholds)]
     iou_fn = mask_iou if iou_type == "mask" else box_iou
     images = [
-        (_instances(p, iou_type, mask_threshold, f"predictions[{i}]"), _instances(t, iou_type, mask_threshold, f"targets[{i}]"))
+        (
+            _instances(p, iou_type, mask_threshold, f"predictions[{i}]", keys=("labels", "scores")),
+            _instances(t, iou_type, mask_threshold, f"targets[{i}]"),
+        )
         for i, (p, t) in enumerate(zip(predictions, targets))
     ]
     ap = torch.full((len(thresholds), num_classes - 1), math.nan, dtype=torch.float64)
@@ -1003,17 +1021,16 @@ def evaluate_detections(predictions, targets, num_classes, iou_thresholds=(0.5,)
         num_gt = sum(int((gt_labels == c).sum()) for _, (_, gt_labels, _) in images)
         if num_gt == 0:
             continue  # NaN: the class is left out of the means
+        scores, ious = [], []  # per image with detections of class c: their scores, and IoU with its objects of c
+        for (pred, labels, pred_scores), (gt, gt_labels, _) in images:
+            mine = labels == c
+            if mine.any():
+                scores.append(pred_scores[mine].double())
+                ious.append(iou_fn(pred[mine], gt[gt_labels == c]))  # [P_c, G_c], once for every threshold
+        if not scores:
+            ap[:, c - 1] = 0.0  # objects, but no detection of the class at all
+            continue
         for t, threshold in enumerate(thresholds):
-            scores, is_tp = [], []
-            for (pred, labels, pred_scores), (gt, gt_labels, _) in images:
-                mine = labels == c
-                if pred_scores is None:
-                    raise TypeError("predictions: expected every prediction dict to have 'scores'.")
-                if mine.any():
-                    scores.append(pred_scores[mine].double())
-                    is_tp.append(match_predictions(pred[mine], pred_scores[mine], gt[gt_labels == c], threshold, iou_fn))
-            if scores:
-                ap[t, c - 1] = average_precision(torch.cat(scores), torch.cat(is_tp), num_gt, method)
-            else:
-                ap[t, c - 1] = 0.0  # objects, but no detection of the class at all
+            is_tp = [_greedy_match(iou, image_scores, threshold) for iou, image_scores in zip(ious, scores)]
+            ap[t, c - 1] = average_precision(torch.cat(scores), torch.cat(is_tp), num_gt, method)
     return ap

@@ -779,4 +779,7 @@ def test_evaluate_detections_errors():
     raises_with_message(ValueError, "method", lambda: detection.evaluate_detections(predictions, targets, 2, method="101"), "'11point' or 'all'")
     raises_with_message(ValueError, "num_classes", lambda: detection.evaluate_detections(predictions, targets, 1), ">= 2")
     raises_with_message(TypeError, "predictions[0]", lambda: detection.evaluate_detections(predictions, targets, 2), "'masks' and 'labels'")
+    raises_with_message(TypeError, "predictions[0]", lambda: detection.evaluate_detections([_box_target([[0, 0, 10, 10]], [1])], targets, 2, iou_type="box"), "'scores'")
+    raises_with_message(ValueError, "predictions[0]['scores']", lambda: detection.evaluate_detections([_box_prediction([[0, 0, 10, 10]], [1], [0.9, 0.8])], targets, 2, iou_type="box"), "one entry per label (1)")
+    raises_with_message(ValueError, "iou_thresholds[0]", lambda: detection.evaluate_detections(predictions, targets, 2, (1.5,), "box"), "[0, 1]")
     raises_with_message(TypeError, "iou_thresholds[1]", lambda: detection.evaluate_detections(predictions, targets, 2, (0.5, "0.75"), "box"), "a real number")
