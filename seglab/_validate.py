@@ -18,6 +18,7 @@ __all__ = [
     "int_pair",
     "describe",
     "as_label_tensor",
+    "check_image_list",
 ]
 
 
@@ -138,3 +139,13 @@ def as_label_tensor(value, name: str) -> torch.Tensor:
             f"and a float mask into labels with mask.long()."
         )
     return tensor.long()
+
+
+def check_image_list(images, name: str = "images") -> None:
+    """``images`` is a list (or tuple) of ``Tensor[C, H, W]``: the input of torchvision's detection models."""
+    if not isinstance(images, (list, tuple)) or not all(isinstance(image, torch.Tensor) and image.dim() == 3 for image in images):
+        raise TypeError(
+            f"{name}: expected a list of Tensor[3, H, W], got {describe(images)}. "
+            f"Hint: torchvision's detection models take lists of images, model([image]); "
+            f"images, targets = seglab.data.detection_collate([dataset[i] for i in range(n)])."
+        )

@@ -41,7 +41,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from seglab._validate import describe, positive_int
+from seglab._validate import check_image_list, describe, positive_int
 from seglab.ops import bilinear_kernel, crop_and_concat, fc_to_conv, receptive_field, unet_output_size
 
 __all__ = [
@@ -1301,12 +1301,7 @@ class SmallMaskRCNN(nn.Module):
         )
 
     def forward(self, images, targets=None):
-        if not isinstance(images, (list, tuple)) or not all(isinstance(image, torch.Tensor) and image.dim() == 3 for image in images):
-            raise TypeError(
-                f"images: expected a list of Tensor[3, H, W], got {describe(images)}. "
-                f"Hint: torchvision's detection models take lists: model([image]) or "
-                f"images, targets = seglab.data.detection_collate(batch)."
-            )
+        check_image_list(images)
         return self.detector(list(images), targets)
 
 

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from seglab import metrics
-from seglab._validate import describe, nonnegative_int, positive_int
+from seglab._validate import check_image_list, describe, nonnegative_int, positive_int
 
 __all__ = ["pick_device", "seed_everything", "fit", "fit_detection", "History", "evaluate", "predict", "detect"]
 
@@ -531,11 +531,7 @@ _TARGET_KEYS = ("boxes", "labels", "masks")
 
 
 def _check_detection_data(images, targets) -> None:
-    if not isinstance(images, (list, tuple)) or not all(isinstance(i, torch.Tensor) and i.dim() == 3 for i in images):
-        raise TypeError(
-            f"images: expected a list of Tensor[3, H, W], got {describe(images)}. "
-            f"Hint: images, targets = seglab.data.detection_collate([dataset[i] for i in range(n)])."
-        )
+    check_image_list(images)
     if not isinstance(targets, (list, tuple)) or len(targets) != len(images):
         raise ValueError(f"targets: expected a list of one dict per image ({len(images)}), got {describe(targets)}.")
     for i, target in enumerate(targets):
@@ -704,8 +700,7 @@ def detect(model: nn.Module, images, batch_size: int = 8, device=None) -> list[d
         (3, ['boxes', 'labels', 'masks', 'scores'])
     """
     _check_model(model)
-    if not isinstance(images, (list, tuple)) or not all(isinstance(i, torch.Tensor) and i.dim() == 3 for i in images):
-        raise TypeError(f"images: expected a list of Tensor[3, H, W], got {describe(images)}.")
+    check_image_list(images)
     batch_size = positive_int(batch_size, "batch_size")
     device = _model_device(model) if device is None else torch.device(device)
     model.to(device)

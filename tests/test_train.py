@@ -487,6 +487,8 @@ def test_detect_in_batches_equals_one_at_a_time_and_restores_the_mode():
     together = detect(model, images, batch_size=2)
     assert model.training  # restored
     alone = [detect(model, [image])[0] for image in images]
+    with pytest.raises(TypeError, match=r"images: expected a list of Tensor\[3, H, W\].*model\(\[image\]\)"):
+        detect(model, torch.stack(images))
     assert len(together) == 3
     for x, y in zip(together, alone):
         assert sorted(x) == ["boxes", "labels", "masks", "scores"]
