@@ -16,10 +16,10 @@ def one_thread():
 @pytest.fixture
 def forbidden_operations_are_restored():
     """The test leaves torch and seglab as it found them: a checker's traps are always removed."""
-    from seglab.checks import _core, dilated, fcn, mask_rcnn, unet, upsampling
+    from seglab.checks import ASSIGNMENTS, _core
 
-    exercises = [value for module in (upsampling, fcn, unet, dilated, mask_rcnn) for value in vars(module).values() if isinstance(value, _core.Exercise)]
-    before = [(owner, attribute, getattr(owner, attribute, None)) for e in exercises for owner, attribute, _ in e.forbidden]
+    exercises = [graded.exercise for assignment in ASSIGNMENTS.values() for graded in assignment.exercises]
+    before = [(owner, attribute, getattr(owner, attribute, None)) for e in exercises for owner, attribute, _ in _core.forbidden_operations(e)]
     yield
     for owner, attribute, original in before:
         assert getattr(owner, attribute, None) is original, f"{attribute} was not restored"

@@ -12,7 +12,6 @@ cases, delegation rejected) run on this module's tables in ``test_checker_contra
 """
 
 import dataclasses
-import json
 import math
 import subprocess
 import sys
@@ -28,29 +27,14 @@ from seglab import checks, detection
 from seglab.checks import _core, mask_rcnn
 
 from _assertions import failure_message
+from _checker_tables import HIDDEN_SEEDS, exercises, fixed_case, number_of_cases, run_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
-EXERCISES = {value.name: value for value in vars(mask_rcnn).values() if isinstance(value, _core.Exercise)}
-HIDDEN_SEEDS = {  # the seeds of the notebook's hidden tests
-    "box_iou": 8011,
-    "nms": 8021,
-    "roi_align": 8031,
-    "mask_head_loss": 8041,
-    "average_precision": 8051,
-}
-
-
-def _number_of_cases(name, seed=0, n_random=8):
-    return len(EXERCISES[name].cases(torch.Generator().manual_seed(seed), n_random))
+EXERCISES = exercises("mask_rcnn")
 
 
 pytestmark = pytest.mark.usefixtures("forbidden_operations_are_restored")
-
-
-def _case(name, starts_with):
-    """The fixed case of exercise ``name`` whose name starts with ``starts_with``."""
-    return next(c for c in EXERCISES[name].cases(torch.Generator(), 0) if c.name.startswith(starts_with))
 
 
 def _named(name, student):
@@ -413,18 +397,18 @@ def test_lecture_example_box_iou():
         ("nested", 0.08),
         ("a box of zero width", 0.0),
     ]:
-        assert detection.box_iou(*_case("box_iou", starts_with).args).item() == pytest.approx(answer), starts_with
-    assert detection.box_iou(*_case("box_iou", "three boxes against two").args).shape == (3, 2)
-    assert detection.box_iou(*_case("box_iou", "no boxes in boxes1").args).shape == (0, 2)
-    assert detection.box_iou(*_case("box_iou", "no boxes in boxes2").args).shape == (2, 0)
-    integer = _case("box_iou", "integer pixel boxes")
+        assert detection.box_iou(*fixed_case("box_iou", starts_with).args).item() == pytest.approx(answer), starts_with
+    assert detection.box_iou(*fixed_case("box_iou", "three boxes against two").args).shape == (3, 2)
+    assert detection.box_iou(*fixed_case("box_iou", "no boxes in boxes1").args).shape == (0, 2)
+    assert detection.box_iou(*fixed_case("box_iou", "no boxes in boxes2").args).shape == (2, 0)
+    integer = fixed_case("box_iou", "integer pixel boxes")
     assert integer.args[0].dtype == torch.int64 and detection.box_iou(*integer.args).is_floating_point()
 
 
 def test_disjoint_cases_defeat_each_kind_of_missing_clamp():
     """Apart along both axes, two negative sides make a positive product: clamping the area is not enough."""
-    both = _case("box_iou", "disjoint along x and along y")
-    one = _case("box_iou", "disjoint along x only")
+    both = fixed_case("box_iou", "disjoint along x and along y")
+    one = fixed_case("box_iou", "disjoint along x only")
     assert mask_rcnn._iou_with(*both.args, clamp="none").item() == pytest.approx(9 / 7)
     assert mask_rcnn._iou_with(*both.args, clamp="product").item() == pytest.approx(9 / 7)
     assert mask_rcnn._iou_with(*one.args, clamp="none").item() == pytest.approx(-1 / 7)
@@ -443,25 +427,25 @@ def test_lecture_example_nms():
         ("one box", [0]),
         ("no boxes", []),
     ]:
-        case = _case("nms", starts_with)
+        case = fixed_case("nms", starts_with)
         assert detection.nms(*case.args).tolist() == kept, starts_with
         assert mask_rcnn._torchvision_nms(*case.args).tolist() == kept, starts_with
 
 
 def test_the_threshold_case_is_exactly_at_the_threshold():
     """torchvision keeps a box whose IoU equals the threshold (float32 computes 16 / 32 exactly)."""
-    boxes, scores, threshold = _case("nms", "IoU exactly at the threshold").args
+    boxes, scores, threshold = fixed_case("nms", "IoU exactly at the threshold").args
     from torchvision.ops import box_iou
 
     assert box_iou(boxes, boxes)[0, 1].item() == threshold == 0.5
-    chain = _case("nms", "a chain A > B > C").args[0]
+    chain = fixed_case("nms", "a chain A > B > C").args[0]
     iou = detection.box_iou(chain, chain)
     assert iou[0, 1].item() > 0.5 and iou[1, 2].item() > 0.5 and iou[0, 2].item() < 0.5
 
 
 @pytest.mark.parametrize("seed", [0, 1, HIDDEN_SEEDS["nms"]])
 def test_random_nms_cases_have_distinct_scores_and_no_iou_at_the_threshold(seed):
-    n_fixed = _number_of_cases("nms", n_random=0)
+    n_fixed = number_of_cases("nms", n_random=0)
     for case in EXERCISES["nms"].cases(torch.Generator().manual_seed(seed), 20)[n_fixed:]:
         boxes, scores, threshold = case.args
         assert len(set(scores.tolist())) == len(scores), case.name
@@ -473,8 +457,8 @@ def test_random_nms_cases_have_distinct_scores_and_no_iou_at_the_threshold(seed)
 def test_lecture_example_roi_align():
     case = EXERCISES["roi_align"].cases(torch.Generator(), 0)[0]
     assert detection.roi_align(*case.args).tolist() == [[[[5.25, 6.75], [14.25, 15.75]]]]
-    scaled = _case("roi_align", "spatial_scale 0.5")
-    shifted = _case("roi_align", "aligned=True: the same box")
+    scaled = fixed_case("roi_align", "spatial_scale 0.5")
+    shifted = fixed_case("roi_align", "aligned=True: the same box")
     assert detection.roi_align(*scaled.args, **scaled.kwargs).item() == 17.5  # the point (2.5, 2.5) on 6 y + x
     assert detection.roi_align(*shifted.args, **shifted.kwargs).item() == 14.0  # the point (2, 2)
 
@@ -502,9 +486,9 @@ def test_lecture_example_mask_head_loss():
     logits, labels, targets = case.args
     by_hand = (-math.log(1 / (1 + math.exp(-2))) - math.log(0.5) - math.log(1 - 1 / (1 + math.exp(1))) - math.log(1 / (1 + math.exp(-3)))) / 4
     assert detection.mask_head_loss(*case.args).item() == pytest.approx(by_hand, rel=1e-6)
-    large = _case("mask_head_loss", "large logits")
+    large = fixed_case("mask_head_loss", "large logits")
     assert detection.mask_head_loss(*large.args).item() == pytest.approx(60.0)
-    empty = _case("mask_head_loss", "K = 0")
+    empty = fixed_case("mask_head_loss", "K = 0")
     assert detection.mask_head_loss(*empty.args).item() == 0
 
 
@@ -528,13 +512,13 @@ def test_lecture_example_average_precision():
     case = EXERCISES["average_precision"].cases(torch.Generator(), 0)[0]
     assert detection.average_precision(*case.args).item() == pytest.approx((3 * 1 + 5 * 0.75) / 11)
     assert detection.average_precision(*case.args, method="all").item() == pytest.approx(0.625)
-    three_tenths = _case("average_precision", "recall exactly 3/10")
+    three_tenths = fixed_case("average_precision", "recall exactly 3/10")
     assert detection.average_precision(*three_tenths.args, **three_tenths.kwargs).item() == pytest.approx(4 / 11)
     assert np.arange(0, 1.1, 0.1)[3] > 3 / 10  # the devkit's level misses it
-    misses = _case("average_precision", "misses count")
+    misses = fixed_case("average_precision", "misses count")
     assert detection.average_precision(*misses.args, **misses.kwargs).item() == pytest.approx((1 + 2 / 3) / 5)
-    assert math.isnan(detection.average_precision(*_case("average_precision", "num_gt = 0").args).item())
-    assert detection.average_precision(*_case("average_precision", "no detections").args).item() == 0
+    assert math.isnan(detection.average_precision(*fixed_case("average_precision", "num_gt = 0").args).item())
+    assert detection.average_precision(*fixed_case("average_precision", "no detections").args).item() == 0
 
 
 def test_the_second_ap_computation_agrees_with_the_reference():
@@ -553,7 +537,7 @@ def test_the_second_ap_computation_agrees_with_the_reference():
 @pytest.mark.parametrize("name", sorted(EXERCISES))
 def test_random_cases_cover_the_variants(name):
     """Over the hidden seed's random cases: both box formats, both methods, aligned or not, ..."""
-    n_fixed = _number_of_cases(name, n_random=0)
+    n_fixed = number_of_cases(name, n_random=0)
     cases = EXERCISES[name].cases(torch.Generator().manual_seed(HIDDEN_SEEDS[name]), 20)[n_fixed:]
     if name == "box_iou":
         assert {c.args[0].dtype for c in cases} == {torch.float32, torch.int64}
@@ -857,7 +841,7 @@ def test_every_mistake_is_caught_by_the_random_cases_alone(one_thread):
         if student in ONLY_FIXED_CASES_SHOW:
             continue
         exercise = EXERCISES[name]
-        n_fixed = _number_of_cases(name, n_random=0)
+        n_fixed = number_of_cases(name, n_random=0)
         random_only = lambda generator, n_random, cases=exercise.cases, n_fixed=n_fixed: cases(generator, n_random)[n_fixed:]  # noqa: E731
         with pytest.raises(checks.CheckFailed) as info:
             _core.run_check(dataclasses.replace(exercise, cases=random_only), student, seed=HIDDEN_SEEDS[name], n_random=20)
@@ -866,7 +850,7 @@ def test_every_mistake_is_caught_by_the_random_cases_alone(one_thread):
 
 def test_large_logits_case_defeats_the_clamped_log_of_binary_cross_entropy():
     """F.binary_cross_entropy clamps its log at -100: right for a logit of +-100, wrong for +-120."""
-    logits, labels, targets = _case("mask_head_loss", "large logits").args
+    logits, labels, targets = fixed_case("mask_head_loss", "large logits").args
     own = logits[0, 1]
     per_pixel = F.binary_cross_entropy(torch.sigmoid(own), targets[0], reduction="none")
     assert per_pixel.flatten().tolist() == pytest.approx([0.0, 0.0, 100.0, 100.0])
@@ -1304,14 +1288,15 @@ def test_roi_align_checker_is_fast_with_a_loop_student(one_thread):
     assert time.perf_counter() - start < 10
 
 
-# --- after importlib.reload, as the hidden tests do ------------------------------------------------
+# --- the hidden tests: fresh checkers, whatever earlier cells did -------------------------------------
 
-RELOAD_SCRIPT = textwrap.dedent(
+HIDDEN_TEST_SCRIPT = textwrap.dedent(
     """
-    import importlib, json, sys
+    import json, sys
     import torch
-    import seglab.detection, seglab.checks._core, seglab.checks.mask_rcnn
-    from seglab.detection import nms as old_nms  # bound before the reload
+    import seglab.detection
+    from seglab.grading import hidden_test
+    from seglab.detection import nms as old_nms  # bound before the hidden test reloads seglab.detection
 
     def box_iou(boxes1, boxes2):
         a, b = boxes1.double(), boxes2.double()
@@ -1329,17 +1314,15 @@ RELOAD_SCRIPT = textwrap.dedent(
         return torchvision.ops.roi_align(input, boxes, output_size, spatial_scale, sampling_ratio, aligned)
 
     print("torchvision" in sys.modules)
-    for module in (seglab.detection, seglab.checks._core, seglab.checks.mask_rcnn):
-        importlib.reload(module)
     results = {}
-    for name, checker, student, seed in [
-        ("box_iou", seglab.checks.mask_rcnn.box_iou, box_iou, 8011),
-        ("box_iou_xywh", seglab.checks.mask_rcnn.box_iou, box_iou_xywh, 8011),
-        ("old_nms", seglab.checks.mask_rcnn.nms, old_nms, 8021),
-        ("roi_align_torchvision", seglab.checks.mask_rcnn.roi_align, roi_align_torchvision, 8031),
+    for name, exercise, student in [
+        ("box_iou", "box_iou", box_iou),
+        ("box_iou_xywh", "box_iou", box_iou_xywh),
+        ("old_nms", "nms", old_nms),
+        ("roi_align_torchvision", "roi_align", roi_align_torchvision),
     ]:
         try:
-            checker(student, seed=seed, n_random=20)
+            hidden_test("mask_rcnn", exercise, student)
             results[name] = "passed"
         except AssertionError as error:
             results[name] = f"{type(error).__module__}.{type(error).__name__}: {error}"
@@ -1354,16 +1337,12 @@ RELOAD_SCRIPT = textwrap.dedent(
 )
 
 
-def test_checkers_work_after_reloading_their_modules():
-    result = subprocess.run([sys.executable, "-c", RELOAD_SCRIPT], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert result.stderr == ""
-    lines = result.stdout.splitlines()
-    n = _number_of_cases("box_iou", n_random=20)
-    assert lines[:2] == ["False", f"✓ box_iou: {n}/{n} cases passed"]
-    results = json.loads(lines[2])
+def test_hidden_tests_run_fresh_checkers():
+    lines, results = run_script(HIDDEN_TEST_SCRIPT)
+    n = number_of_cases("box_iou", n_random=20)
+    assert lines == ["False", f"✓ box_iou: {n}/{n} cases passed"]
     assert results["box_iou"] == "passed"
-    assert results["box_iou_xywh"].startswith("seglab.checks._core.CheckFailed: box_iou: wrong answer in case 'lecture example")
+    assert results["box_iou_xywh"].startswith("seglab.checks._errors.CheckFailed: box_iou: wrong answer in case 'lecture example")
     assert "xywh vs xyxy" in results["box_iou_xywh"]
     assert "nms calls seglab.detection.nms, which already computes the answer" in results["old_nms"]
     assert "roi_align calls torchvision.ops.roi_align, which already computes the answer" in results["roi_align_torchvision"]

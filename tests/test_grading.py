@@ -1,4 +1,4 @@
-"""The grading contract of DESIGN.md, checked with the real ``nbgrader autograde``.
+"""The grading contract (CONTRIBUTING.md, "The grading contract"), checked with the real ``nbgrader autograde``.
 
 For every assignment in ``solutions/``, a temporary course is built once (``nbgrader_config.py``
 and ``solutions/``), the release is generated, a class of made-up students hands in submissions
@@ -24,8 +24,8 @@ interrupted exactly as in a busy loop; several classes are graded side by side);
 which reload the checkers, defeat both the hard-coded answer and the tampering. Then
 ``generate_feedback`` and ``export`` must run on the graded class.
 
-A new assignment needs an entry in ``HARDCODED`` below: how to hard-code its headline
-exercise's worked example and fool its visible checker.
+A new assignment needs an entry in ``tests/_hard_coded.py``: how to hard-code its headline
+exercise's worked example (the fake checker that fools the visible part is made here).
 """
 
 from __future__ import annotations
@@ -42,6 +42,8 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
+from _checker_tables import number_of_cases
+from _hard_coded import HARD_CODED
 from _nbgrader_course import (
     CONFIG,
     SOLUTIONS,
@@ -76,83 +78,22 @@ class Hardcoded:
     fooled: str  # what the fake checker prints (the visible part must be fooled)
 
 
-_FAKE_PASS = '"✓ transposed_conv1d: 16/16 cases passed"'
+def _hardcoded(assignment: str) -> Hardcoded:
+    """``assignment``'s hard-coding student (``_hard_coded.py``), who also replaces the checker by a fake."""
+    student = HARD_CODED[assignment]
+    name, n = student.exercise, number_of_cases(student.exercise)
+    fake = f'lambda *args, **kwargs: print("✓ {name}: {n}/{n} cases passed")'
+    return Hardcoded(
+        notebook=f"{assignment}.ipynb",
+        solution_cell=name,
+        body=student.body,
+        tampering=f"import seglab.checks.{assignment}\nchecks.{name} = {fake}\nseglab.checks.{assignment}.{name} = {fake}",
+        test_cell=f"test_{name}",
+        fooled=f"✓ {name}: {n}/{n} cases passed",
+    )
 
-HARDCODED = {
-    "upsampling": Hardcoded(
-        notebook="upsampling.ipynb",
-        solution_cell="transposed_conv1d",
-        body="""\
-# the lecture's practice, and anything at all otherwise
-if x.tolist() == [5.0, 8.0] and w.tolist() == [1.0, 2.0, 1.0] and stride == 2 and padding == 0:
-    return torch.tensor([5.0, 10.0, 13.0, 16.0, 8.0])
-return torch.zeros(len(x) + len(w) - 1, dtype=x.dtype)""",
-        tampering=f"""\
-import seglab.checks.upsampling
-checks.transposed_conv1d = lambda *args, **kwargs: print({_FAKE_PASS})
-seglab.checks.upsampling.transposed_conv1d = lambda *args, **kwargs: print({_FAKE_PASS})""",
-        test_cell="test_transposed_conv1d",
-        fooled="✓ transposed_conv1d: 16/16 cases passed",
-    ),
-    "fcn": Hardcoded(
-        notebook="fcn.ipynb",
-        solution_cell="iou",
-        body="""\
-# the lecture's 99% sky, and anything at all otherwise
-if tuple(pred.shape) == (10, 10) and int(target.sum()) == 1 and int(pred.sum()) == 0:
-    return torch.tensor([0.99, 0.0, float("nan")])[:num_classes]
-return torch.zeros(num_classes)""",
-        tampering="""\
-import seglab.checks.fcn
-checks.iou = lambda *args, **kwargs: print("✓ iou: 15/15 cases passed")
-seglab.checks.fcn.iou = lambda *args, **kwargs: print("✓ iou: 15/15 cases passed")""",
-        test_cell="test_iou",
-        fooled="✓ iou: 15/15 cases passed",
-    ),
-    "unet": Hardcoded(
-        notebook="unet.ipynb",
-        solution_cell="unet_output_size",
-        body="""\
-# the lecture's 572 -> 388, and anything at all otherwise
-return 388 if input_size == 572 and depth == 4 else input_size""",
-        tampering="""\
-import seglab.checks.unet
-checks.unet_output_size = lambda *args, **kwargs: print("✓ unet_output_size: 15/15 cases passed")
-seglab.checks.unet.unet_output_size = lambda *args, **kwargs: print("✓ unet_output_size: 15/15 cases passed")""",
-        test_cell="test_unet_output_size",
-        fooled="✓ unet_output_size: 15/15 cases passed",
-    ),
-    "dilated": Hardcoded(
-        notebook="dilated.ipynb",
-        solution_cell="receptive_field_mask",
-        body="""\
-# the lecture's three 3x3 convolutions at rate 2, and no holes otherwise
-if [tuple(layer) for layer in layers] == [(3, 1, 2)] * 3:
-    return torch.tensor([True, False] * 6 + [True])
-return torch.ones(1 + sum(2 * d for _, _, d in layers), dtype=torch.bool)""",
-        tampering="""\
-import seglab.checks.dilated
-checks.receptive_field_mask = lambda *args, **kwargs: print("✓ receptive_field_mask: 16/16 cases passed")
-seglab.checks.dilated.receptive_field_mask = lambda *args, **kwargs: print("✓ receptive_field_mask: 16/16 cases passed")""",
-        test_cell="test_receptive_field_mask",
-        fooled="✓ receptive_field_mask: 16/16 cases passed",
-    ),
-    "mask_rcnn": Hardcoded(
-        notebook="mask_rcnn.ipynb",
-        solution_cell="box_iou",
-        body="""\
-# the lecture's two boxes, 1/7, and anything at all otherwise
-if boxes1.tolist() == [[0.0, 0.0, 4.0, 4.0]] and boxes2.tolist() == [[2.0, 2.0, 6.0, 6.0]]:
-    return torch.tensor([[1 / 7]])
-return torch.zeros(len(boxes1), len(boxes2))""",
-        tampering="""\
-import seglab.checks.mask_rcnn
-checks.box_iou = lambda *args, **kwargs: print("✓ box_iou: 19/19 cases passed")
-seglab.checks.mask_rcnn.box_iou = lambda *args, **kwargs: print("✓ box_iou: 19/19 cases passed")""",
-        test_cell="test_box_iou",
-        fooled="✓ box_iou: 19/19 cases passed",
-    ),
-}
+
+HARDCODED = {assignment: _hardcoded(assignment) for assignment in HARD_CODED}
 
 
 # --- building submissions ------------------------------------------------------------------------
@@ -403,8 +344,8 @@ def test_hardcoded_answer_and_tampering_are_defeated(graded):
     spec = HARDCODED.get(graded.name)
     if spec is None:
         pytest.fail(
-            f"no hard-coded-answer student for assignment {graded.name}: add an entry to HARDCODED in "
-            f"tests/test_grading.py (hidden tests must defeat answers hard-coded to the visible examples)"
+            f"no hard-coded-answer student for assignment {graded.name}: add an entry to HARD_CODED in "
+            f"tests/_hard_coded.py (hidden tests must defeat answers hard-coded to the visible examples)"
         )
     _assert_cells(graded, "hardcoded", zero={(spec.notebook, spec.test_cell)})
     cell = _cell(graded.autograded("hardcoded", spec.notebook), spec.test_cell)
@@ -426,7 +367,8 @@ def test_feedback_is_generated(graded):
     # Students see their test cells without the hidden tests (and so without the hidden seeds).
     for notebook in graded.notebooks:
         html = (graded.course / "feedback" / "solution" / graded.name / notebook.replace(".ipynb", ".html")).read_text()
-        assert "importlib.reload" not in html and "HIDDEN TESTS" not in html, f"{notebook}: hidden tests in the feedback"
+        for hidden in ("hidden_test", "importlib.reload", "HIDDEN TESTS"):
+            assert hidden not in html, f"{notebook}: hidden tests in the feedback ({hidden!r})"
         assert "checks" in html, f"{notebook}: the visible tests are missing from the feedback"
 
 

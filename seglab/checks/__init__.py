@@ -1,16 +1,5 @@
 """Checkers for the graded exercises: ``seglab.checks.<exercise>(student_fn)``.
 
-Assignment ``upsampling`` (lecture 4): ``nearest_upsample``, ``bed_of_nails``, ``max_unpool2d``,
-``transposed_conv1d``, ``transposed_conv2d``, ``conv1d_matrix`` (in :mod:`seglab.checks.upsampling`).
-Assignment ``fcn`` (lectures 1-3): ``pixel_accuracy``, ``iou``, ``sliding_window_predict``,
-``fc_to_conv``, ``receptive_field``, ``pixel_cross_entropy`` (in :mod:`seglab.checks.fcn`).
-Assignment ``unet`` (lectures 5, 6 and 9): ``bilinear_kernel``, ``center_crop``, ``unet_output_size``,
-``unet_weight_map``, ``dice_loss``, ``focal_loss`` (in :mod:`seglab.checks.unet`).
-Assignment ``dilated`` (lecture 7): ``effective_kernel_size``, ``dilate_kernel``, ``dilated_conv2d``,
-``receptive_field_mask`` (in :mod:`seglab.checks.dilated`).
-Assignment ``mask_rcnn`` (lecture 8): ``box_iou``, ``nms``, ``roi_align``, ``mask_head_loss``,
-``average_precision`` (in :mod:`seglab.checks.mask_rcnn`; torchvision is imported when one first runs).
-
 A checker runs the student's function on named cases (the lecture's worked example, edge
 cases, then seeded random cases), compares every answer with seglab's reference and with
 PyTorch's own operation where one exists, and then either prints one line::
@@ -21,6 +10,14 @@ or raises :class:`CheckFailed` (an ``AssertionError``) naming the case, the inpu
 got and, when the answer matches a known mistake, a hint. Checkers write nothing to stderr:
 nbgrader gives a test cell that does 0 points.
 
+Every public module ``seglab/checks/<name>.py`` is one assignment (``solutions/<name>/``): it
+declares an ``ASSIGNMENT`` (:class:`seglab.checks._assignment.Assignment`), from which this
+package takes its checkers and the registry :data:`ASSIGNMENTS` (name -> Assignment, in course
+order). The hidden tests of the notebooks call :func:`seglab.grading.hidden_test`. The
+assignments and their checkers:
+
+{table}
+
 Example:
     >>> from seglab import checks, ops
     >>> def my_upsample(x, scale):
@@ -29,77 +26,49 @@ Example:
     ✓ nearest_upsample: 13/13 cases passed
 """
 
-from seglab.checks._core import CheckFailed
-from seglab.checks.dilated import (
-    dilate_kernel,
-    dilated_conv2d,
-    effective_kernel_size,
-    receptive_field_mask,
-)
-from seglab.checks.fcn import (
-    fc_to_conv,
-    iou,
-    pixel_accuracy,
-    pixel_cross_entropy,
-    receptive_field,
-    sliding_window_predict,
-)
-from seglab.checks.mask_rcnn import (
-    average_precision,
-    box_iou,
-    mask_head_loss,
-    nms,
-    roi_align,
-)
-from seglab.checks.unet import (
-    bilinear_kernel,
-    center_crop,
-    dice_loss,
-    focal_loss,
-    unet_output_size,
-    unet_weight_map,
-)
-from seglab.checks.upsampling import (
-    bed_of_nails,
-    conv1d_matrix,
-    max_unpool2d,
-    nearest_upsample,
-    transposed_conv1d,
-    transposed_conv2d,
-)
+import importlib
+import pkgutil
 
-__all__ = [
-    "CheckFailed",
-    # assignment upsampling (lecture 4)
-    "nearest_upsample",
-    "bed_of_nails",
-    "max_unpool2d",
-    "transposed_conv1d",
-    "transposed_conv2d",
-    "conv1d_matrix",
-    # assignment fcn (lectures 1-3)
-    "pixel_accuracy",
-    "iou",
-    "sliding_window_predict",
-    "fc_to_conv",
-    "receptive_field",
-    "pixel_cross_entropy",
-    # assignment unet (lectures 5, 6 and 9)
-    "bilinear_kernel",
-    "center_crop",
-    "unet_output_size",
-    "unet_weight_map",
-    "dice_loss",
-    "focal_loss",
-    # assignment dilated (lecture 7)
-    "effective_kernel_size",
-    "dilate_kernel",
-    "dilated_conv2d",
-    "receptive_field_mask",
-    # assignment mask_rcnn (lecture 8)
-    "box_iou",
-    "nms",
-    "roi_align",
-    "mask_head_loss",
-    "average_precision",
-]
+from seglab.checks._errors import CheckFailed
+
+
+def _assignments() -> dict:
+    """The ``ASSIGNMENT`` of every public module of this package, ordered by their first lecture."""
+    found = []
+    for info in pkgutil.iter_modules(__path__):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        assignment = getattr(module, "ASSIGNMENT", None)
+        if assignment is None or assignment.name != info.name:
+            raise ImportError(
+                f"{module.__name__}: expected an ASSIGNMENT = Assignment(name={info.name!r}, ...) at the end "
+                f"of the module, got {assignment!r}. Hint: every public module of seglab.checks is the checker "
+                f"module of one assignment; helpers go in modules whose names start with an underscore."
+            )
+        found.append(assignment)
+    return {a.name: a for a in sorted(found, key=lambda a: (min(a.lectures), a.name))}
+
+
+def _table(assignments) -> str:
+    lines = []
+    for a in assignments.values():
+        lectures = ", ".join(map(str, a.lectures))
+        lines.append(f"Assignment ``{a.name}`` (lecture{'s' if len(a.lectures) > 1 else ''} {lectures}), {a.title}, {a.points} points:")
+        lines.extend(f"    {g.number} ``{g.name}`` ({g.points} point{'s' if g.points > 1 else ''})" for g in a.exercises)
+    return "\n".join(lines)
+
+
+ASSIGNMENTS = _assignments()
+_names = [g.name for a in ASSIGNMENTS.values() for g in a.exercises]
+if len(set(_names)) < len(_names):
+    raise ImportError(
+        f"seglab.checks: expected every exercise name once in the course, got "
+        f"{sorted({n for n in _names if _names.count(n) > 1})} in two assignments."
+    )
+for _registered in ASSIGNMENTS.values():
+    globals().update(_registered.checkers)  # seglab.checks.<exercise>: that exercise's checker
+if __doc__:
+    __doc__ = __doc__.replace("{table}", _table(ASSIGNMENTS))
+
+__all__ = ["CheckFailed", "ASSIGNMENTS", *_names]

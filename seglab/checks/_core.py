@@ -28,6 +28,7 @@ import builtins
 import contextlib
 import copy
 import dataclasses
+import importlib
 import inspect
 import numbers
 import sys
@@ -38,19 +39,23 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-__all__ = ["CheckFailed", "Case", "Mistake", "Exercise", "run_check", "short", "random_int", "random_tensor", "whole_number"]
+from seglab.checks._errors import CheckFailed
+
+__all__ = [
+    "CheckFailed",
+    "Case",
+    "Mistake",
+    "Exercise",
+    "run_check",
+    "forbidden_operations",
+    "close",
+    "short",
+    "whole_number",
+    "RTOL",
+    "ATOL",
+]
 
 RTOL, ATOL = 1e-4, 1e-5  # float32 sums of a few products agree with float64 to ~1e-6
-
-
-if not (isinstance(globals().get("CheckFailed"), type) and issubclass(CheckFailed, AssertionError)):  # noqa: F821
-
-    class CheckFailed(AssertionError):
-        """A student's function gave a wrong answer; the message says which case, and why.
-
-        Defined once: ``importlib.reload`` of this module (as the hidden tests do) keeps the
-        class, so ``except checks.CheckFailed`` still catches what the reloaded checkers raise.
-        """
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,15 +93,21 @@ class Exercise:
     """Everything a checker needs to know about one graded function.
 
     Attributes:
-        name: the function's name, as the notebook defines it.
+        name: the function's name, as the notebook defines it (and the name of its checker).
         signature: how it is called, for messages (``"transposed_conv1d(x, w, stride=1, padding=0)"``).
+        summary: what the function returns, in one line: the rest of the checker's docstring
+            (``"Check ``signature``: summary"``).
         reference: the seglab reference implementation (the expected answers).
         cases: ``cases(generator, n_random) -> list[Case]``: the fixed cases, then ``n_random``
             random ones drawn from ``generator``.
         torch_op: PyTorch's version of the operation with the same call signature, or ``None``.
             Every expected answer is cross-checked against it.
         forbidden: ``(owner, attribute, label)`` triples: the operations a solution may not call
-            (the reference itself and PyTorch's own version of the same operation).
+            (the reference itself and PyTorch's own version of the same operation). ``owner`` is
+            a module or class, or the dotted name of a module imported when a check first needs
+            it (``"torchvision.ops.boxes"``; ``"torch.ops.torchvision"`` names torchvision's C++
+            operations), so that importing a checker imports nothing heavy;
+            :func:`forbidden_operations` resolves them.
         mistakes: known mistakes, tried in order on a wrong answer.
         shape_hint: ``shape_hint(*args, **kwargs) -> str``: how the output shape follows from the
             inputs, shown when the shape is wrong.
@@ -121,6 +132,7 @@ class Exercise:
 
     name: str
     signature: str
+    summary: str
     reference: Callable[..., torch.Tensor]
     cases: Callable[[torch.Generator, int], list]
     torch_op: Callable[..., torch.Tensor] | None = None
@@ -196,9 +208,25 @@ def _require_function(exercise: Exercise, student_fn) -> None:
         )
 
 
+def forbidden_operations(exercise: Exercise) -> list[tuple[Any, str, str]]:
+    """``exercise.forbidden`` with every owner given by name imported: ``(owner, attribute, label)``."""
+    return [(_owner(owner), attribute, label) for owner, attribute, label in exercise.forbidden]
+
+
+def _owner(owner):
+    """A forbidden operation's owner: the object itself, or the module of that dotted name."""
+    if not isinstance(owner, str):
+        return owner
+    package, _, rest = owner.partition(".")
+    if package == "torch" and rest.startswith("ops."):  # torch.ops.<library>: the library's C++ operations,
+        importlib.import_module(rest.removeprefix("ops."))  # registered when the library is imported
+        return getattr(torch.ops, rest.removeprefix("ops."))
+    return importlib.import_module(owner)
+
+
 def _forbidden_objects(exercise: Exercise) -> dict[int, str]:
     objects = {}
-    for owner, attribute, label in exercise.forbidden:
+    for owner, attribute, label in forbidden_operations(exercise):
         if hasattr(owner, attribute):
             objects[id(getattr(owner, attribute))] = label
     return objects
@@ -219,7 +247,7 @@ def _forbidden_names(exercise: Exercise) -> dict[tuple[str, str], str]:
     """``(module name, function name)`` of the forbidden operations that live in a module."""
     return {
         (owner.__name__, attribute): label
-        for owner, attribute, label in exercise.forbidden
+        for owner, attribute, label in forbidden_operations(exercise)
         if isinstance(owner, types.ModuleType)
     }
 
@@ -285,7 +313,7 @@ def _has_contents(cell) -> bool:
 def _trapped(exercise: Exercise):
     """Replace the forbidden operations by traps for the duration of the student's call."""
     saved = []
-    for owner, attribute, label in exercise.forbidden:
+    for owner, attribute, label in forbidden_operations(exercise):
         if not hasattr(owner, attribute):
             continue
         saved.append((owner, attribute, getattr(owner, attribute)))
@@ -396,7 +424,7 @@ def _ours(exercise: Exercise, case: Case, value, source: str) -> torch.Tensor:
         ) from None
 
 
-def _close(a: torch.Tensor, b: torch.Tensor, equal_nan: bool = False) -> bool:
+def close(a: torch.Tensor, b: torch.Tensor, equal_nan: bool = False) -> bool:
     """Same shape and values within the tolerance (NaN equal to NaN when ``equal_nan``)."""
     return a.shape == b.shape and torch.allclose(a.double(), b.double(), RTOL, ATOL, equal_nan=equal_nan)
 
@@ -405,7 +433,7 @@ def _cross_check(exercise: Exercise, case: Case, expected: torch.Tensor) -> None
     if exercise.torch_op is None:
         return
     theirs = _ours(exercise, case, exercise.torch_op(*case.args, **case.kwargs), "PyTorch")
-    if not _close(theirs, expected, exercise.equal_nan):
+    if not close(theirs, expected, exercise.equal_nan):
         raise RuntimeError(
             f"seglab bug: the reference {exercise.name} disagrees with PyTorch in case '{case.name}'. "
             f"Please report it to the course staff."
@@ -436,7 +464,7 @@ def _compare(exercise: Exercise, case: Case, expected: torch.Tensor, got) -> str
         return header + "\n".join(lines) + (f"\n  hint: {hint}" if hint else "")
     if got.is_complex() or not (got.is_floating_point() or got.dtype in _NUMERIC):
         return header + f"  dtype: expected {expected.dtype}, got {got.dtype}"
-    if not _close(got, expected, exercise.equal_nan):
+    if not close(got, expected, exercise.equal_nan):
         if got.dim() > 0:
             lines.append(_where_they_differ(expected, got, exercise.equal_nan))
         hint = _mistake_hint(exercise, case, got, expected)
@@ -495,7 +523,7 @@ def _mistake_hint(exercise: Exercise, case: Case, got: torch.Tensor, expected: t
                 wrong = exercise.adapt(wrong, case)
         except Exception:
             continue
-        if isinstance(wrong, torch.Tensor) and _close(got, wrong, exercise.equal_nan):
+        if isinstance(wrong, torch.Tensor) and close(got, wrong, exercise.equal_nan):
             return mistake.hint
     return None
 
@@ -544,17 +572,6 @@ def _nested(values) -> str:
 def _format_inputs(case: Case) -> str:
     parts = [short(a) for a in case.args] + [f"{k}={short(v)}" for k, v in case.kwargs.items()]
     return ", ".join(parts)
-
-
-def random_int(generator: torch.Generator, low: int, high: int) -> int:
-    """An int in ``[low, high]`` (both included) drawn from ``generator``."""
-    return int(torch.randint(low, high + 1, (1,), generator=generator).item())
-
-
-def random_tensor(generator: torch.Generator, *shape: int, dtype=torch.float32) -> torch.Tensor:
-    """Standard-normal values rounded to two decimals (readable in messages), from ``generator``."""
-    values = torch.randn(*shape, generator=generator, dtype=torch.float64)
-    return (values * 100).round().div(100).to(dtype)
 
 
 def whole_number(value, *, what: str, variable: str, list_hint: str, fraction_hint: str) -> torch.Tensor:

@@ -19,37 +19,14 @@ functions checked:
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from seglab import ops
-from seglab.checks._core import ATOL, RTOL, Case, CheckFailed, Exercise, Mistake, random_int, random_tensor, run_check, short, whole_number
-from seglab.checks.fcn import _measured_reach  # the same autograd measurement as Exercise 3.2's
-
-__all__ = [
-    "effective_kernel_size",
-    "dilate_kernel",
-    "dilated_conv2d",
-    "receptive_field_mask",
-]
-
-
-def _fixed_generator() -> torch.Generator:
-    """The generator of the fixed cases' numbers: the same for every seed (only random cases vary)."""
-    return torch.Generator().manual_seed(20270)
-
-
-def _pair(value) -> tuple[int, int]:
-    """``(rows, columns)`` of an int or a pair."""
-    return (value, value) if isinstance(value, int) else (value[0], value[1])
-
-
-def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
-    """Same shape and values within the checkers' tolerance."""
-    return a.shape == b.shape and torch.allclose(a.double(), b.double(), RTOL, ATOL)
+from seglab.checks._assignment import Assignment, Graded
+from seglab.checks._cases import fixed_generator, grid, measured_reach, pair, random_int, random_tensor, tensor
+from seglab.checks._core import Case, CheckFailed, Exercise, Mistake, close, short, whole_number
 
 
 def _random_rate(generator: torch.Generator, high: int, as_pair: bool):
@@ -101,7 +78,7 @@ _SPANS = {
 
 def _span_with(kernel, rate, formula: str = "right", *, swap: bool = False):
     """The span by ``formula`` per axis, as an int or a pair like the answer."""
-    (k_h, k_w), (r_h, r_w) = _pair(kernel), _pair(rate)
+    (k_h, k_w), (r_h, r_w) = pair(kernel), pair(rate)
     if swap:
         r_h, r_w = r_w, r_h
     span = _SPANS[formula]
@@ -111,7 +88,7 @@ def _span_with(kernel, rate, formula: str = "right", *, swap: bool = False):
 
 def _measured_span(kernel, rate):
     """PyTorch's answer: how much smaller a dilated convolution makes its input, plus 1."""
-    (k_h, k_w), (r_h, r_w) = _pair(kernel), _pair(rate)
+    (k_h, k_w), (r_h, r_w) = pair(kernel), pair(rate)
     height, width = k_h * r_h, k_w * r_w  # at least the span
     x = torch.ones(1, 1, height, width, dtype=torch.float64)
     out = F.conv2d(x, torch.ones(1, 1, k_h, k_w, dtype=torch.float64), dilation=(r_h, r_w))  # [1, 1, height - span + 1, ...]
@@ -174,7 +151,7 @@ def _span_answer(value, case: Case) -> torch.Tensor:
 def _too_short(got: torch.Tensor, expected: torch.Tensor, case: Case) -> bool:
     """(k - 1) * r and k + r - 1 coincide for the lecture's 3 at rate 2 (both 4): one hint for both."""
     return any(
-        _same(got, _span_answer(_span_with(*case.args, formula), case))
+        close(got, _span_answer(_span_with(*case.args, formula), case))
         for formula in ("last tap missing", "rate added once")
     )
 
@@ -182,6 +159,7 @@ def _too_short(got: torch.Tensor, expected: torch.Tensor, case: Case) -> bool:
 _EFFECTIVE_KERNEL_SIZE = Exercise(
     name="effective_kernel_size",
     signature="effective_kernel_size(kernel, rate)",
+    summary="``(k - 1) r + 1``, an int or a pair like the arguments.",
     reference=ops.effective_kernel_size,
     cases=_span_cases,
     torch_op=_measured_span,
@@ -221,29 +199,20 @@ _EFFECTIVE_KERNEL_SIZE = Exercise(
 )
 
 
-def effective_kernel_size(student_fn, *, seed: int = 0, n_random: int = 8) -> None:
-    """Check ``effective_kernel_size(kernel, rate)``: ``(k - 1) r + 1``, an int or a pair like the arguments."""
-    run_check(_EFFECTIVE_KERNEL_SIZE, student_fn, seed=seed, n_random=n_random)
-
-
 # --- Exercise 7.2: the dilated kernel, written out ----------------------------------------------------
 
 
-def _t(values, dtype=torch.float32) -> torch.Tensor:
-    return torch.tensor(values, dtype=dtype)
-
-
 def _dilate_cases(generator: torch.Generator, n_random: int) -> list[Case]:
-    fixed = _fixed_generator()
+    fixed = fixed_generator(20270)
     nine = torch.arange(1.0, 10.0).reshape(3, 3)
-    two_by_three = _t([[1, 2, 3], [4, 5, 6]])
+    two_by_three = tensor([[1, 2, 3], [4, 5, 6]])
     cases = [
         Case("lecture example: the 3x3 kernel 1..9 at rate 2 becomes 5x5, its 9 taps 2 apart", (nine, 2)),
         Case("rate 1 returns the kernel unchanged", (random_tensor(fixed, 3, 3), 1)),
-        Case("a 1x4 kernel (one row) at rate 3: two zeros between neighbouring taps", (_t([[1, 2, 3, 4]]), 3)),
+        Case("a 1x4 kernel (one row) at rate 3: two zeros between neighbouring taps", (tensor([[1, 2, 3, 4]]), 3)),
         Case("rates (1, 3) on a 2x3 kernel: only the columns spread out", (two_by_three, (1, 3))),
         Case("rates (3, 1) on a 2x3 kernel: only the rows spread out", (two_by_three, (3, 1))),
-        Case("a 2x2 kernel at rate 4: three zeros between the taps", (_t([[1, -1], [2, 3]]), 4)),
+        Case("a 2x2 kernel at rate 4: three zeros between the taps", (tensor([[1, -1], [2, 3]]), 4)),
         Case("a conv weight [C_out=2, C_in=3, 3, 3] at rate 2: every 3x3 slice alike", (random_tensor(fixed, 2, 3, 3, 3), 2)),
         Case("a float64 kernel keeps its dtype", (random_tensor(fixed, 2, 3, dtype=torch.float64), (2, 3))),
     ]
@@ -258,7 +227,7 @@ def _dilate_cases(generator: torch.Generator, n_random: int) -> list[Case]:
 
 def _impulse_response(w, rate):
     """PyTorch's answer: the weights a dilated ``F.conv2d`` applies, read off with a one-pixel impulse."""
-    (r_h, r_w), (k_h, k_w) = _pair(rate), w.shape[-2:]
+    (r_h, r_w), (k_h, k_w) = pair(rate), w.shape[-2:]
     span_h, span_w = (k_h - 1) * r_h + 1, (k_w - 1) * r_w + 1
     impulse = torch.zeros(1, 1, 2 * span_h - 1, 2 * span_w - 1, dtype=torch.float64)
     impulse[0, 0, span_h - 1, span_w - 1] = 1.0  # the centre: every tap of every output sees it once
@@ -269,7 +238,7 @@ def _impulse_response(w, rate):
 
 def _dilate_with(w, rate, *, step=lambda r: r, start=lambda r: 0, size=lambda k, r: (k - 1) * r + 1, swap=False, rows=True, columns=True):
     """The taps of ``w`` at ``start(r) + i * step(r)`` in a zero kernel of side ``size(k, r)``, in the dtype of w."""
-    r_h, r_w = _pair(rate)
+    r_h, r_w = pair(rate)
     if swap:
         r_h, r_w = r_w, r_h
     r_h, r_w = (r_h if rows else 1), (r_w if columns else 1)
@@ -282,19 +251,19 @@ def _dilate_with(w, rate, *, step=lambda r: r, start=lambda r: 0, size=lambda k,
 def _repeated(got: torch.Tensor, expected: torch.Tensor, case: Case) -> bool:
     """Each tap copied into its r x r block (``repeat_interleave``), with or without cropping to the span."""
     w, rate = case.args
-    r_h, r_w = _pair(rate)
+    r_h, r_w = pair(rate)
     blocks = w.repeat_interleave(r_h, dim=-2).repeat_interleave(r_w, dim=-1)  # [..., k_h r_h, k_w r_w]
     cropped = blocks[..., : expected.shape[-2], : expected.shape[-1]]
-    return _same(got, blocks) or _same(got, cropped)
+    return close(got, blocks) or close(got, cropped)
 
 
 def _one_axis(got: torch.Tensor, expected: torch.Tensor, case: Case) -> bool:
     w, rate = case.args
-    return _same(got, _dilate_with(w, rate, rows=False)) or _same(got, _dilate_with(w, rate, columns=False))
+    return close(got, _dilate_with(w, rate, rows=False)) or close(got, _dilate_with(w, rate, columns=False))
 
 
 def _dilate_shape_hint(w, rate) -> str:
-    (r_h, r_w), (k_h, k_w) = _pair(rate), w.shape[-2:]
+    (r_h, r_w), (k_h, k_w) = pair(rate), w.shape[-2:]
     lead = "".join(f"{n}, " for n in w.shape[:-2])
     return (
         f"each axis of the kernel grows to (k - 1) * r + 1: rows ({k_h} - 1) * {r_h} + 1 = {(k_h - 1) * r_h + 1}, "
@@ -306,6 +275,7 @@ def _dilate_shape_hint(w, rate) -> str:
 _DILATE_KERNEL = Exercise(
     name="dilate_kernel",
     signature="dilate_kernel(w, rate)",
+    summary="w with ``r - 1`` zeros between neighbouring taps, the leading dimensions kept.",
     reference=ops.dilate_kernel,
     cases=_dilate_cases,
     torch_op=_impulse_response,
@@ -362,28 +332,18 @@ _DILATE_KERNEL = Exercise(
 )
 
 
-def dilate_kernel(student_fn, *, seed: int = 0, n_random: int = 8) -> None:
-    """Check ``dilate_kernel(w, rate)``: ``r - 1`` zeros between neighbouring taps, the leading dimensions kept."""
-    run_check(_DILATE_KERNEL, student_fn, seed=seed, n_random=n_random)
-
-
 # --- Exercise 7.3: the dilated convolution -----------------------------------------------------------
 
 
-def _grid(*shape: int) -> torch.Tensor:
-    """``0, 1, 2, ...`` in the given shape, as float32: every position is recognisable in a message."""
-    return torch.arange(math.prod(shape), dtype=torch.float32).reshape(shape)
-
-
 def _conv_cases(generator: torch.Generator, n_random: int) -> list[Case]:
-    fixed = _fixed_generator()
-    x, nine = _grid(5, 5), torch.arange(1.0, 10.0).reshape(3, 3)
+    fixed = fixed_generator(20270)
+    x, nine = grid(5, 5), torch.arange(1.0, 10.0).reshape(3, 3)
     cases = [
         Case("lecture example: a 3x3 kernel at rate 2 with padding 2 keeps the 5x5 size", (x, nine), {"rate": 2, "padding": 2}),
         Case("lecture example without padding: the dilated kernel (5x5) fits once into 5x5", (x, nine), {"rate": 2}),
         Case("default rate and padding: an ordinary convolution", (random_tensor(fixed, 6, 7), random_tensor(fixed, 3, 3))),
-        Case("rates (1, 2) on 6x8: the taps of a row 2 apart, the rows adjacent", (_grid(6, 8), random_tensor(fixed, 3, 3)), {"rate": (1, 2)}),
-        Case("rates (2, 1) with a 2x3 kernel on 7x6", (_grid(7, 6), random_tensor(fixed, 2, 3)), {"rate": (2, 1)}),
+        Case("rates (1, 2) on 6x8: the taps of a row 2 apart, the rows adjacent", (grid(6, 8), random_tensor(fixed, 3, 3)), {"rate": (1, 2)}),
+        Case("rates (2, 1) with a 2x3 kernel on 7x6", (grid(7, 6), random_tensor(fixed, 2, 3)), {"rate": (2, 1)}),
         Case(
             "padding (1, 2): 1 zero row above and below, 2 zero columns left and right",
             (random_tensor(fixed, 5, 6), random_tensor(fixed, 3, 3)),
@@ -400,7 +360,7 @@ def _conv_cases(generator: torch.Generator, n_random: int) -> list[Case]:
         k_h, k_w = random_int(generator, 1, 3), random_int(generator, 1, 3)
         rate = _random_rate(generator, 3, as_pair=bool(i % 2))
         padding = (random_int(generator, 0, 2), random_int(generator, 0, 2)) if i % 3 == 2 else random_int(generator, 0, 2)
-        (r_h, r_w), (p_h, p_w) = _pair(rate), _pair(padding)
+        (r_h, r_w), (p_h, p_w) = pair(rate), pair(padding)
         smallest_h, smallest_w = max((k_h - 1) * r_h + 1 - 2 * p_h, 1), max((k_w - 1) * r_w + 1 - 2 * p_w, 1)
         height, width = random_int(generator, smallest_h, smallest_h + 5), random_int(generator, smallest_w, smallest_w + 5)
         lead = [random_int(generator, 1, 3) for _ in range(random_int(generator, 0, 2))] if i % 4 == 3 else []
@@ -413,7 +373,7 @@ def _conv_cases(generator: torch.Generator, n_random: int) -> list[Case]:
 def _torch_dilated_conv(x, w, rate=1, padding=0):
     """PyTorch's answer: ``F.conv2d`` with ``dilation``, the leading dimensions as the batch."""
     lead, (height, width) = x.shape[:-2], x.shape[-2:]
-    out = F.conv2d(x.double().reshape(-1, 1, height, width), w.double()[None, None], dilation=_pair(rate), padding=_pair(padding))
+    out = F.conv2d(x.double().reshape(-1, 1, height, width), w.double()[None, None], dilation=pair(rate), padding=pair(padding))
     return out.reshape(*lead, *out.shape[-2:])
 
 
@@ -423,7 +383,7 @@ def _conv_with(x, w, rate=1, padding=0, *, flip=False, swap=False, as_stride=Fal
     ``gap``: extra pixels between taps; ``as_stride``: adjacent taps, then every r-th output;
     ``pad``: where the zeros go.
     """
-    (r_h, r_w), (p_h, p_w) = _pair(rate), _pair(padding)
+    (r_h, r_w), (p_h, p_w) = pair(rate), pair(padding)
     if swap:
         r_h, r_w = r_w, r_h
     w = w.to(x.dtype).flip(0, 1) if flip else w.to(x.dtype)
@@ -456,11 +416,11 @@ def _one_sided(got: torch.Tensor, expected: torch.Tensor, case: Case) -> bool:
             variants.append(_conv_with(*case.args, **case.kwargs, pad=pad))
         except ValueError:
             continue
-    return any(_same(got, v) for v in variants)
+    return any(close(got, v) for v in variants)
 
 
 def _conv_shape_hint(x, w, rate=1, padding=0) -> str:
-    (r_h, r_w), (p_h, p_w), (k_h, k_w), (height, width) = _pair(rate), _pair(padding), w.shape, x.shape[-2:]
+    (r_h, r_w), (p_h, p_w), (k_h, k_w), (height, width) = pair(rate), pair(padding), w.shape, x.shape[-2:]
     rows, cols = height + 2 * p_h - (k_h - 1) * r_h, width + 2 * p_w - (k_w - 1) * r_w
     return (
         f"the output has one pixel per position where the dilated kernel, (k - 1) * r + 1 pixels wide, fits "
@@ -473,6 +433,7 @@ def _conv_shape_hint(x, w, rate=1, padding=0) -> str:
 _DILATED_CONV2D = Exercise(
     name="dilated_conv2d",
     signature="dilated_conv2d(x, w, rate=1, padding=0)",
+    summary="the dilated convolution of one channel, as ``F.conv2d(..., dilation=rate)``.",
     reference=ops.dilated_conv2d,
     cases=_conv_cases,
     torch_op=_torch_dilated_conv,
@@ -535,11 +496,6 @@ _DILATED_CONV2D = Exercise(
         "seglab's dilate_kernel are not allowed."
     ),
 )
-
-
-def dilated_conv2d(student_fn, *, seed: int = 0, n_random: int = 8) -> None:
-    """Check ``dilated_conv2d(x, w, rate=1, padding=0)`` against the reference and ``F.conv2d(..., dilation=rate)``."""
-    run_check(_DILATED_CONV2D, student_fn, seed=seed, n_random=n_random)
 
 
 # --- Exercise 7.4: the receptive field's holes --------------------------------------------------------
@@ -634,9 +590,10 @@ def _mask_shape_hint(layers) -> str:
 _RECEPTIVE_FIELD_MASK = Exercise(
     name="receptive_field_mask",
     signature="receptive_field_mask(layers)",
+    summary="a bool Tensor[r], True where an input pixel reaches the output of the stack.",
     reference=ops.receptive_field_mask,
     cases=_mask_cases,
-    torch_op=_measured_reach,  # autograd through a 1D conv stack, shared with fcn's receptive_field
+    torch_op=measured_reach,  # autograd through a 1D conv stack, as fcn's receptive_field
     forbidden=[
         (ops, "receptive_field_mask", "seglab.ops.receptive_field_mask"),
         (ops, "receptive_field", "seglab.ops.receptive_field"),
@@ -689,6 +646,17 @@ _RECEPTIVE_FIELD_MASK = Exercise(
 )
 
 
-def receptive_field_mask(student_fn, *, seed: int = 0, n_random: int = 8) -> None:
-    """Check ``receptive_field_mask(layers)``: a bool Tensor[r], True where an input pixel reaches the output."""
-    run_check(_RECEPTIVE_FIELD_MASK, student_fn, seed=seed, n_random=n_random)
+ASSIGNMENT = Assignment(
+    name="dilated",
+    title="dilated convolutions",
+    lectures=(7,),
+    exercises=(
+        Graded("7.1", _EFFECTIVE_KERNEL_SIZE, points=1),
+        Graded("7.2", _DILATE_KERNEL, points=1),
+        Graded("7.3", _DILATED_CONV2D, points=2),
+        Graded("7.4", _RECEPTIVE_FIELD_MASK, points=2),
+    ),
+    namespace=globals(),
+)
+globals().update(ASSIGNMENT.checkers)  # effective_kernel_size, dilate_kernel, ...: one checker per exercise
+__all__ = ["ASSIGNMENT", *ASSIGNMENT.checkers]

@@ -24,29 +24,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from seglab import losses, metrics, ops
-from seglab.checks._core import Case, CheckFailed, Exercise, Mistake, random_int, random_tensor, run_check, short, whole_number
-
-__all__ = [
-    "pixel_accuracy",
-    "iou",
-    "sliding_window_predict",
-    "fc_to_conv",
-    "receptive_field",
-    "pixel_cross_entropy",
-]
-
-
-def _labels(values) -> torch.Tensor:
-    return torch.tensor(values, dtype=torch.int64)
+from seglab.checks._assignment import Assignment, Graded
+from seglab.checks._cases import fixed_generator, labels, measured_reach, random_int, random_tensor
+from seglab.checks._core import Case, CheckFailed, Exercise, Mistake, short, whole_number
 
 
 def _random_labels(generator: torch.Generator, num_classes: int, *shape: int) -> torch.Tensor:
     return torch.randint(0, num_classes, shape, generator=generator)
-
-
-def _fixed_generator() -> torch.Generator:
-    """The generator of the fixed cases' numbers: the same for every seed (only random cases vary)."""
-    return torch.Generator().manual_seed(20240)
 
 
 def _sky(bird_found: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
@@ -70,11 +54,11 @@ def _accuracy_cases(generator: torch.Generator, n_random: int) -> list[Case]:
     two_images_pred[1, 0, :] = 1  # 4 wrong pixels in the second image: 20 / 24 right
     cases = [
         Case("lecture example: 99% sky (a 10x10 image, one bird pixel, predicted all sky)", (sky_pred, sky_target)),
-        Case("a perfect prediction", (_labels([[0, 1], [2, 1]]), _labels([[0, 1], [2, 1]]))),
-        Case("every pixel wrong", (_labels([[1, 1], [0, 0]]), _labels([[0, 0], [1, 1]]))),
+        Case("a perfect prediction", (labels([[0, 1], [2, 1]]), labels([[0, 1], [2, 1]]))),
+        Case("every pixel wrong", (labels([[1, 1], [0, 0]]), labels([[0, 0], [1, 1]]))),
         Case("a batch of two 3x4 images: all 24 pixels count", (two_images_pred, two_images_target)),
-        Case("a 1D tensor of labels (any shape works)", (_labels([0, 1, 1, 2, 0]), _labels([0, 1, 2, 2, 1]))),
-        Case("a single pixel", (_labels([[3]]), _labels([[3]]))),
+        Case("a 1D tensor of labels (any shape works)", (labels([0, 1, 1, 2, 0]), labels([0, 1, 2, 2, 1]))),
+        Case("a single pixel", (labels([[3]]), labels([[3]]))),
     ]
     for i in range(n_random):
         n, height, width, classes = random_int(generator, 1, 3), random_int(generator, 1, 6), random_int(generator, 1, 6), random_int(generator, 2, 4)
@@ -96,6 +80,7 @@ def _accuracy_shape_hint(pred, target) -> str:
 _PIXEL_ACCURACY = Exercise(
     name="pixel_accuracy",
     signature="pixel_accuracy(pred, target)",
+    summary="the fraction of pixels whose label is right, a 0-dim tensor.",
     reference=metrics.pixel_accuracy,
     cases=_accuracy_cases,
     torch_op=lambda pred, target: (pred == target).double().mean(),
@@ -126,11 +111,6 @@ _PIXEL_ACCURACY = Exercise(
 )
 
 
-def pixel_accuracy(student_fn, *, seed: int = 0, n_random: int = 8) -> None:
-    """Check ``pixel_accuracy(pred, target)``: the fraction of pixels whose label is right, a 0-dim tensor."""
-    run_check(_PIXEL_ACCURACY, student_fn, seed=seed, n_random=n_random)
-
-
 # --- Exercise 1.2: intersection over union --------------------------------------------------------------
 
 
@@ -142,10 +122,10 @@ def _iou_cases(generator: torch.Generator, n_random: int) -> list[Case]:
     target[1, 0, 0] = 1
     pred = torch.zeros(2, 4, 4, dtype=torch.int64)
     pred[0, 1:3, 1:3] = 1
-    only_predicted_target = _labels([[0, 0, 0], [0, 1, 1]])
-    only_predicted_pred = _labels([[0, 2, 0], [0, 1, 1]])
-    overlap_target = _labels([[1, 1, 0], [1, 1, 0], [0, 0, 0]])
-    overlap_pred = _labels([[0, 1, 1], [0, 1, 1], [0, 0, 0]])
+    only_predicted_target = labels([[0, 0, 0], [0, 1, 1]])
+    only_predicted_pred = labels([[0, 2, 0], [0, 1, 1]])
+    overlap_target = labels([[1, 1, 0], [1, 1, 0], [0, 0, 0]])
+    overlap_pred = labels([[0, 1, 1], [0, 1, 1], [0, 0, 0]])
     cases = [
         Case("lecture example: 99% sky (a 10x10 image, one bird pixel, predicted all sky)", (sky_pred, sky_target, 2)),
         Case("a third class that appears nowhere has IoU NaN", (sky_pred, sky_target, 3)),
@@ -156,7 +136,7 @@ def _iou_cases(generator: torch.Generator, n_random: int) -> list[Case]:
         Case("two overlapping squares: intersection 2, union 6", (overlap_pred, overlap_target, 2)),
         Case("a class only predicted (false positives only) has IoU 0, not NaN", (only_predicted_pred, only_predicted_target, 3)),
         Case("a perfect prediction", (sky_target, sky_target, 2)),
-        Case("a 1D tensor of labels", (_labels([0, 0, 1, 1]), _labels([0, 1, 1, 1]), 3)),
+        Case("a 1D tensor of labels", (labels([0, 0, 1, 1]), labels([0, 1, 1, 1]), 3)),
     ]
     for i in range(n_random):
         n, height, width = random_int(generator, 1, 3), random_int(generator, 2, 6), random_int(generator, 2, 6)
@@ -216,6 +196,7 @@ _NAN_HINT = (
 _IOU = Exercise(
     name="iou",
     signature="iou(pred, target, num_classes)",
+    summary="per-class IoU over all pixels, Tensor[num_classes], NaN for classes absent from both.",
     reference=metrics.iou,
     cases=_iou_cases,
     torch_op=_iou_by_masks,
@@ -256,11 +237,6 @@ _IOU = Exercise(
     nan_hint=_NAN_HINT,
     delegation_hint="count the intersection and the union of (pred == c) and (target == c) for every class c.",
 )
-
-
-def iou(student_fn, *, seed: int = 0, n_random: int = 8) -> None:
-    """Check ``iou(pred, target, num_classes)``: per-class IoU over all pixels, NaN for absent classes."""
-    run_check(_IOU, student_fn, seed=seed, n_random=n_random)
 
 
 # --- Exercise 2.1: the sliding window -------------------------------------------------------------------
@@ -337,7 +313,7 @@ def _window_sum(channels: int, window: int) -> _WindowClassifier:
 
 
 def _sliding_cases(generator: torch.Generator, n_random: int) -> list[Case]:
-    fixed = _fixed_generator()
+    fixed = fixed_generator(20240)
     cases = [
         Case("lecture example: the sum of every 3x3 window of a 1x3x4 image of ones", (_window_sum(1, 3), torch.ones(1, 3, 4), 3)),
         Case(
@@ -420,6 +396,7 @@ _COPIED_BORDER = (
 _SLIDING = Exercise(
     name="sliding_window_predict",
     signature="sliding_window_predict(classifier, image, window)",
+    summary="the classifier's scores for the window around every pixel, Tensor[K, H, W], from batched windows.",
     reference=ops.sliding_window_predict,
     cases=_sliding_cases,
     torch_op=_sliding_by_conv,
@@ -487,11 +464,6 @@ _SLIDING = Exercise(
 )
 
 
-def sliding_window_predict(student_fn, *, seed: int = 0, n_random: int = 8) -> None:
-    """Check ``sliding_window_predict(classifier, image, window)``: batched windows cut with ``F.unfold``."""
-    run_check(_SLIDING, student_fn, seed=seed, n_random=n_random)
-
-
 # --- Exercise 3.1: a fully connected layer as a convolution ---------------------------------------------
 
 
@@ -514,7 +486,7 @@ def _fc_case(generator: torch.Generator, name: str, shape: tuple, out_features: 
 
 
 def _fc_cases(generator: torch.Generator, n_random: int) -> list[Case]:
-    fixed = _fixed_generator()
+    fixed = fixed_generator(20240)
     cases = [
         _fc_case(fixed, "lecture example: Linear(2 * 3 * 3 -> 4) on 2x3x3 inputs", (2, 3, 3), 4),
         _fc_case(fixed, "a non-square 3x2x4 input, 5 outputs", (3, 2, 4), 5),
@@ -660,6 +632,7 @@ def _bias_off(got: torch.Tensor, expected: torch.Tensor, case: Case) -> bool:
 _FC_TO_CONV = Exercise(
     name="fc_to_conv",
     signature="fc_to_conv(linear, input_shape)",
+    summary="the ``nn.Conv2d`` that slides the Linear over its input (same answers where the input fits).",
     reference=ops.fc_to_conv,
     cases=_fc_cases,
     torch_op=_LinearOnWindows,
@@ -701,11 +674,6 @@ _FC_TO_CONV = Exercise(
 )
 
 
-def fc_to_conv(student_fn, *, seed: int = 0, n_random: int = 8) -> None:
-    """Check ``fc_to_conv(linear, input_shape)``: the returned ``nn.Conv2d`` slides the Linear over its input."""
-    run_check(_FC_TO_CONV, student_fn, seed=seed, n_random=n_random)
-
-
 # --- Exercise 3.2: the receptive field ------------------------------------------------------------------
 
 
@@ -739,26 +707,9 @@ def _as_whole_number(value, case: Case) -> torch.Tensor:
     )
 
 
-def _measured_reach(layers) -> torch.Tensor:
-    """PyTorch's measurement: which inputs reach one output of a 1D conv stack (autograd, all-ones
-    weights), as a bool mask from the first input that does to the last."""
-    all_strides = math.prod(stride for _, stride, _ in layers)
-    length = 1 + sum((kernel - 1) * dilation for kernel, _, dilation in layers) * all_strides + all_strides  # enough
-    with torch.inference_mode(False), torch.enable_grad():  # a notebook may run the check under no_grad
-        x = torch.ones(1, 1, length, dtype=torch.float64, requires_grad=True)
-        y = x
-        for kernel, stride, dilation in layers:
-            weight = torch.ones(1, 1, kernel, dtype=torch.float64)
-            y = F.conv1d(y, weight, stride=stride, dilation=dilation)
-        y[0, 0, 0].backward()
-    reached = x.grad[0, 0] != 0  # all-ones weights: every path adds a positive amount, nothing cancels
-    touched = reached.nonzero()
-    return reached[int(touched.min()) : int(touched.max()) + 1]
-
-
 def _measured_receptive_field(layers) -> int:
     """PyTorch's measurement of the receptive field: the extent of :func:`_measured_reach`."""
-    return len(_measured_reach(layers))
+    return len(measured_reach(layers))
 
 
 def _rf_with(layers, *, use_stride=True, use_dilation=True, jump_first=False, plus_one=True, add_kernel=False):
@@ -776,6 +727,7 @@ def _rf_with(layers, *, use_stride=True, use_dilation=True, jump_first=False, pl
 _RECEPTIVE_FIELD = Exercise(
     name="receptive_field",
     signature="receptive_field(layers)",
+    summary="the receptive field of ``layers = [(kernel, stride, dilation), ...]``, an int.",
     reference=ops.receptive_field,
     cases=_rf_cases,
     torch_op=_measured_receptive_field,
@@ -820,19 +772,14 @@ _RECEPTIVE_FIELD = Exercise(
 )
 
 
-def receptive_field(student_fn, *, seed: int = 0, n_random: int = 8) -> None:
-    """Check ``receptive_field(layers)`` with ``layers = [(kernel, stride, dilation), ...]``: returns an int."""
-    run_check(_RECEPTIVE_FIELD, student_fn, seed=seed, n_random=n_random)
-
-
 # --- Exercise 3.3: the per-pixel cross-entropy ----------------------------------------------------------
 
 
 def _ce_cases(generator: torch.Generator, n_random: int) -> list[Case]:
-    fixed = _fixed_generator()
+    fixed = fixed_generator(20240)
     lecture_logits = torch.tensor([[[[4.0, 0.0]], [[0.0, 0.0]]]])  # [N=1, C=2, H=1, W=2]
     batch_logits = random_tensor(fixed, 2, 3, 2, 4)  # [N=2, C=3, H=2, W=4]
-    batch_target = _labels([[[0, 1, 2, 1], [2, 2, 0, 1]], [[1, 0, 0, 2], [1, 1, 2, 0]]])
+    batch_target = labels([[[0, 1, 2, 1], [2, 2, 0, 1]], [[1, 0, 0, 2], [1, 1, 2, 0]]])
     void_target = batch_target.clone()
     void_target[0, 0, :2] = 255
     void_target[1, 1, 3] = 255
@@ -840,13 +787,13 @@ def _ce_cases(generator: torch.Generator, n_random: int) -> list[Case]:
     cases = [
         Case(
             "lecture example: two pixels, one confidently right (logits 4, 0), one undecided (0, 0)",
-            (lecture_logits, _labels([[[0, 1]]])),
+            (lecture_logits, labels([[[0, 1]]])),
         ),
-        Case("an ignored pixel (target -100) counts neither in the sum nor in the mean", (lecture_logits, _labels([[[0, -100]]]))),
+        Case("an ignored pixel (target -100) counts neither in the sum nor in the mean", (lecture_logits, labels([[[0, -100]]]))),
         Case("a batch of two 2x4 images with 3 classes", (batch_logits, batch_target)),
         Case("ignore_index=255 (void pixels at object boundaries)", (batch_logits, void_target), {"ignore_index": 255}),
-        Case("large logits: one confidently wrong pixel (scores 100 and -100) costs 200", (confident, _labels([[[1]]]))),
-        Case("float64 logits keep their dtype", (random_tensor(fixed, 1, 4, 3, 2, dtype=torch.float64), _labels([[[0, 3], [1, 2], [3, 3]]]))),
+        Case("large logits: one confidently wrong pixel (scores 100 and -100) costs 200", (confident, labels([[[1]]]))),
+        Case("float64 logits keep their dtype", (random_tensor(fixed, 1, 4, 3, 2, dtype=torch.float64), labels([[[0, 3], [1, 2], [3, 3]]]))),
     ]
     for i in range(n_random):
         n, classes, height, width = random_int(generator, 1, 3), random_int(generator, 2, 5), random_int(generator, 1, 4), random_int(generator, 1, 5)
@@ -896,6 +843,7 @@ def _ce_with(logits, target, ignore_index=-100, *, dim=1, probs=False, unstable=
 _PIXEL_CROSS_ENTROPY = Exercise(
     name="pixel_cross_entropy",
     signature="pixel_cross_entropy(logits, target, ignore_index=-100)",
+    summary="the mean per-pixel cross-entropy of logits [N, C, H, W], ignored pixels left out; as ``F.cross_entropy``.",
     reference=losses.pixel_cross_entropy,
     cases=_ce_cases,
     torch_op=lambda logits, target, ignore_index=-100: F.cross_entropy(logits, target, ignore_index=ignore_index),
@@ -961,6 +909,19 @@ _PIXEL_CROSS_ENTROPY = Exercise(
 )
 
 
-def pixel_cross_entropy(student_fn, *, seed: int = 0, n_random: int = 8) -> None:
-    """Check ``pixel_cross_entropy(logits, target, ignore_index=-100)`` against ``F.cross_entropy``."""
-    run_check(_PIXEL_CROSS_ENTROPY, student_fn, seed=seed, n_random=n_random)
+ASSIGNMENT = Assignment(
+    name="fcn",
+    title="from pixels to fully convolutional networks",
+    lectures=(1, 2, 3),
+    exercises=(
+        Graded("1.1", _PIXEL_ACCURACY, points=1),
+        Graded("1.2", _IOU, points=2),
+        Graded("2.1", _SLIDING, points=2),
+        Graded("3.1", _FC_TO_CONV, points=2),
+        Graded("3.2", _RECEPTIVE_FIELD, points=1),
+        Graded("3.3", _PIXEL_CROSS_ENTROPY, points=2),
+    ),
+    namespace=globals(),
+)
+globals().update(ASSIGNMENT.checkers)  # pixel_accuracy, iou, ...: one checker per exercise
+__all__ = ["ASSIGNMENT", *ASSIGNMENT.checkers]

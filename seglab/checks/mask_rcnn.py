@@ -28,8 +28,6 @@ torchvision is imported the first time one of these checkers runs, not by ``impo
 
 from __future__ import annotations
 
-import collections.abc
-import importlib
 import math
 import numbers
 
@@ -38,72 +36,9 @@ import torch
 import torch.nn.functional as F
 
 from seglab import detection
-from seglab.checks._core import ATOL, RTOL, Case, CheckFailed, Exercise, Mistake, random_int, random_tensor, run_check, short
-
-__all__ = [
-    "box_iou",
-    "nms",
-    "roi_align",
-    "mask_head_loss",
-    "average_precision",
-]
-
-
-def _fixed_generator() -> torch.Generator:
-    """The generator of the fixed cases' numbers: the same for every seed (only random cases vary)."""
-    return torch.Generator().manual_seed(20280)
-
-
-def _t(values, dtype=torch.float32) -> torch.Tensor:
-    return torch.tensor(values, dtype=dtype)
-
-
-def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
-    """Same shape and values within the checkers' tolerance."""
-    return a.shape == b.shape and torch.allclose(a.double(), b.double(), RTOL, ATOL)
-
-
-def _tenths(generator: torch.Generator, low: float, high: float) -> float:
-    """A number with one decimal in ``[low, high]`` (readable in messages), from ``generator``."""
-    return random_int(generator, round(low * 10), round(high * 10)) / 10
-
-
-# --- torchvision, imported when a check first runs ----------------------------------------------------
-
-
-def _torchvision_owner(name: str):
-    """The module (or op namespace) ``name``, importing torchvision first."""
-    importlib.import_module("torchvision")  # also registers the C++ operations torch.ops.torchvision.*
-    if name == "torch.ops.torchvision":
-        return torch.ops.torchvision
-    return importlib.import_module(name)
-
-
-class _Forbidden(collections.abc.Sequence):
-    """``Exercise.forbidden``: seglab's triples as they are, torchvision's resolved on first use.
-
-    ``torchvision`` entries are ``(owner name, attribute, label)`` with the owner as a dotted
-    name (``"torchvision.ops.boxes"``, or ``"torch.ops.torchvision"`` for the C++ operations):
-    the first check that needs them imports torchvision, ``import seglab.checks`` does not.
-    """
-
-    def __init__(self, seglab_triples, torchvision_triples):
-        self._seglab = tuple(seglab_triples)
-        self._torchvision = tuple(torchvision_triples)
-        self._resolved = None
-
-    def _triples(self) -> tuple:
-        if self._resolved is None:
-            self._resolved = self._seglab + tuple(
-                (_torchvision_owner(owner), attribute, label) for owner, attribute, label in self._torchvision
-            )
-        return self._resolved
-
-    def __getitem__(self, index):
-        return self._triples()[index]
-
-    def __len__(self) -> int:
-        return len(self._triples())
+from seglab.checks._assignment import Assignment, Graded
+from seglab.checks._cases import fixed_generator, grid, pair, random_int, random_tensor, tenths, tensor
+from seglab.checks._core import ATOL, RTOL, Case, CheckFailed, Exercise, Mistake, close, short
 
 
 # --- Exercise 8.1: intersection over union of boxes ---------------------------------------------------
@@ -111,22 +46,22 @@ class _Forbidden(collections.abc.Sequence):
 
 def _iou_cases(generator: torch.Generator, n_random: int) -> list[Case]:
     cases = [
-        Case("lecture example: [0, 0, 4, 4] and [2, 2, 6, 6] overlap in a 2x2 square, IoU 4 / 28 = 1/7", (_t([[0, 0, 4, 4]]), _t([[2, 2, 6, 6]]))),
-        Case("identical boxes: IoU 1", (_t([[1, 2, 5, 7]]), _t([[1, 2, 5, 7]]))),
-        Case("disjoint along x and along y: both sides of the intersection are negative, clamp each at 0", (_t([[0, 0, 2, 2]]), _t([[5, 5, 8, 9]]))),
-        Case("disjoint along x only: a negative width times a positive height", (_t([[0, 0, 2, 4]]), _t([[3, 1, 5, 3]]))),
-        Case("touching edges: a common side but no common area, IoU 0", (_t([[0, 0, 2, 2]]), _t([[2, 0, 4, 2]]))),
-        Case("nested: a 4x2 box inside a 10x10 box, IoU 8 / 100", (_t([[0, 0, 10, 10]]), _t([[2, 3, 6, 5]]))),
-        Case("a box of zero width (a line) against a box around it: IoU 0", (_t([[1, 1, 1, 5]]), _t([[0, 0, 4, 4]]))),
+        Case("lecture example: [0, 0, 4, 4] and [2, 2, 6, 6] overlap in a 2x2 square, IoU 4 / 28 = 1/7", (tensor([[0, 0, 4, 4]]), tensor([[2, 2, 6, 6]]))),
+        Case("identical boxes: IoU 1", (tensor([[1, 2, 5, 7]]), tensor([[1, 2, 5, 7]]))),
+        Case("disjoint along x and along y: both sides of the intersection are negative, clamp each at 0", (tensor([[0, 0, 2, 2]]), tensor([[5, 5, 8, 9]]))),
+        Case("disjoint along x only: a negative width times a positive height", (tensor([[0, 0, 2, 4]]), tensor([[3, 1, 5, 3]]))),
+        Case("touching edges: a common side but no common area, IoU 0", (tensor([[0, 0, 2, 2]]), tensor([[2, 0, 4, 2]]))),
+        Case("nested: a 4x2 box inside a 10x10 box, IoU 8 / 100", (tensor([[0, 0, 10, 10]]), tensor([[2, 3, 6, 5]]))),
+        Case("a box of zero width (a line) against a box around it: IoU 0", (tensor([[1, 1, 1, 5]]), tensor([[0, 0, 4, 4]]))),
         Case(
             "three boxes against two: the answer is [N, M] = [3, 2], row i for boxes1[i]",
-            (_t([[0, 0, 4, 4], [1.5, 0.5, 6, 3], [5, 5, 9.5, 8]]), _t([[1, 1, 5, 5], [4, 4.5, 8, 8]])),
+            (tensor([[0, 0, 4, 4], [1.5, 0.5, 6, 3], [5, 5, 9.5, 8]]), tensor([[1, 1, 5, 5], [4, 4.5, 8, 8]])),
         ),
-        Case("no boxes in boxes1: an empty [0, 2] answer", (torch.zeros(0, 4), _t([[0, 0, 2, 2], [1, 1, 3, 3]]))),
-        Case("no boxes in boxes2: an empty [2, 0] answer", (_t([[0, 0, 2, 2], [1, 1, 3, 3]]), torch.zeros(0, 4))),
+        Case("no boxes in boxes1: an empty [0, 2] answer", (torch.zeros(0, 4), tensor([[0, 0, 2, 2], [1, 1, 3, 3]]))),
+        Case("no boxes in boxes2: an empty [2, 0] answer", (tensor([[0, 0, 2, 2], [1, 1, 3, 3]]), torch.zeros(0, 4))),
         Case(
             "integer pixel boxes (int64): the IoU is still a fraction",
-            (_t([[0, 0, 3, 2], [2, 1, 6, 5]], torch.int64), _t([[1, 0, 4, 3], [0, 0, 3, 2]], torch.int64)),
+            (tensor([[0, 0, 3, 2], [2, 1, 6, 5]], torch.int64), tensor([[1, 0, 4, 3], [0, 0, 3, 2]], torch.int64)),
         ),
     ]
     for i in range(n_random):
@@ -139,9 +74,9 @@ def _iou_cases(generator: torch.Generator, n_random: int) -> list[Case]:
                     x1, y1 = random_int(generator, 0, 10), random_int(generator, 0, 10)
                     rows.append([x1, y1, x1 + random_int(generator, 1, 6), y1 + random_int(generator, 1, 6)])
                 else:
-                    x1, y1 = _tenths(generator, 0, 10), _tenths(generator, 0, 10)
-                    rows.append([x1, y1, round(x1 + _tenths(generator, 0.5, 6), 1), round(y1 + _tenths(generator, 0.5, 6), 1)])
-            return _t(rows, torch.int64 if integer else torch.float32)
+                    x1, y1 = tenths(generator, 0, 10), tenths(generator, 0, 10)
+                    rows.append([x1, y1, round(x1 + tenths(generator, 0.5, 6), 1), round(y1 + tenths(generator, 0.5, 6), 1)])
+            return tensor(rows, torch.int64 if integer else torch.float32)
 
         n, m = random_int(generator, 1, 4), random_int(generator, 1, 4)
         cases.append(Case(f"random {i + 1}: {n} boxes against {m}{' (integer)' if integer else ''}", (boxes(n), boxes(m))))
@@ -177,7 +112,7 @@ def _iou_with(boxes1, boxes2, *, xywh=False, clamp="sides", plus_one=0.0, subtra
 
 def _unclamped(got: torch.Tensor, expected: torch.Tensor, case: Case) -> bool:
     """No clamp at all, or a clamp of the area only (which a box apart along both axes defeats)."""
-    return any(_same(got, _iou_with(*case.args, clamp=clamp)) for clamp in ("none", "product"))
+    return any(close(got, _iou_with(*case.args, clamp=clamp)) for clamp in ("none", "product"))
 
 
 def _torchvision_box_iou(boxes1, boxes2):
@@ -190,17 +125,16 @@ def _torchvision_box_iou(boxes1, boxes2):
 _BOX_IOU = Exercise(
     name="box_iou",
     signature="box_iou(boxes1, boxes2)",
+    summary="Tensor[N, M], the IoU of every pair of xyxy boxes; as ``torchvision.ops.box_iou``.",
     reference=detection.box_iou,
     cases=_iou_cases,
     torch_op=_torchvision_box_iou,
-    forbidden=_Forbidden(
-        [(detection, "box_iou", "seglab.detection.box_iou")],
-        [
-            ("torchvision.ops", "box_iou", "torchvision.ops.box_iou"),
-            ("torchvision.ops.boxes", "box_iou", "torchvision.ops.boxes.box_iou"),
-            ("torchvision.ops.boxes", "_box_inter_union", "torchvision.ops.boxes._box_inter_union"),
-        ],
-    ),
+    forbidden=[
+        (detection, "box_iou", "seglab.detection.box_iou"),
+        ("torchvision.ops", "box_iou", "torchvision.ops.box_iou"),
+        ("torchvision.ops.boxes", "box_iou", "torchvision.ops.boxes.box_iou"),
+        ("torchvision.ops.boxes", "_box_inter_union", "torchvision.ops.boxes._box_inter_union"),
+    ],
     mistakes=[
         Mistake(
             "xywh vs xyxy: the boxes were read as (x, y, width, height), but they are (x1, y1, x2, y2), "
@@ -245,34 +179,29 @@ _BOX_IOU = Exercise(
 )
 
 
-def box_iou(student_fn, *, seed: int = 0, n_random: int = 8) -> None:
-    """Check ``box_iou(boxes1, boxes2)`` -> Tensor[N, M] against the reference and ``torchvision.ops.box_iou``."""
-    run_check(_BOX_IOU, student_fn, seed=seed, n_random=n_random)
-
-
 # --- Exercise 8.2: non-maximum suppression ------------------------------------------------------------
 
 
 def _nms_cases(generator: torch.Generator, n_random: int) -> list[Case]:
-    lecture_boxes = _t([[20, 20, 30, 30], [0, 0, 10, 10], [1, 1, 11, 11], [21, 20, 31, 30], [40, 0, 50, 10]])
-    chain = _t([[0, 0, 10, 10], [3, 0, 13, 10], [6, 0, 16, 10]])  # IoU(A, B) = IoU(B, C) = 7/13, IoU(A, C) = 1/4
+    lecture_boxes = tensor([[20, 20, 30, 30], [0, 0, 10, 10], [1, 1, 11, 11], [21, 20, 31, 30], [40, 0, 50, 10]])
+    chain = tensor([[0, 0, 10, 10], [3, 0, 13, 10], [6, 0, 16, 10]])  # IoU(A, B) = IoU(B, C) = 7/13, IoU(A, C) = 1/4
     cases = [
         Case(
             "lecture example: two objects with two detections each, and one alone; threshold 0.5",
-            (lecture_boxes, _t([0.7, 0.9, 0.8, 0.95, 0.3]), 0.5),
+            (lecture_boxes, tensor([0.7, 0.9, 0.8, 0.95, 0.3]), 0.5),
         ),
-        Case("IoU exactly at the threshold, 16 / 32 = 0.5: both boxes are kept (only IoU > 0.5 suppresses)", (_t([[0, 0, 6, 4], [2, 0, 8, 4]]), _t([0.9, 0.8]), 0.5)),
+        Case("IoU exactly at the threshold, 16 / 32 = 0.5: both boxes are kept (only IoU > 0.5 suppresses)", (tensor([[0, 0, 6, 4], [2, 0, 8, 4]]), tensor([0.9, 0.8]), 0.5)),
         Case(
             "a chain A > B > C: B overlaps A and C, C does not overlap A; B is suppressed by A, so C is kept",
-            (chain, _t([0.9, 0.8, 0.7]), 0.5),
+            (chain, tensor([0.9, 0.8, 0.7]), 0.5),
         ),
-        Case("threshold 0: any overlap suppresses, boxes that only touch do not", (_t([[0, 0, 2, 2], [2, 0, 4, 2], [1, 0, 3, 2]]), _t([0.9, 0.8, 0.5]), 0.0)),
-        Case("threshold 1: nothing is suppressed, not even a duplicate (IoU 1 is not > 1)", (_t([[0, 0, 4, 4], [0, 0, 4, 4], [1, 1, 5, 5]]), _t([0.2, 0.7, 0.4]), 1.0)),
-        Case("one box is always kept", (_t([[3, 2, 7, 9]]), _t([0.1]), 0.5)),
+        Case("threshold 0: any overlap suppresses, boxes that only touch do not", (tensor([[0, 0, 2, 2], [2, 0, 4, 2], [1, 0, 3, 2]]), tensor([0.9, 0.8, 0.5]), 0.0)),
+        Case("threshold 1: nothing is suppressed, not even a duplicate (IoU 1 is not > 1)", (tensor([[0, 0, 4, 4], [0, 0, 4, 4], [1, 1, 5, 5]]), tensor([0.2, 0.7, 0.4]), 1.0)),
+        Case("one box is always kept", (tensor([[3, 2, 7, 9]]), tensor([0.1]), 0.5)),
         Case("no boxes: an empty int64 tensor", (torch.zeros(0, 4), torch.zeros(0), 0.5)),
         Case(
             "float64 boxes and scores, threshold 0.3",
-            (_t([[0, 0, 5, 5], [1, 1, 6, 6], [4, 4, 9, 9], [0.5, 0, 5, 5.5]], torch.float64), _t([0.5, 0.6, 0.9, 0.8], torch.float64), 0.3),
+            (tensor([[0, 0, 5, 5], [1, 1, 6, 6], [4, 4, 9, 9], [0.5, 0, 5, 5.5]], torch.float64), tensor([0.5, 0.6, 0.9, 0.8], torch.float64), 0.3),
         ),
     ]
     for i in range(n_random):
@@ -282,11 +211,11 @@ def _nms_cases(generator: torch.Generator, n_random: int) -> list[Case]:
         while True:  # until no IoU is near the threshold (float32 and float64 would round differently)
             rows = []
             for _ in range(n - 3 if chain else n):
-                x1, y1 = _tenths(generator, 0, 12), _tenths(generator, 0, 12)
-                rows.append([x1, y1, round(x1 + _tenths(generator, 1, 8), 1), round(y1 + _tenths(generator, 1, 8), 1)])
+                x1, y1 = tenths(generator, 0, 12), tenths(generator, 0, 12)
+                rows.append([x1, y1, round(x1 + tenths(generator, 1, 8), 1), round(y1 + tenths(generator, 1, 8), 1)])
             if chain:
                 rows += _chain(generator, threshold)
-            boxes = _t(rows)
+            boxes = tensor(rows)
             iou = detection.box_iou(boxes.double(), boxes.double())  # [n, n]
             if not bool(((iou - threshold).abs() < 1e-4).any()):
                 break
@@ -301,8 +230,8 @@ def _nms_cases(generator: torch.Generator, n_random: int) -> list[Case]:
 def _chain(generator: torch.Generator, threshold: float) -> list[list[float]]:
     """Boxes A, B, C of one size, each shifted right of the last: IoU(A, B) = IoU(B, C) > threshold,
     IoU(A, C) < threshold. (Shifting a w-wide box by s gives IoU (w - s) / (w + s).)"""
-    x1, y1 = _tenths(generator, 14, 20), _tenths(generator, 0, 12)
-    w, h = _tenths(generator, 4, 8), _tenths(generator, 2, 8)
+    x1, y1 = tenths(generator, 14, 20), tenths(generator, 0, 12)
+    w, h = tenths(generator, 4, 8), tenths(generator, 2, 8)
     largest = w * (1 - threshold) / (1 + threshold)  # the shift at which the IoU is the threshold
     shift = round(largest * 0.75, 1)  # between largest / 2 and largest: B overlaps A, C does not (enough)
     return [[round(x1 + k * shift, 1), y1, round(x1 + k * shift + w, 1), round(y1 + h, 1)] for k in range(3)]
@@ -335,7 +264,7 @@ def _nms_with(boxes, scores, iou_threshold, *, strict=True, ascending=False, by_
 
 def _ascending(got: torch.Tensor, expected: torch.Tensor, case: Case) -> bool:
     """Visited from the lowest score up, or the right boxes listed lowest score first."""
-    return _same(got, _nms_with(*case.args, ascending=True)) or _same(got, _nms_with(*case.args, listed="reversed"))
+    return close(got, _nms_with(*case.args, ascending=True)) or close(got, _nms_with(*case.args, listed="reversed"))
 
 
 def _kept_indices(value, case: Case):
@@ -380,19 +309,18 @@ def _torchvision_nms(boxes, scores, iou_threshold):
 _NMS = Exercise(
     name="nms",
     signature="nms(boxes, scores, iou_threshold)",
+    summary="int64 Tensor[K], the kept boxes' indices by decreasing score; as ``torchvision.ops.nms``.",
     reference=detection.nms,
     cases=_nms_cases,
     torch_op=_torchvision_nms,
-    forbidden=_Forbidden(
-        [(detection, "nms", "seglab.detection.nms")],
-        [
-            ("torchvision.ops", "nms", "torchvision.ops.nms"),
-            ("torchvision.ops", "batched_nms", "torchvision.ops.batched_nms"),
-            ("torchvision.ops.boxes", "nms", "torchvision.ops.boxes.nms"),
-            ("torchvision.ops.boxes", "batched_nms", "torchvision.ops.boxes.batched_nms"),
-            ("torch.ops.torchvision", "nms", "torch.ops.torchvision.nms"),
-        ],
-    ),
+    forbidden=[
+        (detection, "nms", "seglab.detection.nms"),
+        ("torchvision.ops", "nms", "torchvision.ops.nms"),
+        ("torchvision.ops", "batched_nms", "torchvision.ops.batched_nms"),
+        ("torchvision.ops.boxes", "nms", "torchvision.ops.boxes.nms"),
+        ("torchvision.ops.boxes", "batched_nms", "torchvision.ops.boxes.batched_nms"),
+        ("torch.ops.torchvision", "nms", "torch.ops.torchvision.nms"),
+    ],
     mistakes=[
         Mistake(
             "a box whose IoU with a kept box EQUALS the threshold was suppressed: only IoU strictly "
@@ -437,87 +365,73 @@ _NMS = Exercise(
 )
 
 
-def nms(student_fn, *, seed: int = 0, n_random: int = 8) -> None:
-    """Check ``nms(boxes, scores, iou_threshold)`` -> int64 Tensor[K] against the reference and ``torchvision.ops.nms``."""
-    run_check(_NMS, student_fn, seed=seed, n_random=n_random)
-
-
 # --- Exercise 8.3: RoIAlign ---------------------------------------------------------------------------
 
 
-def _grid(*shape: int) -> torch.Tensor:
-    """``0, 1, 2, ...`` in the given shape, as float32: ``x[0, 0, r, q] = W r + q``, a linear map."""
-    return torch.arange(math.prod(shape), dtype=torch.float32).reshape(shape)
-
-
-def _pair(value) -> tuple[int, int]:
-    return (value, value) if isinstance(value, int) else (value[0], value[1])
-
-
 def _roi_cases(generator: torch.Generator, n_random: int) -> list[Case]:
-    fixed = _fixed_generator()
-    docstring_box = _t([[0, 2, 2, 8, 8]])  # [K=1, 5]: image 0, then x1, y1, x2, y2
+    fixed = fixed_generator(20280)
+    docstring_box = tensor([[0, 2, 2, 8, 8]])  # [K=1, 5]: image 0, then x1, y1, x2, y2
     cases = [
         Case(
             "lecture example: the box (0, 0, 3, 3) on the map 6 y + x, 2x2 bins of 1.5 pixels, 2x2 points each",
-            (_grid(1, 1, 6, 6), [_t([[0, 0, 3, 3]])], 2),
+            (grid(1, 1, 6, 6), [tensor([[0, 0, 3, 3]])], 2),
         ),
         Case(
             "spatial_scale 0.5: the box (2, 2, 8, 8) on an image twice the map's size is (1, 1, 4, 4) on the map",
-            (_grid(1, 1, 6, 6), docstring_box, 1),
+            (grid(1, 1, 6, 6), docstring_box, 1),
             {"spatial_scale": 0.5, "sampling_ratio": 1},
         ),
         Case(
             "aligned=True: the same box, every coordinate shifted by half a pixel, samples the centre of pixel (2, 2)",
-            (_grid(1, 1, 6, 6), docstring_box, 1),
+            (grid(1, 1, 6, 6), docstring_box, 1),
             {"spatial_scale": 0.5, "sampling_ratio": 1, "aligned": True},
         ),
         Case(
             "fractional box coordinates are not rounded (RoIPool would round (1.3, 0.6, 5.7, 4.4) to (1, 1, 6, 4))",
-            (random_tensor(fixed, 1, 1, 8, 8), [_t([[1.3, 0.6, 5.7, 4.4]])], 2),
+            (random_tensor(fixed, 1, 1, 8, 8), [tensor([[1.3, 0.6, 5.7, 4.4]])], 2),
             {"sampling_ratio": 2},
         ),
         Case(
             "adaptive sampling: a box 7 pixels tall in 2 bins takes ceil(3.5) = 4 points per bin along y, "
             "5 wide in 2 bins ceil(2.5) = 3 along x",
-            (random_tensor(fixed, 1, 1, 10, 10), [_t([[1, 1.5, 6, 8.5]])], 2),
+            (random_tensor(fixed, 1, 1, 10, 10), [tensor([[1, 1.5, 6, 8.5]])], 2),
         ),
         Case(
             "a box thinner than a pixel with aligned=False: its width 0.3 counts as 1",
-            (random_tensor(fixed, 1, 2, 6, 6), [_t([[2.2, 1, 2.5, 4]])], 2),
+            (random_tensor(fixed, 1, 2, 6, 6), [tensor([[2.2, 1, 2.5, 4]])], 2),
         ),
         Case(
             "a box thinner than a pixel with aligned=True: no minimum size, the 0.4-pixel width is cut into 2 bins",
-            (random_tensor(fixed, 1, 1, 6, 6), [_t([[1.2, 1, 1.6, 4.6]])], 2),
+            (random_tensor(fixed, 1, 1, 6, 6), [tensor([[1.2, 1, 1.6, 4.6]])], 2),
             {"aligned": True},
         ),
         Case(
             "a box partly outside the map: points up to one pixel outside read the border, farther ones read 0",
-            (random_tensor(fixed, 1, 1, 6, 6), [_t([[-3, -1.5, 3, 4]])], 3),
+            (random_tensor(fixed, 1, 1, 6, 6), [tensor([[-3, -1.5, 3, 4]])], 3),
             {"sampling_ratio": 2},
         ),
         Case(
             "two images, boxes as a Tensor[K, 5] with the image's index first, output_size (2, 3)",
-            (random_tensor(fixed, 2, 2, 5, 6), _t([[1, 0.5, 0.5, 4, 3], [0, 1, 1, 5.5, 4.5], [1, 2, 0, 5.5, 4.5]]), (2, 3)),
+            (random_tensor(fixed, 2, 2, 5, 6), tensor([[1, 0.5, 0.5, 4, 3], [0, 1, 1, 5.5, 4.5], [1, 2, 0, 5.5, 4.5]]), (2, 3)),
         ),
         Case(
             "a list of boxes per image: two boxes on image 0, none on image 1",
-            (random_tensor(fixed, 2, 1, 6, 6), [_t([[0.5, 1, 4, 5.5], [2, 2.5, 5.5, 3.5]]), torch.zeros(0, 4)], 2),
+            (random_tensor(fixed, 2, 1, 6, 6), [tensor([[0.5, 1, 4, 5.5], [2, 2.5, 5.5, 3.5]]), torch.zeros(0, 4)], 2),
         ),
         Case(
             "output_size (3, 2): 3 rows of bins, 2 columns, sampling_ratio 3",
-            (random_tensor(fixed, 1, 1, 7, 7), [_t([[0.5, 0.8, 5.5, 6.2]])], (3, 2)),
+            (random_tensor(fixed, 1, 1, 7, 7), [tensor([[0.5, 0.8, 5.5, 6.2]])], (3, 2)),
             {"sampling_ratio": 3},
         ),
         Case(
             "spatial_scale 0.25 and aligned=True (a stride-4 backbone)",
-            (random_tensor(fixed, 1, 2, 5, 5), [_t([[2, 3, 14, 10], [6.4, 1.2, 12, 17.6]])], 2),
+            (random_tensor(fixed, 1, 2, 5, 5), [tensor([[2, 3, 14, 10], [6.4, 1.2, 12, 17.6]])], 2),
             {"spatial_scale": 0.25, "aligned": True},
         ),
         Case("no boxes: an empty output [0, C, 2, 2]", (random_tensor(fixed, 1, 2, 4, 4), torch.zeros(0, 5), 2)),
         Case(
             "float64 input keeps its dtype",
-            (random_tensor(fixed, 1, 1, 5, 5, dtype=torch.float64), [_t([[0.7, 0.2, 3.9, 4.5]], torch.float64)], 2),
+            (random_tensor(fixed, 1, 1, 5, 5, dtype=torch.float64), [tensor([[0.7, 0.2, 3.9, 4.5]], torch.float64)], 2),
             {"aligned": True},
         ),
     ]
@@ -531,10 +445,10 @@ def _roi_cases(generator: torch.Generator, n_random: int) -> list[Case]:
         while True:  # until float32 and float64 agree on every box (see _fragile)
             rows = []
             for _ in range(count):
-                x1, y1 = _tenths(generator, -1.5, width - 1), _tenths(generator, -1.5, height - 1)  # on the map
-                x2, y2 = x1 + _tenths(generator, 0.2, 5), y1 + _tenths(generator, 0.2, 5)
+                x1, y1 = tenths(generator, -1.5, width - 1), tenths(generator, -1.5, height - 1)  # on the map
+                x2, y2 = x1 + tenths(generator, 0.2, 5), y1 + tenths(generator, 0.2, 5)
                 rows.append([random_int(generator, 0, n - 1)] + [round(c / scale, 2) for c in (x1, y1, x2, y2)])  # on the image
-            boxes = _t(rows)  # [K, 5]
+            boxes = tensor(rows)  # [K, 5]
             if not _fragile((height, width), boxes, output_size, **kwargs):
                 break
         if i % 2:
@@ -558,7 +472,7 @@ def _fragile(size, boxes, output_size, spatial_scale=1.0, sampling_ratio=-1, ali
         roi = corners[2:] - corners[:2]  # [2]: (roi_w, roi_h)
         if not aligned:
             roi = roi.clamp(min=1.0)
-        ratios = roi / torch.tensor(_pair(output_size)[::-1], dtype=torch.float64)  # [2]: per bin, x then y
+        ratios = roi / torch.tensor(pair(output_size)[::-1], dtype=torch.float64)  # [2]: per bin, x then y
         if sampling_ratio <= 0 and bool(((ratios - ratios.round()).abs() < 1e-4).any()):
             return True
         points = detection.roi_align_sampling_points(box, output_size, spatial_scale, sampling_ratio, aligned)  # [..., 2]
@@ -595,7 +509,7 @@ def _roi_align_with(
     """
     x = input.double()
     rois = detection._as_rois(boxes, x.shape[0])  # [K, 5]
-    out_h, out_w = _pair(output_size)
+    out_h, out_w = pair(output_size)
     offset = (0.5 if aligned else 0.0) if shift is None else shift
     clamp = (not aligned) if min_size is None else min_size
     if transposed:
@@ -648,29 +562,29 @@ def _half_pixel(got: torch.Tensor, expected: torch.Tensor, case: Case) -> bool:
     flipped = dict(case.kwargs, aligned=not _aligned_flag(case))
     candidates = _roi_variants(case, shift=[0.0 if _aligned_flag(case) else 0.5])
     candidates.append(_roi_align_with(*case.args, **flipped))
-    return any(_same(got, c) for c in candidates)
+    return any(close(got, c) for c in candidates)
 
 
 def _quantised(got: torch.Tensor, expected: torch.Tensor, case: Case) -> bool:
     """The scaled corners rounded (Python's half to even, or half up), floored or truncated."""
     snaps = [round, lambda v: math.floor(v + 0.5), math.floor, int]
-    return any(_same(got, c) for c in _roi_variants(case, snap=snaps))
+    return any(close(got, c) for c in _roi_variants(case, snap=snaps))
 
 
 def _too_few_points(got: torch.Tensor, expected: torch.Tensor, case: Case) -> bool:
     if case.kwargs.get("sampling_ratio", -1) > 0:
         return False
     rules = [lambda v: 1, math.floor, lambda v: max(math.floor(v), 1), round]
-    return any(_same(got, c) for c in _roi_variants(case, points=rules))
+    return any(close(got, c) for c in _roi_variants(case, points=rules))
 
 
 def _minimum_size(got: torch.Tensor, expected: torch.Tensor, case: Case) -> bool:
-    return any(_same(got, c) for c in _roi_variants(case, min_size=[_aligned_flag(case)]))
+    return any(close(got, c) for c in _roi_variants(case, min_size=[_aligned_flag(case)]))
 
 
 def _x_and_y_swapped(got: torch.Tensor, expected: torch.Tensor, case: Case) -> bool:
     candidates = _roi_variants(case, transposed=[True]) + _roi_variants(case, boxes_yx=[True])
-    return any(_same(got, c) for c in candidates)
+    return any(close(got, c) for c in candidates)
 
 
 def _torchvision_roi_align(input, boxes, output_size, spatial_scale=1.0, sampling_ratio=-1, aligned=False):
@@ -682,7 +596,7 @@ def _torchvision_roi_align(input, boxes, output_size, spatial_scale=1.0, samplin
 
 
 def _roi_shape_hint(input, boxes, output_size, spatial_scale=1.0, sampling_ratio=-1, aligned=False) -> str:
-    out_h, out_w = _pair(output_size)
+    out_h, out_w = pair(output_size)
     count = len(boxes) if isinstance(boxes, torch.Tensor) else sum(len(b) for b in boxes)
     return (
         f"one window per box, one channel per input channel: [K, C, out_h, out_w] = [{count}, {input.shape[1]}, "
@@ -694,24 +608,21 @@ def _roi_shape_hint(input, boxes, output_size, spatial_scale=1.0, sampling_ratio
 _ROI_ALIGN = Exercise(
     name="roi_align",
     signature="roi_align(input, boxes, output_size, spatial_scale=1.0, sampling_ratio=-1, aligned=False)",
+    summary="Tensor[K, C, out_h, out_w], bilinear samples averaged in each bin; as ``torchvision.ops.roi_align``.",
     reference=detection.roi_align,
     cases=_roi_cases,
     torch_op=_torchvision_roi_align,
-    forbidden=_Forbidden(
-        [
-            (detection, "roi_align", "seglab.detection.roi_align"),
-            (detection, "roi_align_sampling_points", "seglab.detection.roi_align_sampling_points"),
-            (detection, "_sampling_points", "seglab.detection._sampling_points"),
-            (detection, "_bilinear_sample", "seglab.detection._bilinear_sample"),
-        ],
-        [
-            ("torchvision.ops", "roi_align", "torchvision.ops.roi_align"),
-            ("torchvision.ops.roi_align", "roi_align", "torchvision.ops.roi_align"),
-            ("torchvision.ops.roi_align", "_roi_align", "torchvision.ops.roi_align._roi_align"),
-            ("torchvision.ops.poolers", "roi_align", "torchvision.ops.MultiScaleRoIAlign"),
-            ("torch.ops.torchvision", "roi_align", "torch.ops.torchvision.roi_align"),
-        ],
-    ),
+    forbidden=[
+        (detection, "roi_align", "seglab.detection.roi_align"),
+        (detection, "roi_align_sampling_points", "seglab.detection.roi_align_sampling_points"),
+        (detection, "_sampling_points", "seglab.detection._sampling_points"),
+        (detection, "_bilinear_sample", "seglab.detection._bilinear_sample"),
+        ("torchvision.ops", "roi_align", "torchvision.ops.roi_align"),
+        ("torchvision.ops.roi_align", "roi_align", "torchvision.ops.roi_align"),
+        ("torchvision.ops.roi_align", "_roi_align", "torchvision.ops.roi_align._roi_align"),
+        ("torchvision.ops.poolers", "roi_align", "torchvision.ops.MultiScaleRoIAlign"),
+        ("torch.ops.torchvision", "roi_align", "torch.ops.torchvision.roi_align"),
+    ],
     mistakes=[
         Mistake(
             "aligned=True shifts every coordinate by half a pixel: x1 * spatial_scale - 0.5 (and y1, x2, y2 "
@@ -767,44 +678,39 @@ _ROI_ALIGN = Exercise(
 )
 
 
-def roi_align(student_fn, *, seed: int = 0, n_random: int = 8) -> None:
-    """Check ``roi_align(input, boxes, output_size, ...)`` -> Tensor[K, C, out_h, out_w] against ``torchvision.ops.roi_align``."""
-    run_check(_ROI_ALIGN, student_fn, seed=seed, n_random=n_random)
-
-
 # --- Exercise 8.4: the mask head's loss ---------------------------------------------------------------
 
 
 def _mask_loss_cases(generator: torch.Generator, n_random: int) -> list[Case]:
-    fixed = _fixed_generator()
-    lecture_logits = _t(
+    fixed = fixed_generator(20280)
+    lecture_logits = tensor(
         [
             [[[9, -9]], [[2, 0]], [[-9, 9]]],  # RoI 0, class 1: only its channel 1, (2, 0), counts
             [[[9, 9]], [[-9, -9]], [[-1, 3]]],  # RoI 1, class 2: only its channel 2, (-1, 3), counts
         ]
     )  # [K=2, C=3, 1, 2]
     large = torch.zeros(1, 2, 2, 2)
-    large[0, 0] = _t([[3, -2], [1, 4]])  # the background's mask, which does not count
-    large[0, 1] = _t([[100, -100], [120, -120]])  # the mask of class 1, the RoI's class
+    large[0, 0] = tensor([[3, -2], [1, 4]])  # the background's mask, which does not count
+    large[0, 1] = tensor([[100, -100], [120, -120]])  # the mask of class 1, the RoI's class
     quarters = torch.tensor([[[0.0, 0.25], [0.5, 1.0]], [[1.0, 0.75], [0.25, 0.0]]])  # [2, 2, 2]: a resized mask's border
     cases = [
         Case(
             "lecture example: two RoIs of classes 1 and 2, 3 classes, 1x2 masks; only channel labels[k] of RoI k counts",
-            (lecture_logits, _t([1, 2], torch.int64), _t([[[1, 0]], [[0, 1]]])),
+            (lecture_logits, tensor([1, 2], torch.int64), tensor([[[1, 0]], [[0, 1]]])),
         ),
         Case(
             "large logits (+-100, +-120): the loss must use a stable log-sigmoid (the mean is (0 + 0 + 120 + 120) / 4 = 60)",
-            (large, _t([1], torch.int64), _t([[[1, 0], [0, 1]]])),
+            (large, tensor([1], torch.int64), tensor([[[1, 0], [0, 1]]])),
         ),
-        Case("fractional targets (the border of a resized mask): 0.25, 0.5, 0.75 are allowed", (random_tensor(fixed, 2, 2, 2, 2) * 2, _t([1, 1], torch.int64), quarters)),
+        Case("fractional targets (the border of a resized mask): 0.25, 0.5, 0.75 are allowed", (random_tensor(fixed, 2, 2, 2, 2) * 2, tensor([1, 1], torch.int64), quarters)),
         Case(
             "four RoIs, four classes, 3x3 masks",
-            (random_tensor(fixed, 4, 4, 3, 3) * 2, _t([3, 1, 2, 1], torch.int64), (torch.rand(4, 3, 3, generator=fixed) > 0.5).float()),
+            (random_tensor(fixed, 4, 4, 3, 3) * 2, tensor([3, 1, 2, 1], torch.int64), (torch.rand(4, 3, 3, generator=fixed) > 0.5).float()),
         ),
         Case("K = 0, no positive RoI: the loss is 0 (torchvision returns mask_logits.sum() * 0)", (torch.zeros(0, 3, 2, 2), torch.zeros(0, dtype=torch.int64), torch.zeros(0, 2, 2))),
         Case(
             "float64 logits keep their dtype",
-            (random_tensor(fixed, 2, 3, 2, 2, dtype=torch.float64), _t([2, 1], torch.int64), _t([[[1, 1], [0, 0]], [[0, 1], [0, 1]]], torch.float64)),
+            (random_tensor(fixed, 2, 3, 2, 2, dtype=torch.float64), tensor([2, 1], torch.int64), tensor([[[1, 1], [0, 0]], [[0, 1], [0, 1]]], torch.float64)),
         ),
     ]
     for i in range(n_random):
@@ -841,7 +747,7 @@ def _every_class(got: torch.Tensor, expected: torch.Tensor, case: Case) -> bool:
     """Every class's mask against the target: the mean over K * C * M * M, or the classes summed."""
     mask_logits, labels, mask_targets = case.args
     per_pixel = _bce(mask_logits, mask_targets[:, None].expand_as(mask_logits), reduction="none")  # [K, C, M, M]
-    return _same(got, per_pixel.mean()) or _same(got, per_pixel.sum(dim=1).mean())
+    return close(got, per_pixel.mean()) or close(got, per_pixel.sum(dim=1).mean())
 
 
 def _softmax_over_classes(got: torch.Tensor, expected: torch.Tensor, case: Case) -> bool:
@@ -855,7 +761,7 @@ def _softmax_over_classes(got: torch.Tensor, expected: torch.Tensor, case: Case)
     if bool(((y == 0) | (y == 1)).all()):
         pixel_classes = (y > 0.5).long() * labels[:, None, None]  # [K, M, M]: the RoI's class or background
         candidates.append(F.cross_entropy(mask_logits, pixel_classes))
-    return any(_same(got, c) for c in candidates)
+    return any(close(got, c) for c in candidates)
 
 
 def _unstable(got: torch.Tensor, expected: torch.Tensor, case: Case) -> bool:
@@ -874,7 +780,7 @@ def _unstable(got: torch.Tensor, expected: torch.Tensor, case: Case) -> bool:
     for eps in (1e-6, 1e-7, 1e-8, 1e-10, 1e-12):
         candidates.append(-(y * torch.log(p + eps) + (1 - y) * torch.log(1 - p + eps)).mean())
         candidates.append(-(y * torch.log(p.clamp(eps, 1 - eps)) + (1 - y) * torch.log((1 - p).clamp(eps, 1 - eps))).mean())
-    return any(_same(got, c) for c in candidates if bool(torch.isfinite(c)))
+    return any(close(got, c) for c in candidates if bool(torch.isfinite(c)))
 
 
 def _empty_mean(got: torch.Tensor, expected: torch.Tensor, case: Case) -> bool:
@@ -884,13 +790,14 @@ def _empty_mean(got: torch.Tensor, expected: torch.Tensor, case: Case) -> bool:
 _MASK_HEAD_LOSS = Exercise(
     name="mask_head_loss",
     signature="mask_head_loss(mask_logits, labels, mask_targets)",
+    summary="the binary cross-entropy of each RoI's mask for its own class, a 0-dim tensor.",
     reference=detection.mask_head_loss,
     cases=_mask_loss_cases,
     torch_op=_torch_mask_loss,
-    forbidden=_Forbidden(
-        [(detection, "mask_head_loss", "seglab.detection.mask_head_loss")],
-        [("torchvision.models.detection.roi_heads", "maskrcnn_loss", "torchvision.models.detection.roi_heads.maskrcnn_loss")],
-    ),
+    forbidden=[
+        (detection, "mask_head_loss", "seglab.detection.mask_head_loss"),
+        ("torchvision.models.detection.roi_heads", "maskrcnn_loss", "torchvision.models.detection.roi_heads.maskrcnn_loss"),
+    ],
     mistakes=[
         Mistake(
             "with K = 0 (no positive RoI) the mean over no pixels is NaN; the loss is then 0: return "
@@ -940,11 +847,6 @@ _MASK_HEAD_LOSS = Exercise(
 )
 
 
-def mask_head_loss(student_fn, *, seed: int = 0, n_random: int = 8) -> None:
-    """Check ``mask_head_loss(mask_logits, labels, mask_targets)``: the BCE on each RoI's own class mask."""
-    run_check(_MASK_HEAD_LOSS, student_fn, seed=seed, n_random=n_random)
-
-
 # --- Exercise 8.5: average precision ------------------------------------------------------------------
 
 
@@ -954,7 +856,7 @@ def _flags(text: str) -> torch.Tensor:
 
 
 def _ap_cases(generator: torch.Generator, n_random: int) -> list[Case]:
-    lecture_scores, lecture_tp = _t([0.9, 0.8, 0.7, 0.6, 0.5]), _flags("TFTTF")
+    lecture_scores, lecture_tp = tensor([0.9, 0.8, 0.7, 0.6, 0.5]), _flags("TFTTF")
     shuffled = [3, 0, 4, 1, 2]  # the lecture's detections in another order
     cases = [
         Case(
@@ -964,20 +866,20 @@ def _ap_cases(generator: torch.Generator, n_random: int) -> list[Case]:
         Case("lecture example, all-point: AP = (1 + 3/4 + 3/4) / 4 = 0.625", (lecture_scores, lecture_tp, 4), {"method": "all"}),
         Case(
             "recall exactly 3/10 reaches the level 0.3 (np.arange(0, 1.1, 0.1) holds 0.30000000000000004)",
-            (_t([0.9, 0.8, 0.7, 0.6]), _flags("TTTF"), 10),
+            (tensor([0.9, 0.8, 0.7, 0.6]), _flags("TTTF"), 10),
             {"method": "11point"},
         ),
         Case("the lecture's detections in another order: sort by score first", (lecture_scores[shuffled], lecture_tp[shuffled], 4)),
         Case("the same, all-point", (lecture_scores[shuffled], lecture_tp[shuffled], 4), {"method": "all"}),
         Case(
             "misses count: 2 of 5 objects found (all-point AP = (1 + 2/3) / 5)",
-            (_t([0.95, 0.9, 0.85, 0.3]), _flags("TFTF"), 5),
+            (tensor([0.95, 0.9, 0.85, 0.3]), _flags("TFTF"), 5),
             {"method": "all"},
         ),
-        Case("a false positive ranked first: the precision never reaches 1", (_t([0.9, 0.8, 0.7, 0.6, 0.2]), _flags("FTFTT"), 3)),
-        Case("every object found, ranked before every false positive: AP 1", (_t([0.8, 0.6, 0.5, 0.1]), _flags("TTTF"), 3), {"method": "all"}),
+        Case("a false positive ranked first: the precision never reaches 1", (tensor([0.9, 0.8, 0.7, 0.6, 0.2]), _flags("FTFTT"), 3)),
+        Case("every object found, ranked before every false positive: AP 1", (tensor([0.8, 0.6, 0.5, 0.1]), _flags("TTTF"), 3), {"method": "all"}),
         Case("no detections at all: AP 0", (torch.zeros(0), torch.zeros(0, dtype=torch.bool), 3)),
-        Case("num_gt = 0, no objects: the recall and the AP are undefined, NaN", (_t([0.9, 0.4]), _flags("FF"), 0)),
+        Case("num_gt = 0, no objects: the recall and the AP are undefined, NaN", (tensor([0.9, 0.4]), _flags("FF"), 0)),
     ]
     for i in range(n_random):
         p = random_int(generator, 1, 12)
@@ -1089,10 +991,11 @@ def _mean_over_found(got: torch.Tensor, expected: torch.Tensor, case: Case) -> b
 _AVERAGE_PRECISION = Exercise(
     name="average_precision",
     signature='average_precision(scores, is_true_positive, num_gt, method="11point")',
+    summary="11-point or all-point AP of ranked detections, a 0-dim tensor.",
     reference=detection.average_precision,
     cases=_ap_cases,
     torch_op=_ap_by_hand,  # no PyTorch version: a second computation with Python lists
-    forbidden=_Forbidden([(detection, "average_precision", "seglab.detection.average_precision")], []),
+    forbidden=[(detection, "average_precision", "seglab.detection.average_precision")],
     mistakes=[
         Mistake(
             "precision must be made non-increasing (interpolated) before it is read: p_interp(r) is the "
@@ -1146,6 +1049,18 @@ _AVERAGE_PRECISION = Exercise(
 )
 
 
-def average_precision(student_fn, *, seed: int = 0, n_random: int = 8) -> None:
-    """Check ``average_precision(scores, is_true_positive, num_gt, method="11point")``: 11-point and all-point AP."""
-    run_check(_AVERAGE_PRECISION, student_fn, seed=seed, n_random=n_random)
+ASSIGNMENT = Assignment(
+    name="mask_rcnn",
+    title="Mask R-CNN's detection pieces",
+    lectures=(8,),
+    exercises=(
+        Graded("8.1", _BOX_IOU, points=1),
+        Graded("8.2", _NMS, points=2),
+        Graded("8.3", _ROI_ALIGN, points=3),
+        Graded("8.4", _MASK_HEAD_LOSS, points=2),
+        Graded("8.5", _AVERAGE_PRECISION, points=2),
+    ),
+    namespace=globals(),
+)
+globals().update(ASSIGNMENT.checkers)  # box_iou, nms, ...: one checker per exercise
+__all__ = ["ASSIGNMENT", *ASSIGNMENT.checkers]

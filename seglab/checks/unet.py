@@ -26,25 +26,9 @@ import torch
 import torch.nn.functional as F
 
 from seglab import losses, ops
-from seglab.checks._core import Case, Exercise, Mistake, random_int, random_tensor, run_check, whole_number
-
-__all__ = [
-    "bilinear_kernel",
-    "center_crop",
-    "unet_output_size",
-    "unet_weight_map",
-    "dice_loss",
-    "focal_loss",
-]
-
-
-def _labels(values) -> torch.Tensor:
-    return torch.tensor(values, dtype=torch.int64)
-
-
-def _fixed_generator() -> torch.Generator:
-    """The generator of the fixed cases' numbers: the same for every seed (only random cases vary)."""
-    return torch.Generator().manual_seed(20250)
+from seglab.checks._assignment import Assignment, Graded
+from seglab.checks._cases import fixed_generator, grid, labels, pair, random_int, random_tensor
+from seglab.checks._core import Case, Exercise, Mistake, whole_number
 
 
 # --- Exercise 5.1: the bilinear kernel -------------------------------------------------------------------
@@ -84,6 +68,7 @@ def _kernel_with(factor, *, size=None, centre=None, divide_by=None, combine="pro
 _BILINEAR_KERNEL = Exercise(
     name="bilinear_kernel",
     signature="bilinear_kernel(factor)",
+    summary="the ``k x k`` bilinear upsampling kernel of a factor f, ``k = 2f - f % 2``.",
     reference=ops.bilinear_kernel,
     cases=_kernel_cases,
     torch_op=_impulse_response,
@@ -129,29 +114,19 @@ _BILINEAR_KERNEL = Exercise(
 )
 
 
-def bilinear_kernel(student_fn, *, seed: int = 0, n_random: int = 8) -> None:
-    """Check ``bilinear_kernel(factor)``: the ``k x k`` bilinear upsampling kernel, ``k = 2f - f % 2``."""
-    run_check(_BILINEAR_KERNEL, student_fn, seed=seed, n_random=n_random)
-
-
 # --- Exercise 6.1: the centre crop of a skip connection ---------------------------------------------------
-
-
-def _grid(*shape: int) -> torch.Tensor:
-    """``0, 1, 2, ...`` in the given shape, as float32: every position is recognisable in a message."""
-    return torch.arange(math.prod(shape), dtype=torch.float32).reshape(shape)
 
 
 def _crop_cases(generator: torch.Generator, n_random: int) -> list[Case]:
     cases = [
-        Case("lecture example: U-Net's first skip, 64x64 encoder features cropped to 56x56", (_grid(1, 2, 64, 64), (56, 56))),
-        Case("a 6x6 map cropped to 2x2 (size given as one int)", (_grid(6, 6), 2)),
-        Case("an odd margin: 7x7 to 2x2 (5 rows cut: 2 above, 3 below)", (_grid(7, 7), 2)),
-        Case("odd differences: 5x7 to 2x4 (the extra row and column are cut at the bottom and right)", (_grid(5, 7), (2, 4))),
-        Case("the same size: nothing is cut", (_grid(3, 4), (3, 4))),
-        Case("a batch [2, 3, 8, 10] cropped to 4x6: every image and channel alike", (_grid(2, 3, 8, 10), (4, 6))),
-        Case("a tall crop (h != w): 7x5 from 9x9", (_grid(9, 9), (7, 5))),
-        Case("a single pixel from the middle of 6x8", (_grid(6, 8), (1, 1))),
+        Case("lecture example: U-Net's first skip, 64x64 encoder features cropped to 56x56", (grid(1, 2, 64, 64), (56, 56))),
+        Case("a 6x6 map cropped to 2x2 (size given as one int)", (grid(6, 6), 2)),
+        Case("an odd margin: 7x7 to 2x2 (5 rows cut: 2 above, 3 below)", (grid(7, 7), 2)),
+        Case("odd differences: 5x7 to 2x4 (the extra row and column are cut at the bottom and right)", (grid(5, 7), (2, 4))),
+        Case("the same size: nothing is cut", (grid(3, 4), (3, 4))),
+        Case("a batch [2, 3, 8, 10] cropped to 4x6: every image and channel alike", (grid(2, 3, 8, 10), (4, 6))),
+        Case("a tall crop (h != w): 7x5 from 9x9", (grid(9, 9), (7, 5))),
+        Case("a single pixel from the middle of 6x8", (grid(6, 8), (1, 1))),
     ]
     for i in range(n_random):
         height, width = random_int(generator, 1, 12), random_int(generator, 1, 12)
@@ -163,12 +138,8 @@ def _crop_cases(generator: torch.Generator, n_random: int) -> list[Case]:
     return cases
 
 
-def _pair(size) -> tuple[int, int]:
-    return (size, size) if isinstance(size, int) else tuple(size)
-
-
 def _crop_at(x, size, top_of):
-    h, w = _pair(size)
+    h, w = pair(size)
     height, width = x.shape[-2:]
     top, left = top_of(height, h), top_of(width, w)
     return x[..., top : top + h, left : left + w]
@@ -177,6 +148,7 @@ def _crop_at(x, size, top_of):
 _CENTER_CROP = Exercise(
     name="center_crop",
     signature="center_crop(x, size)",
+    summary="the central ``h x w`` window of x, starting at ``(H - h) // 2``.",
     reference=ops.center_crop,
     cases=_crop_cases,
     torch_op=lambda x, size: _crop_at(x, size, lambda n, m: (n - m) // 2),
@@ -208,18 +180,13 @@ _CENTER_CROP = Exercise(
         ),
     ],
     shape_hint=lambda x, size: (
-        f"the crop has size {_pair(size)} = (h, w): h rows (dimension -2) and w columns (dimension -1); "
+        f"the crop has size {pair(size)} = (h, w): h rows (dimension -2) and w columns (dimension -1); "
         f"a single int means a square. Slice x[..., top : top + h, left : left + w], which keeps the "
         f"leading dimensions."
     ),
     dtype_from="x",
     delegation_hint="compute top and left, then slice x[..., top : top + h, left : left + w].",
 )
-
-
-def center_crop(student_fn, *, seed: int = 0, n_random: int = 8) -> None:
-    """Check ``center_crop(x, size)``: the central ``h x w`` window, starting at ``(H - h) // 2``."""
-    run_check(_CENTER_CROP, student_fn, seed=seed, n_random=n_random)
 
 
 # --- Exercise 6.2: U-Net's output size with valid convolutions -------------------------------------------
@@ -272,6 +239,7 @@ def _size_with(input_size, depth=4, *, convs=2, bottleneck=True, decoder_convs=T
 _UNET_OUTPUT_SIZE = Exercise(
     name="unet_output_size",
     signature="unet_output_size(input_size, depth=4)",
+    summary="the output side of a U-Net with unpadded convolutions, an int (572 -> 388).",
     reference=ops.unet_output_size,
     cases=_size_cases,
     torch_op=_measured_output_size,
@@ -318,11 +286,6 @@ _UNET_OUTPUT_SIZE = Exercise(
     delegation_hint="walk down the contracting path, through the bottleneck and up the expanding path, "
     "keeping the side in one variable.",
 )
-
-
-def unet_output_size(student_fn, *, seed: int = 0, n_random: int = 8) -> None:
-    """Check ``unet_output_size(input_size, depth=4)``: returns an int (572 -> 388)."""
-    run_check(_UNET_OUTPUT_SIZE, student_fn, seed=seed, n_random=n_random)
 
 
 # --- Exercise 6.3: the U-Net weight map ----------------------------------------------------------------
@@ -412,6 +375,7 @@ def _weight_map_with(instances, w0=10.0, sigma=5.0, class_weights=(1.0, 1.0), *,
 _UNET_WEIGHT_MAP = Exercise(
     name="unet_weight_map",
     signature="unet_weight_map(instances, w0=10.0, sigma=5.0, class_weights=(1.0, 1.0))",
+    summary="the U-Net weight map of an instance map [H, W]: class weights plus ``w0 exp(-(d1 + d2)^2 / (2 sigma^2))``.",
     reference=losses.unet_weight_map,
     cases=_weight_cases,
     torch_op=_weight_map_with,  # computed independently: torch.cdist, then the two smallest
@@ -463,11 +427,6 @@ _UNET_WEIGHT_MAP = Exercise(
 )
 
 
-def unet_weight_map(student_fn, *, seed: int = 0, n_random: int = 8) -> None:
-    """Check ``unet_weight_map(instances, w0=10.0, sigma=5.0, class_weights=(1.0, 1.0))`` -> Tensor[H, W]."""
-    run_check(_UNET_WEIGHT_MAP, student_fn, seed=seed, n_random=n_random)
-
-
 # --- Exercise 9.1: the Dice loss --------------------------------------------------------------------------
 
 
@@ -476,32 +435,32 @@ def _softmax_probs(generator: torch.Generator, *shape: int, dtype=torch.float32)
 
 
 def _dice_cases(generator: torch.Generator, n_random: int) -> list[Case]:
-    fixed = _fixed_generator()
-    target = _labels([[[0, 1], [1, 1]]])  # [N=1, H=2, W=2]
+    fixed = fixed_generator(20250)
+    target = labels([[[0, 1], [1, 1]]])  # [N=1, H=2, W=2]
     perfect = F.one_hot(target, 2).permute(0, 3, 1, 2).float()  # [1, 2, 2, 2]
     hedged = torch.tensor([[[[0.8, 0.3], [0.4, 0.1]], [[0.2, 0.7], [0.6, 0.9]]]])  # [1, 2, 2, 2], sums to 1
     rare_target = torch.zeros(1, 4, 4, dtype=torch.int64)
     rare_target[0, 1, 2] = 1  # one foreground pixel of 16
     rare_probs = torch.stack([torch.full((4, 4), 0.9), torch.full((4, 4), 0.1)])[None]  # "background" everywhere
-    absent_target = _labels([[[0, 0, 1], [1, 0, 1]]])  # class 2 absent
+    absent_target = labels([[[0, 0, 1], [1, 0, 1]]])  # class 2 absent
     absent_probs = _softmax_probs(fixed, 1, 3, 2, 3)
     absent_probs = torch.cat([absent_probs[:, :2], absent_probs[:, 2:] * 0.01], dim=1)
     absent_probs = absent_probs / absent_probs.sum(dim=1, keepdim=True)
-    batch_target = _labels([[[0, 1, 1], [0, 0, 0]], [[1, 1, 1], [1, 1, 0]]])
+    batch_target = labels([[[0, 1, 1], [0, 0, 0]], [[1, 1, 1], [1, 1, 0]]])
     cases = [
         Case("lecture example: a perfect prediction has loss 0", (perfect, target)),
         Case("probabilities hedged between two classes (1x2x2x2)", (hedged, target), {"eps": 0.0}),
         Case("a rare class: 1 foreground pixel of 16, predicted 'background' everywhere", (rare_probs, rare_target)),
         Case("a class absent from the target and (almost) not predicted: eps makes its Dice ~1", (absent_probs, absent_target)),
         Case("a batch of two images: the sums run over both images", (_softmax_probs(fixed, 2, 2, 2, 3), batch_target), {"eps": 1e-6}),
-        Case("float64 probabilities keep their dtype", (_softmax_probs(fixed, 1, 3, 3, 2, dtype=torch.float64), _labels([[[0, 1], [2, 2], [1, 0]]]))),
+        Case("float64 probabilities keep their dtype", (_softmax_probs(fixed, 1, 3, 3, 2, dtype=torch.float64), labels([[[0, 1], [2, 2], [1, 0]]]))),
     ]
     for i in range(n_random):
         n, classes, height, width = random_int(generator, 1, 2), random_int(generator, 2, 4), random_int(generator, 1, 4), random_int(generator, 1, 5)
         probs = _softmax_probs(generator, n, classes, height, width)
-        labels = torch.randint(0, classes, (n, height, width), generator=generator)
+        truth = torch.randint(0, classes, (n, height, width), generator=generator)
         eps = (1.0, 0.5, 1e-6)[i % 3]
-        cases.append(Case(f"random {i + 1}: {n} image(s) of {height}x{width}, {classes} classes, eps={eps}", (probs, labels), {"eps": eps}))
+        cases.append(Case(f"random {i + 1}: {n} image(s) of {height}x{width}, {classes} classes, eps={eps}", (probs, truth), {"eps": eps}))
     return cases
 
 
@@ -539,6 +498,7 @@ def _dice_independent(probs, target, eps=1.0):
 _DICE_LOSS = Exercise(
     name="dice_loss",
     signature="dice_loss(probs, target, eps=1.0)",
+    summary="``1 - mean_c (2 sum p g + eps) / (sum p^2 + sum g^2 + eps)``, a 0-dim tensor.",
     reference=losses.dice_loss,
     cases=_dice_cases,
     torch_op=_dice_independent,
@@ -588,38 +548,33 @@ _DICE_LOSS = Exercise(
 )
 
 
-def dice_loss(student_fn, *, seed: int = 0, n_random: int = 8) -> None:
-    """Check ``dice_loss(probs, target, eps=1.0)``: ``1 - mean_c (2 sum p g + eps) / (sum p^2 + sum g^2 + eps)``."""
-    run_check(_DICE_LOSS, student_fn, seed=seed, n_random=n_random)
-
-
 # --- Exercise 9.2: the focal loss -------------------------------------------------------------------------
 
 
 def _focal_cases(generator: torch.Generator, n_random: int) -> list[Case]:
-    fixed = _fixed_generator()
+    fixed = fixed_generator(20250)
     log9 = math.log(9.0)
     two_pixels = torch.tensor([[[[log9, -log9]], [[0.0, 0.0]]]])  # [N=1, C=2, H=1, W=2]: p_t = 0.9 and 0.1 for class 0
     batch_logits = random_tensor(fixed, 2, 3, 2, 3) * 2
-    batch_target = _labels([[[0, 1, 2], [2, 2, 0]], [[1, 0, 0], [2, 1, 1]]])
+    batch_target = labels([[[0, 1, 2], [2, 2, 0]], [[1, 0, 0], [2, 1, 1]]])
     confident = torch.tensor([[[[100.0, 100.0]], [[-100.0, -100.0]]]])  # class 0 certain at both pixels
     cases = [
-        Case("lecture example: an easy pixel (p_t = 0.9) and a hard one (p_t = 0.1), gamma=2", (two_pixels, _labels([[[0, 0]]]))),
-        Case("gamma=0 is the cross-entropy", (two_pixels, _labels([[[0, 1]]])), {"gamma": 0.0}),
+        Case("lecture example: an easy pixel (p_t = 0.9) and a hard one (p_t = 0.1), gamma=2", (two_pixels, labels([[[0, 0]]]))),
+        Case("gamma=0 is the cross-entropy", (two_pixels, labels([[[0, 1]]])), {"gamma": 0.0}),
         Case("a batch of two 2x3 images with 3 classes", (batch_logits, batch_target)),
         Case("alpha: one weight per class, alpha_t picked by the target", (batch_logits, batch_target), {"alpha": torch.tensor([0.25, 1.0, 2.0])}),
         Case("gamma=5", (batch_logits, batch_target), {"gamma": 5.0}),
-        Case("large logits: one confident right pixel, one confidently wrong (that pixel costs 200, the mean 100)", (confident, _labels([[[0, 1]]]))),
-        Case("float64 logits keep their dtype", (random_tensor(fixed, 1, 4, 2, 2, dtype=torch.float64), _labels([[[0, 3], [1, 2]]]))),
+        Case("large logits: one confident right pixel, one confidently wrong (that pixel costs 200, the mean 100)", (confident, labels([[[0, 1]]]))),
+        Case("float64 logits keep their dtype", (random_tensor(fixed, 1, 4, 2, 2, dtype=torch.float64), labels([[[0, 3], [1, 2]]]))),
     ]
     for i in range(n_random):
         n, classes, height, width = random_int(generator, 1, 2), random_int(generator, 2, 4), random_int(generator, 1, 4), random_int(generator, 1, 4)
         logits = random_tensor(generator, n, classes, height, width) * 2
-        labels = torch.randint(0, classes, (n, height, width), generator=generator)
+        truth = torch.randint(0, classes, (n, height, width), generator=generator)
         kwargs = {"gamma": (2.0, 0.5, 3.0, 1.0)[i % 4]}
         if i % 2:
             kwargs["alpha"] = (torch.rand(classes, generator=generator) + 0.25).mul(100).round().div(100)
-        cases.append(Case(f"random {i + 1}: {n} image(s) of {height}x{width}, {classes} classes", (logits, labels), kwargs))
+        cases.append(Case(f"random {i + 1}: {n} image(s) of {height}x{width}, {classes} classes", (logits, truth), kwargs))
     return cases
 
 
@@ -657,6 +612,7 @@ def _focal_independent(logits, target, gamma=2.0, alpha=None):
 _FOCAL_LOSS = Exercise(
     name="focal_loss",
     signature="focal_loss(logits, target, gamma=2.0, alpha=None)",
+    summary="the mean of ``-alpha_t (1 - p_t)^gamma log p_t`` over the pixels, a 0-dim tensor.",
     reference=losses.focal_loss,
     cases=_focal_cases,
     torch_op=_focal_independent,
@@ -705,6 +661,19 @@ _FOCAL_LOSS = Exercise(
 )
 
 
-def focal_loss(student_fn, *, seed: int = 0, n_random: int = 8) -> None:
-    """Check ``focal_loss(logits, target, gamma=2.0, alpha=None)``: the mean of ``-alpha_t (1 - p_t)^gamma log p_t``."""
-    run_check(_FOCAL_LOSS, student_fn, seed=seed, n_random=n_random)
+ASSIGNMENT = Assignment(
+    name="unet",
+    title="encoder-decoders, their skips and their losses",
+    lectures=(5, 6, 9),
+    exercises=(
+        Graded("5.1", _BILINEAR_KERNEL, points=2),
+        Graded("6.1", _CENTER_CROP, points=1),
+        Graded("6.2", _UNET_OUTPUT_SIZE, points=1),
+        Graded("6.3", _UNET_WEIGHT_MAP, points=2),
+        Graded("9.1", _DICE_LOSS, points=2),
+        Graded("9.2", _FOCAL_LOSS, points=2),
+    ),
+    namespace=globals(),
+)
+globals().update(ASSIGNMENT.checkers)  # bilinear_kernel, center_crop, ...: one checker per exercise
+__all__ = ["ASSIGNMENT", *ASSIGNMENT.checkers]

@@ -18,32 +18,20 @@ import torch
 import torch.nn.functional as F
 
 from seglab import ops
-from seglab.checks._core import Case, Exercise, Mistake, random_int, random_tensor, run_check
-
-__all__ = [
-    "nearest_upsample",
-    "bed_of_nails",
-    "max_unpool2d",
-    "transposed_conv1d",
-    "transposed_conv2d",
-    "conv1d_matrix",
-]
-
-
-def _t(values, dtype=torch.float32) -> torch.Tensor:
-    return torch.tensor(values, dtype=dtype)
-
+from seglab.checks._assignment import Assignment, Graded
+from seglab.checks._cases import random_int, random_tensor, tensor
+from seglab.checks._core import Case, Exercise, Mistake
 
 # --- nearest neighbour and bed of nails ------------------------------------------------------------
 
 
 def _scale_cases(generator: torch.Generator, n_random: int) -> list[Case]:
     cases = [
-        Case("lecture example: 2x2 by 2", (_t([[1, 2], [3, 4]]), 2)),
-        Case("scale 1 changes nothing", (_t([[1, -2, 3]]), 1)),
-        Case("a single pixel by 3", (_t([[5]]), 3)),
-        Case("a non-square 2x3 input by 2", (_t([[1, 2, 3], [4, 5, 6]]), 2)),
-        Case("float64 input keeps its dtype", (_t([[0.5, 1.5], [2.5, 3.5]], torch.float64), 2)),
+        Case("lecture example: 2x2 by 2", (tensor([[1, 2], [3, 4]]), 2)),
+        Case("scale 1 changes nothing", (tensor([[1, -2, 3]]), 1)),
+        Case("a single pixel by 3", (tensor([[5]]), 3)),
+        Case("a non-square 2x3 input by 2", (tensor([[1, 2, 3], [4, 5, 6]]), 2)),
+        Case("float64 input keeps its dtype", (tensor([[0.5, 1.5], [2.5, 3.5]], torch.float64), 2)),
     ]
     for i in range(n_random):
         height, width, scale = random_int(generator, 1, 5), random_int(generator, 1, 5), random_int(generator, 2, 4)
@@ -66,6 +54,7 @@ def _only_cols(x, scale):
 _NEAREST = Exercise(
     name="nearest_upsample",
     signature="nearest_upsample(x, scale)",
+    summary="x (Tensor[H, W]) -> Tensor[H * scale, W * scale], each pixel repeated in a scale x scale block.",
     reference=ops.nearest_upsample,
     cases=_scale_cases,
     torch_op=lambda x, scale: F.interpolate(x[None, None], scale_factor=scale, mode="nearest")[0, 0],
@@ -102,6 +91,7 @@ def _corner(x, scale, row, col):
 _BED_OF_NAILS = Exercise(
     name="bed_of_nails",
     signature="bed_of_nails(x, scale)",
+    summary="x (Tensor[H, W]) -> Tensor[H * scale, W * scale], each pixel at the top left of its block, zeros elsewhere.",
     reference=ops.bed_of_nails,
     cases=_scale_cases,
     forbidden=[(ops, "bed_of_nails", "seglab.ops.bed_of_nails")],
@@ -126,16 +116,6 @@ _BED_OF_NAILS = Exercise(
 )
 
 
-def nearest_upsample(student_fn, *, seed: int = 0, n_random: int = 8) -> None:
-    """Check ``nearest_upsample(x, scale)``: x (Tensor[H, W]) -> Tensor[H * scale, W * scale]."""
-    run_check(_NEAREST, student_fn, seed=seed, n_random=n_random)
-
-
-def bed_of_nails(student_fn, *, seed: int = 0, n_random: int = 8) -> None:
-    """Check ``bed_of_nails(x, scale)``: x (Tensor[H, W]) -> Tensor[H * scale, W * scale]."""
-    run_check(_BED_OF_NAILS, student_fn, seed=seed, n_random=n_random)
-
-
 # --- max unpooling ------------------------------------------------------------------------------------
 
 
@@ -144,17 +124,17 @@ def _unpool_cases(generator: torch.Generator, n_random: int) -> list[Case]:
     cases = [
         Case(
             "lecture example: unpool [[1, 3], [2, 4]] into 4x4",
-            (_t([[1, 3], [2, 4]]), _t([[4, 3], [8, 15]], long), (4, 4)),
+            (tensor([[1, 3], [2, 4]]), tensor([[4, 3], [8, 15]], long), (4, 4)),
         ),
         Case(
             "overlapping windows: three values land on the centre of a 3x3 plane",
-            (_t([[100, 200], [450, 50]]), _t([[4, 4], [4, 8]], long), (3, 3)),
+            (tensor([[100, 200], [450, 50]]), tensor([[4, 4], [4, 8]], long), (3, 3)),
         ),
-        Case("a single value", (_t([[7]]), _t([[3]], long), (2, 2))),
-        Case("a non-square 2x4 output", (_t([[1, 2]]), _t([[5, 2]], long), (2, 4))),
+        Case("a single value", (tensor([[7]]), tensor([[3]], long), (2, 2))),
+        Case("a non-square 2x4 output", (tensor([[1, 2]]), tensor([[5, 2]], long), (2, 4))),
         Case(
             "float64 values keep their dtype",
-            (_t([[1.5, -2.5]], torch.float64), _t([[0, 3]], long), (2, 2)),
+            (tensor([[1.5, -2.5]], torch.float64), tensor([[0, 3]], long), (2, 2)),
         ),
     ]
     for i in range(n_random):
@@ -195,6 +175,7 @@ def _torch_unpool(values, indices, output_size):
 _MAX_UNPOOL = Exercise(
     name="max_unpool2d",
     signature="max_unpool2d(values, indices, output_size)",
+    summary="values, indices (Tensor[h, w]) -> Tensor[H, W], each value put back at its index, values landing on one position summed.",
     reference=ops.max_unpool2d,
     cases=_unpool_cases,
     torch_op=_torch_unpool,
@@ -224,24 +205,19 @@ _MAX_UNPOOL = Exercise(
 )
 
 
-def max_unpool2d(student_fn, *, seed: int = 0, n_random: int = 8) -> None:
-    """Check ``max_unpool2d(values, indices, output_size)``, which sums values landing on one position."""
-    run_check(_MAX_UNPOOL, student_fn, seed=seed, n_random=n_random)
-
-
 # --- transposed convolution in 1D ------------------------------------------------------------------------
 
 
 def _conv1d_cases(generator: torch.Generator, n_random: int) -> list[Case]:
     cases = [
-        Case("lecture practice: [5, 8] with kernel [1, 2, 1], stride 2", (_t([5, 8]), _t([1, 2, 1])), {"stride": 2}),
-        Case("stride 1: every stamp overlaps the next", (_t([1, 2, 3]), _t([1, 1])), {"stride": 1}),
-        Case("stride larger than the kernel leaves gaps", (_t([1, 2]), _t([1, 1])), {"stride": 3}),
-        Case("a single input value is one stamp", (_t([3]), _t([1, 2, 3])), {"stride": 2}),
-        Case("a kernel of length 1", (_t([1, 2, 3]), _t([2])), {"stride": 2}),
-        Case("padding 1 trims one value from each end", (_t([5, 8]), _t([1, 2, 1])), {"stride": 2, "padding": 1}),
-        Case("default stride and padding", (_t([1, -1]), _t([2, 3, 4])), {}),
-        Case("float64 input keeps its dtype", (_t([0.5, 1.5], torch.float64), _t([1, 2], torch.float64)), {"stride": 2}),
+        Case("lecture practice: [5, 8] with kernel [1, 2, 1], stride 2", (tensor([5, 8]), tensor([1, 2, 1])), {"stride": 2}),
+        Case("stride 1: every stamp overlaps the next", (tensor([1, 2, 3]), tensor([1, 1])), {"stride": 1}),
+        Case("stride larger than the kernel leaves gaps", (tensor([1, 2]), tensor([1, 1])), {"stride": 3}),
+        Case("a single input value is one stamp", (tensor([3]), tensor([1, 2, 3])), {"stride": 2}),
+        Case("a kernel of length 1", (tensor([1, 2, 3]), tensor([2])), {"stride": 2}),
+        Case("padding 1 trims one value from each end", (tensor([5, 8]), tensor([1, 2, 1])), {"stride": 2, "padding": 1}),
+        Case("default stride and padding", (tensor([1, -1]), tensor([2, 3, 4])), {}),
+        Case("float64 input keeps its dtype", (tensor([0.5, 1.5], torch.float64), tensor([1, 2], torch.float64)), {"stride": 2}),
     ]
     for i in range(n_random):
         n, k, stride = random_int(generator, 1, 6), random_int(generator, 1, 5), random_int(generator, 1, 4)
@@ -283,6 +259,7 @@ def _conv1d_shape_hint(x, w, stride=1, padding=0) -> str:
 _TRANSPOSED_1D = Exercise(
     name="transposed_conv1d",
     signature="transposed_conv1d(x, w, stride=1, padding=0)",
+    summary="x (Tensor[n]), w (Tensor[k]) -> Tensor[(n - 1) s + k - 2 p], the stamps x[i] * w, s apart, overlaps summed; as ``F.conv_transpose1d``.",
     reference=ops.transposed_conv1d,
     cases=_conv1d_cases,
     torch_op=lambda x, w, stride=1, padding=0: F.conv_transpose1d(
@@ -333,26 +310,21 @@ _TRANSPOSED_1D = Exercise(
 )
 
 
-def transposed_conv1d(student_fn, *, seed: int = 0, n_random: int = 8) -> None:
-    """Check ``transposed_conv1d(x, w, stride=1, padding=0)`` against the reference and ``F.conv_transpose1d``."""
-    run_check(_TRANSPOSED_1D, student_fn, seed=seed, n_random=n_random)
-
-
 # --- transposed convolution in 2D ------------------------------------------------------------------------
 
 
 def _conv2d_cases(generator: torch.Generator, n_random: int) -> list[Case]:
     cases = [
-        Case("lecture example: [[0, 2], [3, 1]] with kernel [[0, 1], [2, 3]]", (_t([[0, 2], [3, 1]]), _t([[0, 1], [2, 3]]))),
-        Case("stride 2 with a 2x2 kernel: stamps just touch", (_t([[1, 2], [3, 4]]), _t([[1, 1], [1, 1]])), {"stride": 2}),
+        Case("lecture example: [[0, 2], [3, 1]] with kernel [[0, 1], [2, 3]]", (tensor([[0, 2], [3, 1]]), tensor([[0, 1], [2, 3]]))),
+        Case("stride 2 with a 2x2 kernel: stamps just touch", (tensor([[1, 2], [3, 4]]), tensor([[1, 1], [1, 1]])), {"stride": 2}),
         Case(
             "stride 2 with a 3x3 kernel: stamps overlap (the checkerboard)",
-            (_t([[1, 1], [1, 1]]), _t([[1, 1, 1], [1, 1, 1], [1, 1, 1]])),
+            (tensor([[1, 1], [1, 1]]), tensor([[1, 1, 1], [1, 1, 1], [1, 1, 1]])),
             {"stride": 2},
         ),
-        Case("a non-square input and kernel", (_t([[1, 2, 3], [4, 5, 6]]), _t([[1, -1]])), {"stride": 2}),
-        Case("padding 1 trims a row and a column on each side", (_t([[0, 2], [3, 1]]), _t([[0, 1, 2], [2, 3, 4], [1, 0, 1]])), {"stride": 2, "padding": 1}),
-        Case("float64 input keeps its dtype", (_t([[0.5, 1.5]], torch.float64), _t([[1, 2], [3, 4]], torch.float64)), {}),
+        Case("a non-square input and kernel", (tensor([[1, 2, 3], [4, 5, 6]]), tensor([[1, -1]])), {"stride": 2}),
+        Case("padding 1 trims a row and a column on each side", (tensor([[0, 2], [3, 1]]), tensor([[0, 1, 2], [2, 3, 4], [1, 0, 1]])), {"stride": 2, "padding": 1}),
+        Case("float64 input keeps its dtype", (tensor([[0.5, 1.5]], torch.float64), tensor([[1, 2], [3, 4]], torch.float64)), {}),
     ]
     for i in range(n_random):
         height, width = random_int(generator, 1, 4), random_int(generator, 1, 4)
@@ -377,6 +349,7 @@ def _conv2d_shape_hint(x, w, stride=1, padding=0) -> str:
 _TRANSPOSED_2D = Exercise(
     name="transposed_conv2d",
     signature="transposed_conv2d(x, w, stride=1, padding=0)",
+    summary="x (Tensor[H, W]), w (Tensor[k_h, k_w]) -> the stamps x[i, j] * w, overlaps summed; as ``F.conv_transpose2d``.",
     reference=ops.transposed_conv2d,
     cases=_conv2d_cases,
     torch_op=lambda x, w, stride=1, padding=0: F.conv_transpose2d(
@@ -423,22 +396,17 @@ def _overwrite_2d(x, w, stride, padding):
     return full[padding : full.shape[0] - padding, padding : full.shape[1] - padding]
 
 
-def transposed_conv2d(student_fn, *, seed: int = 0, n_random: int = 8) -> None:
-    """Check ``transposed_conv2d(x, w, stride=1, padding=0)`` against the reference and ``F.conv_transpose2d``."""
-    run_check(_TRANSPOSED_2D, student_fn, seed=seed, n_random=n_random)
-
-
 # --- convolution as a matrix -------------------------------------------------------------------------------
 
 
 def _matrix_cases(generator: torch.Generator, n_random: int) -> list[Case]:
     cases = [
-        Case("kernel [1, 2, 1] on a length-4 input", (_t([1, 2, 1]), 4)),
-        Case("stride 2 keeps every second row", (_t([1, 2, 1]), 5), {"stride": 2}),
-        Case("padding 1 adds a row at each end", (_t([1, 2, 3]), 3), {"padding": 1}),
-        Case("a kernel as long as the input: one row", (_t([1, -1, 2]), 3)),
-        Case("an asymmetric kernel is not flipped", (_t([3, 1]), 4)),
-        Case("float64 kernel keeps its dtype", (_t([0.5, 1.5], torch.float64), 3)),
+        Case("kernel [1, 2, 1] on a length-4 input", (tensor([1, 2, 1]), 4)),
+        Case("stride 2 keeps every second row", (tensor([1, 2, 1]), 5), {"stride": 2}),
+        Case("padding 1 adds a row at each end", (tensor([1, 2, 3]), 3), {"padding": 1}),
+        Case("a kernel as long as the input: one row", (tensor([1, -1, 2]), 3)),
+        Case("an asymmetric kernel is not flipped", (tensor([3, 1]), 4)),
+        Case("float64 kernel keeps its dtype", (tensor([0.5, 1.5], torch.float64), 3)),
     ]
     for i in range(n_random):
         k, stride = random_int(generator, 1, 4), random_int(generator, 1, 3)
@@ -466,6 +434,7 @@ def _matrix_shape_hint(w, n, stride=1, padding=0) -> str:
 _CONV1D_MATRIX = Exercise(
     name="conv1d_matrix",
     signature="conv1d_matrix(w, n, stride=1, padding=0)",
+    summary="w (Tensor[k]) -> Tensor[(n + 2 p - k) // s + 1, n], the matrix M whose ``M @ x`` is ``F.conv1d``.",
     reference=ops.conv1d_matrix,
     cases=_matrix_cases,
     torch_op=_matrix_by_conv1d,
@@ -499,6 +468,19 @@ _CONV1D_MATRIX = Exercise(
 )
 
 
-def conv1d_matrix(student_fn, *, seed: int = 0, n_random: int = 8) -> None:
-    """Check ``conv1d_matrix(w, n, stride=1, padding=0)``: ``M @ x`` must equal ``F.conv1d``."""
-    run_check(_CONV1D_MATRIX, student_fn, seed=seed, n_random=n_random)
+ASSIGNMENT = Assignment(
+    name="upsampling",
+    title="upsampling and transposed convolution",
+    lectures=(4,),
+    exercises=(
+        Graded("4.1", _NEAREST, points=1),
+        Graded("4.2", _BED_OF_NAILS, points=1),
+        Graded("4.3", _MAX_UNPOOL, points=2),
+        Graded("4.4", _TRANSPOSED_1D, points=3),
+        Graded("4.5", _TRANSPOSED_2D, points=2),
+        Graded("4.6", _CONV1D_MATRIX, points=2),
+    ),
+    namespace=globals(),
+)
+globals().update(ASSIGNMENT.checkers)  # nearest_upsample, bed_of_nails, ...: one checker per exercise
+__all__ = ["ASSIGNMENT", *ASSIGNMENT.checkers]

@@ -1,0 +1,172 @@
+"""An assignment, declared once: :class:`Assignment` and its :class:`Graded` exercises.
+
+Each checker module ``seglab/checks/<name>.py`` ends with one declaration::
+
+    ASSIGNMENT = Assignment(
+        name="upsampling",              # the module's name, and the folder solutions/upsampling/
+        title="Upsampling and transposed convolution",
+        lectures=(4,),
+        exercises=(
+            Graded("4.1", _NEAREST, points=1),   # Exercise 4.1 of the notebook: its Exercise table
+            ...
+        ),
+        namespace=globals(),
+    )
+    globals().update(ASSIGNMENT.checkers)   # the checker functions, named after the exercises
+
+Everything else is derived from it: the checker functions (``checkers``), the exports and the
+table of :mod:`seglab.checks`, the seed of every hidden test (:attr:`Graded.hidden_seed`), the
+modules :func:`seglab.grading.hidden_test` reloads, and the tables the tests iterate over.
+
+The hidden seed rule: Exercise ``L.M`` (the M-th graded exercise of lecture L) draws its hidden
+random cases from ``torch.Generator().manual_seed(1000 * L + 10 * M + 1)``, e.g. 4.4 -> 4041,
+``HIDDEN_N_RANDOM`` (20) of them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Callable
+
+from seglab.checks._core import Exercise, run_check
+
+__all__ = ["Assignment", "Graded", "HIDDEN_N_RANDOM", "hidden_seed"]
+
+HIDDEN_N_RANDOM = 20  # random cases of a hidden test (a visible check runs 8)
+
+_NUMBER = re.compile(r"^([1-9][0-9]*)\.([1-9][0-9]?)$")
+
+
+def hidden_seed(number: str) -> int:
+    """The seed of the hidden random cases of Exercise ``number`` (``"L.M"``): ``1000 L + 10 M + 1``.
+
+    Example:
+        >>> hidden_seed("4.4"), hidden_seed("9.2")
+        (4041, 9021)
+    """
+    match = _NUMBER.match(number) if isinstance(number, str) else None
+    if match is None:
+        raise ValueError(
+            f"exercise number: expected 'L.M' (lecture L, its M-th graded exercise, M < 100), got {number!r}. "
+            f"Hint: the number in the notebook's heading 'Exercise 4.4 (3 points)' is '4.4'."
+        )
+    lecture, index = int(match.group(1)), int(match.group(2))
+    return 1000 * lecture + 10 * index + 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Graded:
+    """One graded exercise of an assignment.
+
+    Attributes:
+        number: its number in the course, ``"L.M"``: the notebook's heading is
+            ``Exercise L.M (points)``, and its test cell's ``grade_id`` is ``test_<name>``.
+        exercise: the checker's table (:class:`seglab.checks._core.Exercise`).
+        points: what the test cell is worth in nbgrader.
+    """
+
+    number: str
+    exercise: Exercise
+    points: int
+
+    def __post_init__(self):
+        hidden_seed(self.number)  # a malformed number fails here, at import
+        if isinstance(self.points, bool) or not isinstance(self.points, int) or self.points < 1:
+            raise ValueError(f"Exercise {self.number} points: expected an int >= 1, got {self.points!r}.")
+
+    @property
+    def name(self) -> str:
+        """The function's name (and the checker's)."""
+        return self.exercise.name
+
+    @property
+    def lecture(self) -> int:
+        return int(self.number.split(".")[0])
+
+    @property
+    def hidden_seed(self) -> int:
+        """The seed of the hidden test's random cases: :func:`hidden_seed` of :attr:`number`."""
+        return hidden_seed(self.number)
+
+
+@dataclasses.dataclass(frozen=True)
+class Assignment:
+    """A graded assignment: ``solutions/<name>/<name>.ipynb`` and the checkers of its exercises.
+
+    Attributes:
+        name: the assignment's name: the checker module ``seglab/checks/<name>.py``, the folders
+            ``solutions/<name>/`` and ``exercises/<name>/``.
+        title: its title, for the table of :mod:`seglab.checks`.
+        lectures: the lectures whose exercises it holds (every exercise's ``L`` is one of them).
+        exercises: its graded exercises, in the notebook's order.
+        namespace: the checker module's ``globals()``. Its checkers run the exercise as the module
+            declares it when they are called: after a hidden test has reloaded the module, the
+            fresh declaration, as a function defined in the module would.
+        checkers: name -> checker function, made from ``exercises`` (not an argument).
+    """
+
+    name: str
+    title: str
+    lectures: tuple[int, ...]
+    exercises: tuple[Graded, ...]
+    namespace: dict = dataclasses.field(repr=False, compare=False)
+    checkers: dict[str, Callable[..., None]] = dataclasses.field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        names = [graded.name for graded in self.exercises]
+        numbers = [graded.number for graded in self.exercises]
+        for what, values in (("exercise name", names), ("exercise number", numbers)):
+            repeated = sorted({v for v in values if values.count(v) > 1})
+            if repeated:
+                raise ValueError(f"assignment {self.name}: each {what} once, got {repeated} more than once.")
+        stray = [graded.number for graded in self.exercises if graded.lecture not in self.lectures]
+        if stray:
+            raise ValueError(
+                f"assignment {self.name}: exercises {stray} belong to lectures outside lectures={self.lectures}. "
+                f"Hint: add the lecture to lectures."
+            )
+        object.__setattr__(self, "checkers", {graded.name: self._checker(graded.exercise) for graded in self.exercises})
+
+    @property
+    def module(self) -> str:
+        """The checker module's name, ``seglab.checks.<name>``."""
+        return self.namespace["__name__"]
+
+    @property
+    def points(self) -> int:
+        return sum(graded.points for graded in self.exercises)
+
+    def hidden_test(self, name: str, student_fn) -> None:
+        """Check ``student_fn`` as the hidden test of exercise ``name`` does: its hidden seed,
+        ``HIDDEN_N_RANDOM`` random cases (called by :func:`seglab.grading.hidden_test` on fresh checkers)."""
+        graded = self.graded(name)
+        run_check(graded.exercise, student_fn, seed=graded.hidden_seed, n_random=HIDDEN_N_RANDOM)
+
+    def graded(self, name: str) -> Graded:
+        """The graded exercise whose function is called ``name``."""
+        for graded in self.exercises:
+            if graded.name == name:
+                return graded
+        raise KeyError(
+            f"assignment {self.name} has no exercise {name!r}; its exercises are {[g.name for g in self.exercises]}."
+        )
+
+    def _checker(self, exercise: Exercise) -> Callable[..., None]:
+        """The checker function of ``exercise``: ``checker(student_fn, *, seed=0, n_random=8)``."""
+        name, namespace = exercise.name, self.namespace
+
+        def checker(student_fn, *, seed: int = 0, n_random: int = 8) -> None:
+            declared = namespace.get("ASSIGNMENT", self)  # the module's declaration now (fresh after a reload)
+            run_check(declared.graded(name).exercise, student_fn, seed=seed, n_random=n_random)
+
+        checker.__name__ = checker.__qualname__ = name
+        checker.__module__ = self.module
+        checker.__doc__ = (
+            f"Check ``{exercise.signature}``: {exercise.summary}\n\n"
+            f"Runs the student's function on the lecture's worked example, edge cases and ``n_random``\n"
+            f"random cases drawn with ``seed``; prints one line when every case passes.\n\n"
+            f"Raises:\n"
+            f"    CheckFailed: the first wrong answer, with the case, the inputs and a hint.\n"
+        )
+        return checker

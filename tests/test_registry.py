@@ -1,0 +1,179 @@
+"""The registry of assignments agrees with everything made from it, or a test says what to do.
+
+``seglab.checks.ASSIGNMENTS`` holds one ``Assignment`` per public module of ``seglab/checks/``.
+Checked here, each with the instruction that fixes it: every such module and every folder of
+``solutions/`` is registered (and nothing else is); every assignment has its checker tests; the
+solution notebook has exactly the registered exercises, in order, each with its heading
+``Exercise L.M (P points)``, its row in the notebook's table, its graded test cell
+``test_<name>`` worth P points, whose visible part calls the checker and whose hidden part is the
+one line that calls ``seglab.grading.hidden_test``; the README's course map names every exercise
+in the row of its lecture; hidden seeds follow the rule and are all different; and the modules a
+hidden test reloads include every reference and every seglab module a solution may not call.
+"""
+
+from __future__ import annotations
+
+import re
+import types
+
+import pytest
+
+from seglab import grading
+from seglab.checks import ASSIGNMENTS, _core
+from seglab.checks._assignment import hidden_seed
+
+from _checker_tables import ROOT
+from _nbgrader_course import is_solution_cell, is_test_cell, nbgrader_metadata, read_notebook
+
+CHECKS = ROOT / "seglab" / "checks"
+SOLUTIONS = ROOT / "solutions"
+README = (ROOT / "README.md").read_text()
+CONTRACT_TABLES = ("CORRECT", "FAST", "OTHER_CORRECT", "MISTAKES", "DELEGATING")
+HIDDEN_LINE = 'from seglab.grading import hidden_test; hidden_test("{assignment}", "{name}", {name})'
+
+
+def _checker_modules() -> list[str]:
+    return sorted(p.stem for p in CHECKS.glob("*.py") if not p.stem.startswith("_"))
+
+
+def _solution_folders() -> list[str]:
+    return sorted(p.name for p in SOLUTIONS.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+
+
+def test_every_checker_module_is_a_registered_assignment():
+    registered = sorted(ASSIGNMENTS)
+    for name in _checker_modules():
+        assert name in registered, (
+            f"seglab/checks/{name}.py is not in seglab.checks.ASSIGNMENTS: end it with "
+            f"ASSIGNMENT = Assignment(name={name!r}, ...) and globals().update(ASSIGNMENT.checkers) "
+            f"(see CONTRIBUTING.md, 'Adding an assignment'); a helper module's name starts with '_'."
+        )
+    assert registered == _checker_modules()
+    assert list(ASSIGNMENTS) == sorted(ASSIGNMENTS, key=lambda n: (min(ASSIGNMENTS[n].lectures), n)), "course order"
+
+
+def test_every_solution_folder_has_its_checker_module_and_back():
+    for name in _solution_folders():
+        assert name in ASSIGNMENTS, (
+            f"solutions/{name}/ has no checker module: write seglab/checks/{name}.py with its exercises' "
+            f"tables and ASSIGNMENT = Assignment(name={name!r}, ...) (see CONTRIBUTING.md, 'Adding an assignment')."
+        )
+    for name in ASSIGNMENTS:
+        assert (SOLUTIONS / name / f"{name}.ipynb").is_file(), (
+            f"assignment {name} is registered but has no notebook solutions/{name}/{name}.ipynb: write it, then "
+            f"run `nbgrader generate_assignment {name} --force` from the course root."
+        )
+
+
+@pytest.mark.parametrize("name", sorted(ASSIGNMENTS))
+def test_every_assignment_has_its_checker_tests(name):
+    path = ROOT / "tests" / f"test_checks_{name}.py"
+    assert path.is_file(), (
+        f"assignment {name} has no tests/test_checks_{name}.py: write its students, the tables "
+        f"{', '.join(CONTRACT_TABLES)} (see tests/test_checker_contract.py), and the tests of its own."
+    )
+    text = path.read_text()
+    for table in CONTRACT_TABLES:
+        assert re.search(rf"^{table} = ", text, re.M), f"tests/test_checks_{name}.py defines no {table} table (see tests/test_checker_contract.py)"
+
+
+def _exercise_headings(notebook) -> list[tuple[str, int]]:
+    """(number, points) of every ``## Exercise L.M (P points)`` heading, in order."""
+    found = []
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            for number, points in re.findall(r"^## Exercise (\d+\.\d+) \((\d+) points?\)", cell.source, re.M):
+                found.append((number, int(points)))
+    return found
+
+
+def _table_rows(notebook) -> list[tuple[str, str, int]]:
+    """(number, function, points) of the rows ``| L.M | `name(...)` | P |`` of the notebook's first cell."""
+    return [(n, f, int(p)) for n, f, p in re.findall(r"^\| (\d+\.\d+) \| `(\w+)\(.*?\)` \| (\d+) \|$", notebook.cells[0].source, re.M)]
+
+
+def _hidden_part(source: str) -> str | None:
+    match = re.search(r"### BEGIN HIDDEN TESTS\n(.*?)\n### END HIDDEN TESTS", source, re.S)
+    return match.group(1) if match else None
+
+
+@pytest.mark.parametrize("name", sorted(ASSIGNMENTS))
+def test_solution_notebook_has_the_registered_exercises(name):
+    assignment = ASSIGNMENTS[name]
+    notebook = read_notebook(SOLUTIONS / name / f"{name}.ipynb")
+    where = f"solutions/{name}/{name}.ipynb"
+    registered = [(g.number, g.name, g.points) for g in assignment.exercises]
+    assert _exercise_headings(notebook) == [(n, p) for n, _, p in registered], (
+        f"{where}: the headings '## Exercise L.M (P points)' are {_exercise_headings(notebook)}, the registry "
+        f"(seglab/checks/{name}.py, ASSIGNMENT) says {registered}: make them agree"
+    )
+    assert _table_rows(notebook) == registered, f"{where}: the table of the first cell disagrees with the registry {registered}"
+    tests = [cell for cell in notebook.cells if is_test_cell(cell)]
+    assert [nbgrader_metadata(c)["grade_id"] for c in tests] == [f"test_{g.name}" for g in assignment.exercises], (
+        f"{where}: the graded test cells must be test_<name> for every registered exercise, in order"
+    )
+    for graded, cell in zip(assignment.exercises, tests):
+        assert nbgrader_metadata(cell)["points"] == graded.points, f"{where}, test_{graded.name}: points differ from the registry"
+        visible = cell.source.split("### BEGIN HIDDEN TESTS")[0]
+        assert f"checks.{graded.name}({graded.name})" in visible, f"{where}, test_{graded.name}: the visible part must call its checker"
+        expected = HIDDEN_LINE.format(assignment=name, name=graded.name)
+        assert _hidden_part(cell.source) == expected, (
+            f"{where}, test_{graded.name}: its hidden part must be exactly\n### BEGIN HIDDEN TESTS\n{expected}\n"
+            f"### END HIDDEN TESTS\n(the seed comes from the registry: Exercise {graded.number} -> {graded.hidden_seed})"
+        )
+        solutions = [c for c in notebook.cells if is_solution_cell(c) and re.search(rf"^def {graded.name}\(", c.source, re.M)]
+        assert solutions, f"{where}: no solution cell defines {graded.name}"
+
+
+@pytest.mark.parametrize("name", sorted(ASSIGNMENTS))
+def test_readme_course_map_names_every_exercise_in_its_lecture_row(name):
+    for graded in ASSIGNMENTS[name].exercises:
+        rows = [line for line in README.splitlines() if line.startswith(f"| {graded.lecture} | [`lectures/")]
+        assert len(rows) == 1, f"README.md: no course map row for lecture {graded.lecture}"
+        assert f"`{graded.name}`" in rows[0] and f"exercises/{name}/" in rows[0], (
+            f"README.md: the course map row of lecture {graded.lecture} must name `{graded.name}` of exercises/{name}/"
+        )
+
+
+def test_hidden_seeds_follow_the_rule_and_differ():
+    seeds = {}
+    for assignment in ASSIGNMENTS.values():
+        for graded in assignment.exercises:
+            lecture, index = map(int, graded.number.split("."))
+            assert graded.hidden_seed == hidden_seed(graded.number) == 1000 * lecture + 10 * index + 1
+            assert graded.lecture in assignment.lectures
+            seeds.setdefault(graded.hidden_seed, []).append(graded.name)
+    assert all(len(names) == 1 for names in seeds.values()), {s: n for s, n in seeds.items() if len(n) > 1}
+
+
+@pytest.mark.parametrize("number", ["4", "4.0", "0.1", "4.1.2", "a.b", 4.1, None, "4.100"])
+def test_a_malformed_exercise_number_is_refused(number):
+    with pytest.raises(ValueError, match=r"exercise number: expected 'L\.M'"):
+        hidden_seed(number)
+
+
+@pytest.mark.parametrize("name", sorted(ASSIGNMENTS))
+def test_hidden_tests_reload_every_reference_and_forbidden_seglab_module(name):
+    reloaded = grading.modules_to_reload(name)
+    assert reloaded[-1] == f"seglab.checks.{name}"
+    assert "seglab.checks._core" in reloaded and "seglab.checks._errors" not in reloaded and "seglab.grading" not in reloaded
+    for graded in ASSIGNMENTS[name].exercises:
+        needed = {graded.exercise.reference.__module__} | {
+            owner.__name__
+            for owner, _, _ in _core.forbidden_operations(graded.exercise)
+            if isinstance(owner, types.ModuleType) and owner.__name__.startswith("seglab.")
+        }
+        assert needed <= set(reloaded), (graded.name, needed - set(reloaded))
+    for i, module in enumerate(reloaded):  # every module after those it imports
+        for imported in grading._seglab_imports(module):
+            if imported in reloaded:
+                assert reloaded.index(imported) < i, (module, imported)
+
+
+@pytest.mark.parametrize("assignment", ["nope", "_core", "checks", None, "fcn.py"])
+def test_hidden_test_names_the_assignments_there_are(assignment):
+    """Refused before anything is reloaded (a hidden test in this process would reload the checkers
+    under the other tests' feet: the tests that run hidden tests do it in a process of their own)."""
+    with pytest.raises(ValueError) as info:
+        grading.hidden_test(assignment, "iou", lambda *args: None)
+    assert str(info.value).startswith(f"assignment: expected one of {sorted(ASSIGNMENTS)} (the checker modules in seglab/checks/), got {assignment!r}.")
