@@ -1,7 +1,10 @@
 """Assertions shared by the package tests."""
 
+import doctest
+import random
 import warnings
 
+import numpy as np
 import pytest
 import torch
 
@@ -40,3 +43,27 @@ def failure_message(checker, student, **options):
     with pytest.raises(CheckFailed) as info:
         checker(student, **options)
     return str(info.value)
+
+
+def assert_doctests_pass(module):
+    """Every docstring example of ``module`` runs and prints what it says (at least one example).
+
+    The examples run under a forked torch random state, and Python's and numpy's global random
+    states are put back afterwards: an example may call ``seed_everything``.
+    """
+    state = (random.getstate(), np.random.get_state())
+    try:
+        with torch.random.fork_rng():
+            result = doctest.testmod(module, verbose=False, report=False)
+    finally:
+        random.setstate(state[0])
+        np.random.set_state(state[1])
+    assert result.attempted > 0
+    assert result.failed == 0
+
+
+def assert_every_public_name_has_an_example(module, exempt=()):
+    """Every name in ``module.__all__`` (but ``exempt``) has a ``>>>`` example in its docstring."""
+    for name in module.__all__:
+        if name not in exempt:
+            assert ">>>" in getattr(module, name).__doc__, name

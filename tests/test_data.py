@@ -1,6 +1,5 @@
 """Tests for seglab.data: the synthetic scenes are deterministic and their targets agree exactly."""
 
-import doctest
 import shutil
 import subprocess
 import sys
@@ -24,6 +23,8 @@ from seglab.data import (
     sample_patches,
     semantic_batch,
 )
+
+from _assertions import assert_doctests_pass
 
 THING = len(STUFF_CLASSES)  # the first thing class index in "semantic"
 
@@ -657,5 +658,4 @@ def test_importing_seglab_data_does_not_import_torchvision():
 
 
 def test_doctests():
-    result = doctest.testmod(seglab.data, verbose=False, report=False)
-    assert result.attempted > 0 and result.failed == 0
+    assert_doctests_pass(seglab.data)

@@ -6,7 +6,6 @@ the references where they exist; matching and average precision, which torchvisi
 checked against hand-worked numbers and independently written loops (exact fractions for AP).
 """
 
-import doctest
 import math
 from fractions import Fraction
 
@@ -20,7 +19,7 @@ from torchvision.models.detection.roi_heads import maskrcnn_loss, project_masks_
 import seglab.detection
 from seglab import detection
 
-from _assertions import raises_with_message
+from _assertions import assert_doctests_pass, assert_every_public_name_has_an_example, raises_with_message
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -65,14 +64,12 @@ def test_public_names():
 
 
 def test_docstring_examples_run():
-    result = doctest.testmod(seglab.detection, verbose=False, report=False)
-    assert result.attempted > 0
-    assert result.failed == 0
+    assert_doctests_pass(seglab.detection)
 
 
 def test_every_public_name_has_an_example_and_a_row_in_the_module_table():
+    assert_every_public_name_has_an_example(detection)
     for name in detection.__all__:
-        assert ">>>" in getattr(detection, name).__doc__, name
         assert f"\n{name} " in detection.__doc__, name
 
 

@@ -1,6 +1,5 @@
 """Tests of ``seglab.losses``: against ``F.cross_entropy`` (values and gradients) and a pixel loop."""
 
-import doctest
 import math
 
 import numpy as np
@@ -11,7 +10,7 @@ import torch.nn.functional as F
 import seglab.losses
 from seglab import losses
 
-from _assertions import raises_with_message
+from _assertions import assert_doctests_pass, assert_every_public_name_has_an_example, raises_with_message
 
 
 def _generator(seed):
@@ -146,14 +145,11 @@ def test_errors():
 
 
 def test_docstring_examples_run():
-    result = doctest.testmod(seglab.losses, verbose=False, report=False)
-    assert result.attempted > 0
-    assert result.failed == 0
+    assert_doctests_pass(seglab.losses)
 
 
 def test_every_public_function_has_an_example():
-    for name in losses.__all__:
-        assert ">>>" in getattr(losses, name).__doc__, name
+    assert_every_public_name_has_an_example(losses)
 
 
 # === focal loss ======================================================================================

@@ -5,7 +5,6 @@ pixel in a Python loop, or compares the sets ``{pred == c}`` and ``{target == c}
 Random cases come from local, seeded generators.
 """
 
-import doctest
 import math
 
 import numpy as np
@@ -15,7 +14,7 @@ import torch
 import seglab.metrics
 from seglab import metrics
 
-from _assertions import raises_with_message
+from _assertions import assert_doctests_pass, assert_every_public_name_has_an_example, raises_with_message
 
 
 def _generator(seed):
@@ -354,14 +353,11 @@ def test_bad_confusion_matrix():
 
 
 def test_docstring_examples_run():
-    result = doctest.testmod(seglab.metrics, verbose=False, report=False)
-    assert result.attempted > 0
-    assert result.failed == 0
+    assert_doctests_pass(seglab.metrics)
 
 
 def test_every_public_function_has_an_example():
-    for name in metrics.__all__:
-        assert ">>>" in getattr(metrics, name).__doc__, name
+    assert_every_public_name_has_an_example(metrics)
 
 
 # --- boundary band and boundary IoU ----------------------------------------------------------------

@@ -7,7 +7,6 @@ Random inputs come from local, seeded ``torch.Generator`` objects; models are bu
 fixed ``torch.manual_seed`` inside ``torch.random.fork_rng`` so the global state is untouched.
 """
 
-import doctest
 
 import pytest
 import torch
@@ -33,6 +32,8 @@ from seglab.models import (
     save_checkpoint,
 )
 from seglab.ops import center_crop, receptive_field, receptive_field_mask, unet_output_size
+
+from _assertions import assert_doctests_pass, assert_every_public_name_has_an_example
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -791,15 +792,10 @@ def test_count_parameters_rejects_a_non_module():
 
 
 def test_docstring_examples_run():
-    with torch.random.fork_rng():
-        result = doctest.testmod(seglab.models, verbose=False, report=False)
-    assert result.attempted > 0
-    assert result.failed == 0
+    assert_doctests_pass(seglab.models)
 
 
 def test_every_public_name_has_an_example_and_shapes():
-    for name in seglab.models.__all__:
-        doc = getattr(seglab.models, name).__doc__
-        assert ">>>" in doc, name
+    assert_every_public_name_has_an_example(seglab.models)
     for name in ("PatchClassifier", "SmallFCN", "VGGBackbone", "FCN32s", "FCN16s", "FCN8s", "UNet", "DilatedNet", "ASPP", "SmallFPNBackbone"):
         assert "Shape:" in getattr(seglab.models, name).__doc__, name

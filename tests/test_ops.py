@@ -5,7 +5,6 @@ seeded ``torch.Generator`` objects (never the global seed) and compare with PyTo
 operation in float64.
 """
 
-import doctest
 import re
 
 import numpy as np
@@ -16,7 +15,7 @@ import torch.nn.functional as F
 import seglab.ops
 from seglab import ops
 
-from _assertions import raises_with_message
+from _assertions import assert_doctests_pass, assert_every_public_name_has_an_example, raises_with_message
 
 
 def _generator(seed):
@@ -552,14 +551,11 @@ def test_errors_do_not_mention_internal_names():
 
 
 def test_docstring_examples_run():
-    result = doctest.testmod(seglab.ops, verbose=False, report=False)
-    assert result.attempted > 0
-    assert result.failed == 0
+    assert_doctests_pass(seglab.ops)
 
 
 def test_every_public_op_has_an_example():
-    for name in ops.__all__:
-        assert ">>>" in getattr(ops, name).__doc__, name
+    assert_every_public_name_has_an_example(ops)
 
 
 # --- num_windows -------------------------------------------------------------------------------------

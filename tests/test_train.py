@@ -6,7 +6,6 @@ Data are small random tensors from local, seeded ``torch.Generator`` objects; mo
 built under ``torch.random.fork_rng`` so the global random state is untouched.
 """
 
-import doctest
 import math
 
 import pytest
@@ -18,6 +17,8 @@ import seglab.train
 from seglab import metrics
 from seglab.models import PatchClassifier, SmallFCN, SmallMaskRCNN
 from seglab.train import History, detect, evaluate, fit, fit_detection, pick_device, predict, seed_everything
+
+from _assertions import assert_doctests_pass, assert_every_public_name_has_an_example
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -497,22 +498,8 @@ def test_detect_in_batches_equals_one_at_a_time_and_restores_the_mode():
 
 
 def test_docstring_examples_run():
-    import random
-
-    import numpy as np
-
-    state = (random.getstate(), np.random.get_state())
-    try:
-        with torch.random.fork_rng():  # the examples call seed_everything
-            result = doctest.testmod(seglab.train, verbose=False, report=False)
-    finally:
-        random.setstate(state[0])
-        np.random.set_state(state[1])
-    assert result.attempted > 0
-    assert result.failed == 0
+    assert_doctests_pass(seglab.train)  # the examples call seed_everything: the global state is put back
 
 
 def test_every_public_function_has_an_example():
-    for name in seglab.train.__all__:
-        if name != "History":
-            assert ">>>" in getattr(seglab.train, name).__doc__, name
+    assert_every_public_name_has_an_example(seglab.train, exempt=("History",))

@@ -12,6 +12,8 @@ from matplotlib.axes import Axes  # noqa: E402
 
 from seglab import ops, viz  # noqa: E402
 
+from _assertions import assert_doctests_pass  # noqa: E402
+
 
 @pytest.fixture(autouse=True)
 def _close_figures():
@@ -445,10 +447,7 @@ def test_new_helpers_do_not_change_global_style():
 
 
 def test_viz_doctests():
-    import doctest
-
-    result = doctest.testmod(viz, verbose=False, report=False)
-    assert result.attempted > 0 and result.failed == 0
+    assert_doctests_pass(viz)
 
 
 def test_uint8_images_are_read_as_0_to_255():
