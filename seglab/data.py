@@ -42,14 +42,13 @@ from __future__ import annotations
 
 import contextlib
 import math
-import numbers
 import pathlib
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from seglab._validate import describe, positive_int
+from seglab._validate import describe, flag, integer, positive_int
 
 __all__ = [
     "STUFF_CLASSES",
@@ -141,13 +140,13 @@ class ThingsAndStuff(torch.utils.data.Dataset):
     thing_classes = THING_CLASSES
 
     def __init__(self, length=1000, size=64, split="train", seed=0, max_things=4, merge_things=False):
-        self.length = _check_int(length, "length", "ThingsAndStuff(length=1000)")
+        self.length = integer(length, "length", hint="ThingsAndStuff(length=1000).")
         if not 0 <= self.length <= _MAX_LENGTH:
             raise ValueError(
                 f"length: expected a number of images from 0 to 2**30, got {self.length}. "
                 f"Hint: ThingsAndStuff(length=1000); another seed gives other images."
             )
-        self.size = _check_int(size, "size", "ThingsAndStuff(size=64)")
+        self.size = integer(size, "size", hint="ThingsAndStuff(size=64).")
         if self.size < 16:
             raise ValueError(
                 f"size: expected an image side of at least 16 pixels, got {self.size}. "
@@ -161,16 +160,11 @@ class ThingsAndStuff(torch.utils.data.Dataset):
                 f"Hint: ThingsAndStuff(split='val') for held-out images."
             )
         self.split = split
-        self.seed = _check_int(seed, "seed", "ThingsAndStuff(seed=0)")
-        self.max_things = _check_int(max_things, "max_things", "ThingsAndStuff(max_things=4)")
-        if self.max_things < 0:
-            raise ValueError(
-                f"max_things: expected an int >= 0 (the most things per image), got {self.max_things}. "
-                f"Hint: max_things=0 draws stuff only."
-            )
-        if not isinstance(merge_things, bool):
-            raise TypeError(f"merge_things: expected True or False, got {describe(merge_things)}.")
-        self.merge_things = merge_things
+        self.seed = integer(seed, "seed", hint="ThingsAndStuff(seed=0).")
+        self.max_things = integer(
+            max_things, "max_things", low=0, what="the most things per image", hint="max_things=0 draws stuff only."
+        )
+        self.merge_things = flag(merge_things, "merge_things")
         self.classes = STUFF_CLASSES + (("thing",) if merge_things else THING_CLASSES)
         self.num_classes = len(self.classes)
         self.min_area = max(2, round(_MIN_AREA_64 * (self.size / 64) ** 2))
@@ -239,11 +233,7 @@ class ThingsAndStuff(torch.utils.data.Dataset):
 
 def _check_index(index, length: int) -> int:
     """``index`` (an int or a one-element integer tensor; negative counts from the end) in ``0 .. length - 1``."""
-    if isinstance(index, torch.Tensor) and index.numel() == 1 and not index.is_floating_point():
-        index = index.item()
-    if isinstance(index, bool) or not isinstance(index, numbers.Integral):
-        raise TypeError(f"index: expected an int, got {describe(index)}.")
-    index = int(index)
+    index = integer(index, "index")
     if index < 0:
         index += length
     if not 0 <= index < length:
@@ -267,12 +257,6 @@ def _one_thread():
         yield
     finally:
         torch.set_num_threads(threads)
-
-
-def _check_int(value, name: str, hint: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name}: expected an int, got {describe(value)}. Hint: {hint}.")
-    return int(value)
 
 
 def _fmix32(x: int) -> int:
@@ -541,9 +525,8 @@ def sample_patches(dataset, count, patch_size, seed=0, balanced=False):
             f"patch_size: expected an odd size, so that a patch has a centre pixel, got {patch_size}. "
             f"Hint: use patch_size={patch_size + 1}."
         )
-    seed = _check_int(seed, "seed", "sample_patches(..., seed=0)")
-    if not isinstance(balanced, bool):
-        raise TypeError(f"balanced: expected True or False, got {describe(balanced)}.")
+    seed = integer(seed, "seed", hint="sample_patches(..., seed=0).")
+    balanced = flag(balanced, "balanced")
     if len(dataset) == 0:
         raise ValueError("dataset: expected at least one image, got an empty dataset.")
 

@@ -47,13 +47,12 @@ Conventions (see also ``help(seglab)``):
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from seglab._validate import as_float_tensor, as_label_tensor, describe, int_pair
+from seglab._validate import as_float_tensor, as_label_tensor, describe, flag, int_pair, integer, positive_real, real_number
 
 __all__ = [
     "box_area",
@@ -73,19 +72,9 @@ __all__ = [
 # --- input checks -----------------------------------------------------------------------------------
 
 
-def _float_tensor(value, name: str) -> torch.Tensor:
-    """``value`` as a real floating tensor (integers and bools give the default dtype); may be empty."""
-    if not isinstance(value, torch.Tensor):
-        try:
-            value = torch.as_tensor(value)
-        except (TypeError, ValueError, RuntimeError) as error:
-            raise TypeError(
-                f"{name}: expected a tensor, numpy array or list of numbers, got {describe(value)}. "
-                f"Hint: build it with torch.tensor([...])."
-            ) from error
-    if value.numel() == 0 and not value.is_complex():
-        return value if value.is_floating_point() else value.to(torch.get_default_dtype())
-    return as_float_tensor(value, name, min_dim=0)
+_SPATIAL_SCALE_HINT = "it is the feature map's size over the image's, e.g. 1/16."
+_SAMPLING_RATIO_HINT = "-1 picks it from the box size."
+_IOU_THRESHOLD_HINT = "0.5 for AP50."
 
 
 def _check_xyxy(boxes: torch.Tensor, name: str) -> None:
@@ -109,7 +98,7 @@ def _check_xyxy(boxes: torch.Tensor, name: str) -> None:
 
 def _as_boxes(boxes, name: str) -> torch.Tensor:
     """``boxes`` as a checked floating ``Tensor[N, 4]`` (xyxy), in its own floating dtype."""
-    tensor = _float_tensor(boxes, name)
+    tensor = as_float_tensor(boxes, name, min_dim=0, allow_empty=True)
     if tensor.dim() != 2 or tensor.shape[1] != 4:
         if tensor.dim() == 1 and tensor.numel() == 4:
             hint = "a single box b is written [b] or b[None], of shape [1, 4]"
@@ -120,21 +109,6 @@ def _as_boxes(boxes, name: str) -> torch.Tensor:
         raise ValueError(f"{name}: expected a tensor of shape [N, 4], got {describe(tensor)}. Hint: {hint}.")
     _check_xyxy(tensor, name)
     return tensor
-
-
-def _real(value, name: str) -> float:
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        value = value.item()
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value):
-        raise TypeError(f"{name}: expected a real number, got {describe(value)}.")
-    return float(value)
-
-
-def _positive_real(value, name: str, hint: str = "") -> float:
-    number = _real(value, name)
-    if not number > 0:
-        raise ValueError(f"{name}: expected a number > 0, got {number:g}.{hint}")
-    return number
 
 
 def _as_feature_map(input) -> torch.Tensor:
@@ -164,7 +138,7 @@ def _as_rois(boxes, num_images: int) -> torch.Tensor:
             rows.append(torch.cat([index, b], dim=1))  # [L_i, 5]
         rois = torch.cat(rows) if rows else torch.zeros(0, 5, dtype=torch.float64)  # [K, 5]
     else:
-        rois = _float_tensor(boxes, "boxes")
+        rois = as_float_tensor(boxes, "boxes", min_dim=0, allow_empty=True)
         if rois.dim() != 2 or rois.shape[1] != 5:
             raise ValueError(
                 f"boxes: expected a Tensor[K, 5] of rows (batch index, x1, y1, x2, y2) or a list of "
@@ -285,8 +259,8 @@ def nms(boxes, scores, iou_threshold) -> torch.Tensor:
         ``torchvision.ops.nms(boxes, scores, iou_threshold)``.
 
     Raises:
-        ValueError: ``boxes`` is not ``[N, 4]`` or has a box with ``x2 < x1`` or ``y2 < y1``, or
-            ``scores`` is not ``[N]``.
+        ValueError: ``boxes`` is not ``[N, 4]`` or has a box with ``x2 < x1`` or ``y2 < y1``,
+            ``scores`` is not ``[N]``, or ``iou_threshold`` is NaN.
         TypeError: ``iou_threshold`` is not a number.
 
     Example:
@@ -299,12 +273,12 @@ def nms(boxes, scores, iou_threshold) -> torch.Tensor:
         tensor([1, 0, 2])
     """
     boxes = _as_boxes(boxes, "boxes")
-    scores = _float_tensor(scores, "scores")
+    scores = as_float_tensor(scores, "scores", min_dim=0, allow_empty=True)
     if scores.shape != (boxes.shape[0],):
         raise ValueError(
             f"scores: expected a tensor of shape [{boxes.shape[0]}] (one score per box), got {describe(scores)}."
         )
-    iou_threshold = _real(iou_threshold, "iou_threshold")
+    iou_threshold = real_number(iou_threshold, "iou_threshold")
     iou = box_iou(boxes.double(), boxes.double())  # [N, N]
     order = torch.sort(scores, descending=True, stable=True).indices.tolist()  # best first, ties in input order
     suppressed = [False] * boxes.shape[0]
@@ -374,7 +348,7 @@ def roi_pool(input, boxes, output_size, spatial_scale=1.0) -> torch.Tensor:
     x = _as_feature_map(input)
     rois = _as_rois(boxes, x.shape[0])  # [K, 5]
     out_h, out_w = int_pair(output_size, "output_size")
-    spatial_scale = _positive_real(spatial_scale, "spatial_scale")
+    spatial_scale = positive_real(spatial_scale, "spatial_scale", _SPATIAL_SCALE_HINT)
     features = x.double()  # [N, C, H, W]
     height, width = x.shape[-2:]
     out = features.new_zeros(rois.shape[0], x.shape[1], out_h, out_w)  # [K, C, out_h, out_w]
@@ -462,7 +436,7 @@ def roi_align_sampling_points(box, output_size, spatial_scale=1.0, sampling_rati
                 [2.5000, 1.5000],
                 [3.5000, 1.5000]], dtype=torch.float64)
     """
-    box = _float_tensor(box, "box")
+    box = as_float_tensor(box, "box", min_dim=0, allow_empty=True)
     if box.shape != (4,):
         raise ValueError(
             f"box: expected one box (x1, y1, x2, y2) of shape [4], got {describe(box)}. "
@@ -472,22 +446,10 @@ def roi_align_sampling_points(box, output_size, spatial_scale=1.0, sampling_rati
     return _sampling_points(
         *box.double().tolist(),
         int_pair(output_size, "output_size"),
-        _positive_real(spatial_scale, "spatial_scale"),
-        _int(sampling_ratio, "sampling_ratio"),
-        _bool(aligned, "aligned"),
+        positive_real(spatial_scale, "spatial_scale", _SPATIAL_SCALE_HINT),
+        integer(sampling_ratio, "sampling_ratio", hint=_SAMPLING_RATIO_HINT),
+        flag(aligned, "aligned"),
     )
-
-
-def _int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name}: expected an int, got {describe(value)}. Hint: -1 picks it from the box size.")
-    return int(value)
-
-
-def _bool(value, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name}: expected True or False, got {describe(value)}.")
-    return bool(value)
 
 
 def _bilinear_sample(plane: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -554,7 +516,7 @@ def roi_align(input, boxes, output_size, spatial_scale=1.0, sampling_ratio=-1, a
 
     Raises:
         ValueError: shapes are wrong, a box has ``x2 < x1`` or ``y2 < y1``, a batch index is not
-            an image of ``input``, or ``spatial_scale <= 0``.
+            an image of ``input``, or ``spatial_scale`` is not > 0 (or NaN).
         TypeError: ``sampling_ratio`` is not an int or ``aligned`` not a bool.
 
     Example:
@@ -580,10 +542,9 @@ def roi_align(input, boxes, output_size, spatial_scale=1.0, sampling_ratio=-1, a
     x = _as_feature_map(input)
     rois = _as_rois(boxes, x.shape[0])  # [K, 5]
     output_size = int_pair(output_size, "output_size")
-    spatial_scale = _positive_real(
-        spatial_scale, "spatial_scale", " Hint: it is the feature map's size over the image's, e.g. 1/16."
-    )
-    sampling_ratio, aligned = _int(sampling_ratio, "sampling_ratio"), _bool(aligned, "aligned")
+    spatial_scale = positive_real(spatial_scale, "spatial_scale", _SPATIAL_SCALE_HINT)
+    sampling_ratio = integer(sampling_ratio, "sampling_ratio", hint=_SAMPLING_RATIO_HINT)
+    aligned = flag(aligned, "aligned")
     features = x.double()  # [N, C, H, W]
     out = features.new_zeros(rois.shape[0], x.shape[1], *output_size)  # [K, C, out_h, out_w]
     for k, (image, x1, y1, x2, y2) in enumerate(rois.tolist()):
@@ -641,7 +602,7 @@ def mask_head_loss(mask_logits, labels, mask_targets) -> torch.Tensor:
         >>> mask_head_loss(logits, torch.tensor([1]), torch.tensor([[[1.0, 0.0]]]))
         tensor(0.4100)
     """
-    logits = _float_tensor(mask_logits, "mask_logits")
+    logits = as_float_tensor(mask_logits, "mask_logits", min_dim=0, allow_empty=True)
     if logits.dim() != 4:
         raise ValueError(
             f"mask_logits: expected a tensor of shape [K, C, M, M] (one M x M mask per class per RoI), "
@@ -651,7 +612,7 @@ def mask_head_loss(mask_logits, labels, mask_targets) -> torch.Tensor:
     labels = as_label_tensor(labels, "labels")
     if labels.shape != (num_rois,):
         raise ValueError(f"labels: expected a tensor of shape [{num_rois}] (one class per RoI), got {describe(labels)}.")
-    targets = _float_tensor(mask_targets, "mask_targets")
+    targets = as_float_tensor(mask_targets, "mask_targets", min_dim=0, allow_empty=True)
     expected_shape = (num_rois, *logits.shape[2:])
     if tuple(targets.shape) != expected_shape:
         hint = " Hint: one M x M target per RoI, without a class dimension."
@@ -779,22 +740,15 @@ def match_predictions(pred_boxes_or_masks, scores, gt, iou_threshold=0.5, iou_fn
     """
     if not callable(iou_fn):
         raise TypeError(f"iou_fn: expected a function (box_iou or mask_iou), got {describe(iou_fn)}.")
-    threshold = _iou_threshold(iou_threshold, "iou_threshold")
+    threshold = real_number(iou_threshold, "iou_threshold", 0, 1, hint=_IOU_THRESHOLD_HINT)
     iou = iou_fn(pred_boxes_or_masks, gt)  # [P, G]
     num_pred = iou.shape[0] if iou.dim() == 2 else -1
-    scores = _float_tensor(scores, "scores")
+    scores = as_float_tensor(scores, "scores", min_dim=0, allow_empty=True)
     if scores.shape != (num_pred,):
         raise ValueError(
             f"scores: expected one score per prediction, shape [{num_pred}], got {describe(scores)}."
         )
     return _greedy_match(iou, scores, threshold)
-
-
-def _iou_threshold(value, name: str) -> float:
-    threshold = _real(value, name)
-    if not 0 <= threshold <= 1:
-        raise ValueError(f"{name}: expected a number in [0, 1], got {threshold:g}. Hint: 0.5 for AP50.")
-    return threshold
 
 
 def _greedy_match(iou: torch.Tensor, scores: torch.Tensor, threshold: float) -> torch.Tensor:
@@ -879,7 +833,7 @@ def average_precision(scores, is_true_positive, num_gt, method="11point") -> tor
         >>> average_precision(scores, is_tp, num_gt=4)
         tensor(0.6136, dtype=torch.float64)
     """
-    scores = _float_tensor(scores, "scores")
+    scores = as_float_tensor(scores, "scores", min_dim=0, allow_empty=True)
     if scores.dim() != 1:
         raise ValueError(f"scores: expected a tensor of shape [P] (one score per detection), got {describe(scores)}.")
     is_tp = torch.as_tensor(is_true_positive)
@@ -895,8 +849,7 @@ def average_precision(scores, is_true_positive, num_gt, method="11point") -> tor
             f"is_true_positive: expected the shape of scores {tuple(scores.shape)}, got {describe(is_tp)}. "
             f"Hint: one flag per detection, in the order of scores."
         )
-    if isinstance(num_gt, bool) or not isinstance(num_gt, numbers.Integral) or num_gt < 0:
-        raise ValueError(f"num_gt: expected an int >= 0 (the number of ground-truth objects), got {describe(num_gt)}.")
+    num_gt = integer(num_gt, "num_gt", low=0, what="the number of ground-truth objects")
     num_tp = int(is_tp.sum())
     if num_tp > num_gt:
         raise ValueError(
@@ -999,15 +952,14 @@ def evaluate_detections(predictions, targets, num_classes, iou_thresholds=(0.5,)
         raise ValueError(f"iou_type: expected 'mask' or 'box', got {describe(iou_type)}.")
     if method not in ("11point", "all"):
         raise ValueError(f"method: expected '11point' or 'all', got {describe(method)}.")
-    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 2:
-        raise ValueError(f"num_classes: expected an int >= 2 (the background and at least one class), got {describe(num_classes)}.")
+    num_classes = integer(num_classes, "num_classes", low=2, what="the background and at least one class")
     predictions, targets = list(predictions), list(targets)
     if len(predictions) != len(targets):
         raise ValueError(
             f"predictions: expected one per target ({len(targets)}), got {len(predictions)}. "
             f"Hint: predict on exactly the images whose targets you pass, in the same order."
         )
-    thresholds = [_iou_threshold(t, f"iou_thresholds[{i}]") for i, t in enumerate(iou_thresholds)]
+    thresholds = [real_number(t, f"iou_thresholds[{i}]", 0, 1, hint=_IOU_THRESHOLD_HINT) for i, t in enumerate(iou_thresholds)]
     iou_fn = mask_iou if iou_type == "mask" else box_iou
     images = [
         (

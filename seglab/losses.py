@@ -36,12 +36,11 @@ float64 and returns float32.
 
 from __future__ import annotations
 
-import math
 import numbers
 
 import torch
 
-from seglab._validate import as_float_tensor, as_label_tensor, describe
+from seglab._validate import as_float_tensor, as_ignore_index, as_label_tensor, describe, positive_real, real_number
 
 __all__ = [
     "pixel_cross_entropy",
@@ -56,12 +55,6 @@ __all__ = [
 
 
 # --- input checks -----------------------------------------------------------------------------------
-
-
-def _check_ignore_index(ignore_index) -> int:
-    if isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral):
-        raise TypeError(f"ignore_index: expected an int, got {describe(ignore_index)}.")
-    return int(ignore_index)
 
 
 def _scores_and_target(scores, target, name: str, ignore_index=None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -113,17 +106,6 @@ def _check_probabilities(probs: torch.Tensor, name: str) -> None:
             f"{probs.max().item():.4g} ({int(outside.sum())} outside). Hint: these look like logits; "
             f"apply softmax to logits first (logits.softmax(dim=1)), or torch.sigmoid for one channel."
         )
-
-
-def _real_number(value, name: str, low: float, low_inclusive: bool = True) -> float:
-    """``value`` as a float ``>= low`` (or ``> low``), or a ``TypeError`` / ``ValueError``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name}: expected a real number, got {describe(value)}.")
-    value = float(value)
-    relation = ">=" if low_inclusive else ">"
-    if math.isnan(value) or value < low or (value == low and not low_inclusive):
-        raise ValueError(f"{name}: expected a number {relation} {low:g}, got {value:g}.")
-    return value
 
 
 def _picked_log_probs(logits: torch.Tensor, target: torch.Tensor, ignore_index: int):
@@ -182,7 +164,7 @@ def pixel_cross_entropy(logits, target, ignore_index=-100) -> torch.Tensor:
         >>> pixel_cross_entropy(logits, torch.tensor([[[0, -100]]]))  # pixel 1 ignored
         tensor(0.0181)
     """
-    ignore_index = _check_ignore_index(ignore_index)  # first: a bad one makes the target check meaningless
+    ignore_index = as_ignore_index(ignore_index)  # first: a bad one makes the target check meaningless
     logits, target = _scores_and_target(logits, target, "logits", ignore_index)
     picked, counted = _picked_log_probs(logits, target, ignore_index)
     return -picked[counted].mean()  # mean over the M counted pixels (NaN when M = 0)
@@ -340,7 +322,7 @@ def weighted_cross_entropy(logits, target, weight, ignore_index=-100) -> torch.T
         >>> weighted_cross_entropy(logits[None].transpose(1, 2), target[None], torch.tensor([[1.0, 3.0]]))
         tensor(0.5370)
     """
-    ignore_index = _check_ignore_index(ignore_index)
+    ignore_index = as_ignore_index(ignore_index)
     logits, target = _scores_and_target(logits, target, "logits", ignore_index)
     num_classes = logits.shape[1]
     weight = as_float_tensor(weight, "weight", min_dim=1)
@@ -404,7 +386,7 @@ def balanced_cross_entropy(logits, target, ignore_index=-100) -> torch.Tensor:
         >>> balanced_cross_entropy(logits, torch.tensor([0, 0, 0, 1]))  # (0.693 + 0.127) / 2
         tensor(0.4100)
     """
-    ignore_index = _check_ignore_index(ignore_index)
+    ignore_index = as_ignore_index(ignore_index)
     logits, target = _scores_and_target(logits, target, "logits", ignore_index)
     num_classes = logits.shape[1]
     counts = torch.bincount(target[target != ignore_index], minlength=num_classes)  # [C]: n_c
@@ -467,8 +449,8 @@ def focal_loss(logits, target, gamma=2.0, alpha=None, ignore_index=-100) -> torc
         >>> focal_loss(logits, target, gamma=2.0, alpha=torch.tensor([0.25, 0.75]))  # both of class 0
         tensor(0.2065)
     """
-    ignore_index = _check_ignore_index(ignore_index)
-    gamma = _real_number(gamma, "gamma", 0.0)
+    ignore_index = as_ignore_index(ignore_index)
+    gamma = real_number(gamma, "gamma", 0.0)
     logits, target = _scores_and_target(logits, target, "logits", ignore_index)
     log_p, counted = _picked_log_probs(logits, target, ignore_index)
     log_p = log_p[counted]  # [M]: log p_i of the counted pixels
@@ -536,7 +518,7 @@ def dice_loss(probs, target, eps=1.0) -> torch.Tensor:
         >>> dice_loss(three, target), dice_loss(three, target, eps=0.0)
         (tensor(0.), tensor(nan))
     """
-    eps = _real_number(eps, "eps", 0.0)
+    eps = real_number(eps, "eps", 0.0)
     probs, target = _scores_and_target(probs, target, "probs")
     _check_probabilities(probs, "probs")
     num_classes = probs.shape[1]
@@ -582,9 +564,7 @@ def combo_loss(logits, target, alpha=0.5, eps=1.0) -> torch.Tensor:
         >>> combo_loss(logits, target, alpha=0.5)  # (0.1269 + 0.0102) / 2
         tensor(0.0686)
     """
-    alpha = _real_number(alpha, "alpha", 0.0)
-    if alpha > 1:
-        raise ValueError(f"alpha: expected a number in [0, 1] (the cross-entropy's share), got {alpha:g}.")
+    alpha = real_number(alpha, "alpha", 0, 1, hint="alpha is the cross-entropy's share: 1 is pixel_cross_entropy alone, 0 dice_loss alone.")
     logits, target = _scores_and_target(logits, target, "logits")
     cross_entropy = pixel_cross_entropy(logits, target)
     dice = dice_loss(logits.softmax(dim=1), target, eps=eps)
@@ -674,12 +654,12 @@ def unet_weight_map(instances, w0=10.0, sigma=5.0, class_weights=(1.0, 1.0)) -> 
             f"instances: expected 0 for background and ids k > 0 for objects, got {instances.min().item()}. "
             f"Hint: set ignored pixels to 0 (background) first."
         )
-    w0 = _real_number(w0, "w0", 0.0)
-    sigma = _real_number(sigma, "sigma", 0.0, low_inclusive=False)
+    w0 = real_number(w0, "w0", 0.0)
+    sigma = positive_real(sigma, "sigma")
     if not isinstance(class_weights, (tuple, list)) or len(class_weights) != 2:
         raise TypeError(f"class_weights: expected a pair (background, object), got {describe(class_weights)}.")
-    background_weight = _real_number(class_weights[0], "class_weights[0]", 0.0)
-    object_weight = _real_number(class_weights[1], "class_weights[1]", 0.0)
+    background_weight = real_number(class_weights[0], "class_weights[0]", 0.0)
+    object_weight = real_number(class_weights[1], "class_weights[1]", 0.0)
 
     is_object = instances > 0  # [H, W]
     weight = torch.where(is_object, object_weight, background_weight).double()  # [H, W]: w_c

@@ -54,11 +54,9 @@ tensor(0.4950, dtype=torch.float64)
 
 from __future__ import annotations
 
-import numbers
-
 import torch
 
-from seglab._validate import as_float_tensor, as_label_tensor, describe, positive_int
+from seglab._validate import as_float_tensor, as_ignore_index, as_label_tensor, describe, positive_int
 
 __all__ = [
     "confusion_matrix",
@@ -89,10 +87,9 @@ def _labels(pred, target, ignore_index) -> tuple[torch.Tensor, torch.Tensor]:
         raise ValueError(
             f"pred: expected the shape of target {tuple(target.shape)}, got {describe(pred)}. {hint}"
         )
+    ignore_index = as_ignore_index(ignore_index, allow_none=True)
     if ignore_index is not None:
-        if isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral):
-            raise TypeError(f"ignore_index: expected an int or None, got {describe(ignore_index)}.")
-        counted = target != int(ignore_index)  # [same shape], True where the pixel is scored
+        counted = target != ignore_index  # [same shape], True where the pixel is scored
         pred, target = pred[counted], target[counted]
     return pred.reshape(-1), target.reshape(-1)
 

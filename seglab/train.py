@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from seglab import metrics
-from seglab._validate import check_image_list, describe, nonnegative_int, positive_int
+from seglab._validate import check_image_list, describe, nonnegative_int, optional_positive_real, positive_int
 
 __all__ = ["pick_device", "seed_everything", "fit", "fit_detection", "History", "evaluate", "predict", "detect"]
 
@@ -408,8 +408,7 @@ def fit(
         )
     epochs = None if epochs is None else positive_int(epochs, "epochs")
     steps = None if steps is None else positive_int(steps, "steps")
-    if max_seconds is not None and not (isinstance(max_seconds, (int, float)) and max_seconds > 0):
-        raise ValueError(f"max_seconds: expected a number > 0 or None, got {describe(max_seconds)}.")
+    max_seconds = optional_positive_real(max_seconds, "max_seconds")
     batch_size = positive_int(batch_size, "batch_size")
     val_every = None if val_every is None else positive_int(val_every, "val_every")
     seed = nonnegative_int(seed, "seed")
@@ -623,8 +622,7 @@ def fit_detection(
             f"steps: expected at least 3 for schedule='onecycle' (a warm-up and an annealing), got {steps}. "
             f"Hint: schedule='constant' for a step or two."
         )
-    if max_seconds is not None and not (isinstance(max_seconds, (int, float)) and max_seconds > 0):
-        raise ValueError(f"max_seconds: expected a number > 0 or None, got {describe(max_seconds)}.")
+    max_seconds = optional_positive_real(max_seconds, "max_seconds")
     if weights is None:
         weights = torch.ones(len(images), dtype=torch.float64)
     else:

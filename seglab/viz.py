@@ -22,12 +22,11 @@ plot_history       training curves of ``seglab.train.fit``: the training loss or
 from __future__ import annotations
 
 import math
-import numbers
 
 import torch
 
 from seglab import ops
-from seglab._validate import as_float_tensor, as_index_tensor, describe, int_pair, nonnegative_int, positive_int
+from seglab._validate import as_float_tensor, as_index_tensor, describe, int_pair, nonnegative_int, positive_int, real_number
 from seglab.data import THING_CLASSES
 
 __all__ = [
@@ -553,9 +552,10 @@ def overlay_mask(image, mask, ax=None, alpha=0.5, classes=None, title=None):
         matplotlib.axes.Axes: the axes; ``ax.get_legend()`` names the classes present.
 
     Raises:
-        TypeError: ``image`` or ``mask`` is not array-like, or ``mask`` is not integer.
+        TypeError: ``image`` or ``mask`` is not array-like, ``mask`` is not integer, or ``alpha``
+            is not a number.
         ValueError: shapes do not match, a mask value is not a class index, or ``alpha`` is
-            outside [0, 1].
+            outside [0, 1] (or NaN).
 
     Example:
         >>> from seglab.data import ThingsAndStuff
@@ -569,8 +569,7 @@ def overlay_mask(image, mask, ax=None, alpha=0.5, classes=None, title=None):
 
     rgb = _as_rgb(image)  # [H, W, 3]
     labels = _as_label_mask(mask, "mask", rgb.shape[:2])  # [H, W]
-    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0 <= alpha <= 1:
-        raise ValueError(f"alpha: expected a number in [0, 1], got {describe(alpha)}.")
+    alpha = real_number(alpha, "alpha", 0, 1, hint="0 shows the image only, 1 the mask only.")
     if classes is not None:
         classes = [str(name) for name in classes]
     num_classes = len(classes) if classes is not None else int(labels.max()) + 1
