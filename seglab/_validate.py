@@ -18,6 +18,7 @@ as_ignore_index          the ``ignore_index`` of metrics and losses: an int (or 
 as_float_tensor          array-like input as a floating-point tensor (non-empty, or empty allowed)
 as_index_tensor          array-like input as int64 indices
 as_label_tensor          array-like input as int64 class labels
+check_image_batch        a float ``Tensor[B, C, H, W]``, the input of a segmentation network
 check_image_list         a list of ``Tensor[C, H, W]``, the input of a detection model
 describe                 a short description of a value, for error messages
 =======================  =====================================================================
@@ -60,6 +61,7 @@ __all__ = [
     "as_float_tensor",
     "as_index_tensor",
     "as_label_tensor",
+    "check_image_batch",
     "check_image_list",
     "describe",
 ]
@@ -349,6 +351,39 @@ def as_label_tensor(value, name: str) -> torch.Tensor:
 
 
 # --- images -------------------------------------------------------------------------------------------
+
+
+def check_image_batch(images, name: str = "images", channels: int | None = None, allow_empty: bool = False) -> None:
+    """``images`` is a batch of images: a floating-point ``Tensor[B, C, H, W]``.
+
+    The input of every segmentation network (``name`` is then the network's class name) and of
+    ``seglab.train``'s ``fit``, ``evaluate`` and ``predict``.
+
+    Args:
+        images: the argument to check.
+        name (str): its name (or the network's), which starts the message.
+        channels (int, optional): the number of channels ``C`` it must have.
+        allow_empty (bool): accept a batch of no images (``B == 0``).
+
+    Raises:
+        TypeError: ``images`` is not a floating-point tensor.
+        ValueError: it is not 4-dimensional (a single image ``[C, H, W]``, most likely), has
+            other than ``channels`` channels, or holds no image.
+    """
+    c = "C" if channels is None else channels
+    if not isinstance(images, torch.Tensor) or not images.is_floating_point():
+        raise TypeError(
+            f"{name}: expected a float Tensor[B, {c}, H, W], got {describe(images)}. "
+            f"Hint: seglab.data.semantic_batch(dataset, range(n)) returns (images, masks); "
+            f"images.float() / 255 converts uint8 images."
+        )
+    if images.dim() != 4 or (channels is not None and images.shape[1] != channels):
+        hint = "add a batch dimension with images[None] for a single image"
+        if images.dim() == 4 and images.shape[-1] == channels:
+            hint = "the channels are dimension 1 (NCHW): images.permute(0, 3, 1, 2) turns [B, H, W, C] into [B, C, H, W]"
+        raise ValueError(f"{name}: expected images of shape [B, {c}, H, W], got {describe(images)}. Hint: {hint}.")
+    if images.shape[0] == 0 and not allow_empty:
+        raise ValueError(f"{name}: expected at least one image, got {describe(images)}.")
 
 
 def check_image_list(images, name: str = "images") -> None:

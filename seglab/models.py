@@ -41,7 +41,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from seglab._validate import check_image_list, describe, positive_int
+from seglab._validate import check_image_batch, check_image_list, describe, positive_int
 from seglab.ops import bilinear_kernel, crop_and_concat, fc_to_conv, receptive_field, unet_output_size
 
 __all__ = [
@@ -276,6 +276,7 @@ class SmallFCN(nn.Module):
     Raises:
         ValueError: in ``forward``, the input is not ``[B, C, H, W]`` or ``H`` or ``W`` is not
             divisible by 4.
+        TypeError: in ``forward``, the input is not a float tensor.
 
     Example:
         >>> model = SmallFCN(num_classes=4)
@@ -314,19 +315,10 @@ class SmallFCN(nn.Module):
         self.classifier = nn.Conv2d(w, num_classes, kernel_size=1)  # a linear classifier per pixel
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        _check_images(images, "SmallFCN", self.in_channels)
+        check_image_batch(images, "SmallFCN", self.in_channels, allow_empty=True)
         _check_divisible(images, "SmallFCN", 4, "two 2x2 max pools, then two 2x upsamplings")
         features = self.encoder(images)  # [B, 2w, H/4, W/4]
         return self.classifier(self.decoder(features))  # [B, K, H, W]
-
-
-def _check_images(images, model: str, in_channels: int) -> None:
-    """``images`` is a ``[B, in_channels, H, W]`` tensor, or a ``ValueError`` naming ``model``."""
-    if not isinstance(images, torch.Tensor) or images.dim() != 4 or images.shape[1] != in_channels:
-        raise ValueError(
-            f"{model}: expected images of shape [B, {in_channels}, H, W], got {describe(images)}. "
-            f"Hint: add a batch dimension with images[None] for a single image."
-        )
 
 
 def _check_divisible(images: torch.Tensor, model: str, multiple: int, why: str) -> None:
@@ -381,6 +373,7 @@ class VGGBackbone(nn.Module):
     Raises:
         ValueError: in ``forward``, the input is not ``[B, C, H, W]`` or ``H`` or ``W`` is not
             divisible by 32.
+        TypeError: in ``forward``, the input is not a float tensor.
 
     Example:
         >>> backbone = VGGBackbone(width=16)
@@ -410,7 +403,7 @@ class VGGBackbone(nn.Module):
         )
 
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        _check_images(images, "VGGBackbone", self.in_channels)
+        check_image_batch(images, "VGGBackbone", self.in_channels, allow_empty=True)
         _check_divisible(images, "VGGBackbone", 32, "five 2x2 max pools")
         x = self.pool1(self.conv1(images))  # [B, w, H/2, W/2]
         x = self.pool2(self.conv2(x))  # [B, 2w, H/4, W/4]
@@ -479,7 +472,7 @@ class _FCN(nn.Module):
 
     def _features(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         name = type(self).__name__
-        _check_images(images, name, self.in_channels)
+        check_image_batch(images, name, self.in_channels, allow_empty=True)
         _check_divisible(images, name, 32, "five 2x2 max pools, then upsampling back by 32")
         return self.backbone(images)
 
@@ -560,6 +553,7 @@ class FCN32s(_FCN):
     Raises:
         ValueError: in ``forward``, the input is not ``[B, C, H, W]`` or ``H`` or ``W`` is not
             divisible by 32.
+        TypeError: in ``forward``, the input is not a float tensor.
 
     Example:
         >>> model = FCN32s(num_classes=4)
@@ -613,6 +607,7 @@ class FCN16s(_FCN):
     Raises:
         ValueError: in ``forward``, the input is not ``[B, C, H, W]`` or ``H`` or ``W`` is not
             divisible by 32.
+        TypeError: in ``forward``, the input is not a float tensor.
 
     Example:
         >>> model = FCN16s(num_classes=4)
@@ -679,6 +674,7 @@ class FCN8s(_FCN):
     Raises:
         ValueError: in ``forward``, the input is not ``[B, C, H, W]`` or ``H`` or ``W`` is not
             divisible by 32.
+        TypeError: in ``forward``, the input is not a float tensor.
 
     Example:
         >>> model = FCN8s(num_classes=4)
@@ -817,6 +813,7 @@ class UNet(nn.Module):
     Raises:
         ValueError: ``padding`` is not ``"same"`` or ``"valid"``; in ``forward``, the input is not
             ``[B, C, H, W]``, not divisible by ``2**depth`` (``"same"``) or too small (``"valid"``).
+        TypeError: in ``forward``, the input is not a float tensor.
 
     Example:
         >>> model = UNet(num_classes=4, width=16, depth=4)
@@ -880,7 +877,7 @@ class UNet(nn.Module):
             ) from None
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        _check_images(images, "UNet", self.in_channels)
+        check_image_batch(images, "UNet", self.in_channels, allow_empty=True)
         if self.padding == "same":
             _check_divisible(
                 images, "UNet", 2**self.depth, f"{self.depth} 2x2 max pools, then {self.depth} 2x up-convolutions"
@@ -1105,6 +1102,7 @@ class DilatedNet(nn.Module):
 
     Raises:
         ValueError: in ``forward``, the input is not ``[B, C, H, W]``.
+        TypeError: in ``forward``, the input is not a float tensor.
 
     Example:
         >>> dilated, plain = DilatedNet(6), DilatedNet(6, rates=(1, 1, 1, 1, 1))
@@ -1135,7 +1133,7 @@ class DilatedNet(nn.Module):
         self.receptive_field = receptive_field(layers)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        _check_images(images, "DilatedNet", self.in_channels)
+        check_image_batch(images, "DilatedNet", self.in_channels, allow_empty=True)
         features = self.context(self.stem(images))  # [B, w, H, W]: full resolution throughout
         if self.aspp is not None:
             features = self.aspp(features)

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from seglab import metrics
-from seglab._validate import check_image_list, describe, nonnegative_int, optional_positive_real, positive_int
+from seglab._validate import check_image_batch, check_image_list, describe, nonnegative_int, optional_positive_real, positive_int
 
 __all__ = ["pick_device", "seed_everything", "fit", "fit_detection", "History", "evaluate", "predict", "detect"]
 
@@ -119,18 +119,8 @@ def _check_model(model) -> None:
         raise TypeError(f"model: expected an nn.Module, got {describe(model)}.")
 
 
-def _check_images(images, name: str = "images") -> None:
-    if not isinstance(images, torch.Tensor) or not images.is_floating_point() or images.dim() < 2:
-        raise TypeError(
-            f"{name}: expected a float Tensor[N, C, H, W], got {describe(images)}. "
-            f"Hint: seglab.data.semantic_batch(dataset, range(n)) returns (images, masks)."
-        )
-    if images.shape[0] == 0:
-        raise ValueError(f"{name}: expected at least one image, got {describe(images)}.")
-
-
 def _check_pair(images, masks, names=("images", "masks"), float_ok=False) -> None:
-    _check_images(images, names[0])
+    check_image_batch(images, names[0])
     if not isinstance(masks, torch.Tensor) or masks.dim() == 0 or masks.is_complex() or (
         masks.is_floating_point() and not float_ok
     ):
@@ -181,7 +171,7 @@ def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 64, device
         torch.Size([3, 32, 32])
     """
     _check_model(model)
-    _check_images(images)
+    check_image_batch(images)
     batch_size = positive_int(batch_size, "batch_size")
     device = _model_device(model) if device is None else torch.device(device)
     model.to(device)

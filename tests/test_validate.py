@@ -17,6 +17,7 @@ from seglab import _validate, data, detection, losses, metrics, train, viz
 from seglab._validate import (
     as_float_tensor,
     as_ignore_index,
+    check_image_batch,
     flag,
     int_pair,
     integer,
@@ -220,7 +221,7 @@ def test_ignore_index():
         raises_with_message(TypeError, "ignore_index", lambda: as_ignore_index(value))
 
 
-# --- tensors ------------------------------------------------------------------------------------
+# --- tensors and images ------------------------------------------------------------------------------
 
 
 def test_float_tensors_that_may_be_empty():
@@ -235,6 +236,19 @@ def test_float_tensors_that_may_be_empty():
     raises_with_message(TypeError, "scores", lambda: as_float_tensor(torch.zeros(0, dtype=torch.complex64), "scores", allow_empty=True), "real numbers")
     raises_with_message(TypeError, "scores", lambda: as_float_tensor("abc", "scores", allow_empty=True), "torch.tensor")
     assert as_float_tensor(torch.tensor([True, False]), "x").tolist() == [1.0, 0.0]
+
+
+def test_check_image_batch():
+    check_image_batch(torch.zeros(2, 3, 4, 4))
+    check_image_batch(torch.zeros(2, 3, 4, 4, dtype=torch.float64), "UNet", channels=3)
+    check_image_batch(torch.zeros(0, 3, 4, 4), "UNet", channels=3, allow_empty=True)
+    message = raises_with_message(TypeError, "images", lambda: check_image_batch(torch.zeros(2, 3, 4, 4, dtype=torch.uint8)), "float Tensor[B, C, H, W]")
+    assert "semantic_batch" in message
+    raises_with_message(TypeError, "UNet", lambda: check_image_batch([torch.zeros(3, 4, 4)], "UNet", 3), "float Tensor[B, 3, H, W]", "list")
+    raises_with_message(ValueError, "UNet", lambda: check_image_batch(torch.zeros(3, 4, 4), "UNet", 3), "shape [B, 3, H, W]", "images[None]")
+    raises_with_message(ValueError, "FCN8s", lambda: check_image_batch(torch.zeros(1, 1, 4, 4), "FCN8s", 3), "(1, 1, 4, 4)")
+    raises_with_message(ValueError, "SmallFCN", lambda: check_image_batch(torch.zeros(1, 4, 4, 3), "SmallFCN", 3), "permute(0, 3, 1, 2)")
+    raises_with_message(ValueError, "images", lambda: check_image_batch(torch.zeros(0, 3, 4, 4)), "at least one image")
 
 
 # --- every module says the same about a NaN --------------------------------------------------------
