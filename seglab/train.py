@@ -21,6 +21,7 @@ it was.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import random
@@ -135,18 +136,20 @@ def _check_pair(images, masks, names=("images", "masks"), float_ok=False) -> Non
         )
 
 
-class _TrainMode:
-    """Context manager: set ``model.train(mode)`` inside, restore the previous mode on exit."""
-
-    def __init__(self, model: nn.Module, mode: bool):
-        self.model, self.mode = model, mode
-
-    def __enter__(self):
-        self.previous = self.model.training
-        self.model.train(self.mode)
-
-    def __exit__(self, *exc):
-        self.model.train(self.previous)
+@contextlib.contextmanager
+def _evaluating(model: nn.Module, device):
+    """Run ``model`` for inference: moved to ``device`` (by default where its parameters are), in
+    ``eval()`` mode under ``torch.no_grad()``; its previous train/eval mode is restored on exit.
+    Yields the device."""
+    device = _model_device(model) if device is None else torch.device(device)
+    model.to(device)
+    previous = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield device
+    finally:
+        model.train(previous)
 
 
 def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 64, device=None) -> torch.Tensor:
@@ -173,10 +176,8 @@ def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 64, device
     _check_model(model)
     check_image_batch(images)
     batch_size = positive_int(batch_size, "batch_size")
-    device = _model_device(model) if device is None else torch.device(device)
-    model.to(device)
     labels = []
-    with _TrainMode(model, False), torch.no_grad():
+    with _evaluating(model, device) as device:
         for start in range(0, images.shape[0], batch_size):
             scores = model(images[start : start + batch_size].to(device))  # [B, K, H, W]
             labels.append(scores.argmax(dim=1).cpu())  # [B, H, W]
@@ -236,11 +237,9 @@ def evaluate(
     num_classes = positive_int(num_classes, "num_classes")
     batch_size = positive_int(batch_size, "batch_size")
     boundary_width = None if boundary_width is None else positive_int(boundary_width, "boundary_width")
-    device = _model_device(model) if device is None else torch.device(device)
-    model.to(device)
     confusion = torch.zeros(num_classes, num_classes, dtype=torch.int64)  # rows: true, columns: predicted
     boundary_confusion = torch.zeros_like(confusion)  # the same, on the pixels near a true boundary
-    with _TrainMode(model, False), torch.no_grad():
+    with _evaluating(model, device) as device:
         for start in range(0, images.shape[0], batch_size):
             scores = model(images[start : start + batch_size].to(device))  # [B, K, H, W]
             if scores.dim() < 2 or scores.shape[1] != num_classes:
@@ -690,10 +689,8 @@ def detect(model: nn.Module, images, batch_size: int = 8, device=None) -> list[d
     _check_model(model)
     check_image_list(images)
     batch_size = positive_int(batch_size, "batch_size")
-    device = _model_device(model) if device is None else torch.device(device)
-    model.to(device)
     predictions = []
-    with _TrainMode(model, False), torch.no_grad():
+    with _evaluating(model, device) as device:
         for start in range(0, len(images), batch_size):
             batch = [image.to(device) for image in images[start : start + batch_size]]
             for prediction in model(batch):
