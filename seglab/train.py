@@ -415,53 +415,32 @@ def fit(
             f"batches, got {describe(data)}. Hint: images, masks = seglab.data.semantic_batch(dataset, range(500))."
         )
 
-    device = pick_device() if device is None else torch.device(device)
-    model.to(device)
+    device = _to_training_device(model, device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    history = History()
-    bar = _progress_bar_class()(
-        total=_planned_steps(data, pair, epochs, steps, batch_size),
-        disable=not _progress_wanted(progress),
+
+    def forward(batch):
+        images, targets = (tensor.to(device) for tensor in batch)
+        scores = model(images)  # [B, K, H, W]
+        return loss_fn(scores, targets), {}, scores  # the loss: the mean over all pixels of the batch
+
+    def validate(scores):
+        return evaluate(model, *val, num_classes=scores.shape[1], device=device)
+
+    return _train(
+        model,
+        optimizer,
+        _tensor_batches(*data, batch_size, epochs, seed) if pair else _loader_batches(data, epochs),
+        forward,
+        device=device,
+        seed=seed,  # also seeds dropout, and a shuffling DataLoader without its own generator
+        steps=steps,
+        max_seconds=max_seconds,
+        progress=progress,
         desc="fit",
-        unit="step",
-        leave=False,
+        total=_planned_steps(data, pair, epochs, steps, batch_size),
+        validate=None if val is None else validate,
+        val_every=val_every,
     )
-
-    def validate(step, num_classes):
-        scores = evaluate(model, *val, num_classes=num_classes, device=device)
-        history.val.append({"step": step, **scores})
-        bar.set_postfix(loss=f"{history.loss[-1]:.3f}", val_miou=f"{scores['mean_iou']:.3f}", refresh=False)
-
-    start = time.perf_counter()
-    try:
-        with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
-            torch.manual_seed(seed)  # dropout, and a shuffling DataLoader without its own generator
-            model.train()
-            batches = _tensor_batches(*data, batch_size, epochs, seed) if pair else _loader_batches(data, epochs)
-            for step, (images, targets) in enumerate(batches, start=1):
-                images, targets = images.to(device), targets.to(device)
-                scores = model(images)  # [B, K, H, W]
-                loss = loss_fn(scores, targets)  # a scalar: the mean over all pixels of the batch
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-
-                history.steps.append(step)
-                history.loss.append(loss.item())
-                bar.update(1)
-                if step % 10 == 0:
-                    bar.set_postfix(loss=f"{history.loss[-1]:.3f}", refresh=False)
-                if val is not None and val_every is not None and step % val_every == 0:
-                    validate(step, scores.shape[1])
-                if step == steps or (max_seconds is not None and time.perf_counter() - start >= max_seconds):
-                    break
-            if val is not None and (not history.val or history.val[-1]["step"] != step):
-                validate(step, scores.shape[1])  # the final model
-    finally:
-        bar.close()
-    model.eval()
-    history.seconds = time.perf_counter() - start
-    return history
 
 
 def _as_targets(targets: torch.Tensor) -> torch.Tensor:
@@ -512,6 +491,67 @@ def _planned_steps(data, pair, epochs, steps, batch_size):
     return epochs * per_epoch
 
 
+def _to_training_device(model: nn.Module, device) -> torch.device:
+    """``device`` (by default :func:`pick_device`), with ``model`` moved there."""
+    device = pick_device() if device is None else torch.device(device)
+    model.to(device)
+    return device
+
+
+def _train(model, optimizer, batches, forward, *, device, seed, steps, max_seconds, progress, desc, total, scheduler=None, validate=None, val_every=None) -> History:
+    """The training loop of :func:`fit` and :func:`fit_detection`; returns its :class:`History`.
+
+    Under a forked global random state seeded by ``seed`` (the caller's is left as it was), with
+    ``model`` in ``train()`` mode, one step per batch of ``batches``:
+    ``loss, parts, output = forward(batch)``, a gradient step of ``optimizer`` (and of
+    ``scheduler``, if any), and ``loss`` and every tensor of the dict ``parts`` recorded. It stops
+    after ``steps`` steps (if given), when ``batches`` ends, or after the step at which
+    ``max_seconds`` (if given) have passed since the start. ``validate(output) -> dict`` (if
+    given) evaluates the model every ``val_every`` steps and after the last one; its results go
+    to ``History.val``. A progress bar named ``desc`` counts up to ``total`` steps (None:
+    unknown). ``model`` is left in ``eval()`` mode.
+    """
+    history = History()
+    bar = _progress_bar_class()(total=total, disable=not _progress_wanted(progress), desc=desc, unit="step", leave=False)
+
+    def run_validation(step, output):
+        scores = validate(output)
+        history.val.append({"step": step, **scores})
+        bar.set_postfix(loss=f"{history.loss[-1]:.3f}", val_miou=f"{scores['mean_iou']:.3f}", refresh=False)
+
+    start = time.perf_counter()
+    try:
+        with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
+            torch.manual_seed(seed)
+            model.train()
+            for step, batch in enumerate(batches, start=1):
+                loss, parts, output = forward(batch)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                if scheduler is not None:
+                    scheduler.step()
+
+                history.steps.append(step)
+                history.loss.append(loss.item())
+                for name, value in parts.items():
+                    history.parts.setdefault(name, []).append(value.item())
+                bar.update(1)
+                if step % 10 == 0:
+                    bar.set_postfix(loss=f"{history.loss[-1]:.3f}", refresh=False)
+                if validate is not None and val_every is not None and step % val_every == 0:
+                    run_validation(step, output)
+                if step == steps or (max_seconds is not None and time.perf_counter() - start >= max_seconds):
+                    break
+            if validate is not None and (not history.val or history.val[-1]["step"] != step):
+                run_validation(step, output)  # the final model
+    finally:
+        bar.close()
+    model.eval()
+    history.seconds = time.perf_counter() - start
+    return history
+
+
 # --- detection models (lecture 8) ------------------------------------------------------------------
 
 
@@ -530,6 +570,16 @@ def _check_detection_data(images, targets) -> None:
             )
     if not images:
         raise ValueError("images: expected at least one image, got an empty list.")
+
+
+def _weighted_batches(images, targets, weights, batch_size, seed):
+    """Batches ``(images, targets)`` of ``batch_size`` images drawn with replacement, image ``i`` with
+    probability ``weights[i] / weights.sum()``, forever; the draws depend on ``seed`` only. The
+    targets keep the keys of ``_TARGET_KEYS``."""
+    generator = torch.Generator().manual_seed(seed)
+    while True:
+        index = torch.multinomial(weights, batch_size, replacement=True, generator=generator).tolist()
+        yield [images[i] for i in index], [{key: targets[i][key] for key in _TARGET_KEYS} for i in index]
 
 
 def fit_detection(
@@ -621,47 +671,34 @@ def fit_detection(
                 f"weights: expected {len(images)} numbers >= 0 (one per image, not all 0), got {describe(weights)}."
             )
 
-    device = pick_device() if device is None else torch.device(device)
-    model.to(device)
+    device = _to_training_device(model, device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     scheduler = None
     if schedule == "onecycle":
         warm_up = max(0.1, 2 / steps)  # OneCycleLR needs its warm-up to end after the first step
         scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=warm_up)
-    generator = torch.Generator().manual_seed(seed)  # the batches depend on seed only
-    history = History()
-    bar = _progress_bar_class()(total=steps, disable=not _progress_wanted(progress), desc="fit_detection", unit="step", leave=False)
-    start = time.perf_counter()
-    try:
-        with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
-            torch.manual_seed(seed)  # the RPN's and the box head's sampling of examples
-            model.train()
-            for step in range(1, steps + 1):
-                index = torch.multinomial(weights, batch_size, replacement=True, generator=generator).tolist()
-                batch = [images[i].to(device) for i in index]
-                batch_targets = [{key: targets[i][key].to(device) for key in _TARGET_KEYS} for i in index]
-                losses = model(batch, batch_targets)  # dict of five scalar losses
-                loss = sum(losses.values())
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                if scheduler is not None:
-                    scheduler.step()
 
-                history.steps.append(step)
-                history.loss.append(loss.item())
-                for name, value in losses.items():
-                    history.parts.setdefault(name, []).append(value.item())
-                bar.update(1)
-                if step % 10 == 0:
-                    bar.set_postfix(loss=f"{history.loss[-1]:.3f}", refresh=False)
-                if max_seconds is not None and time.perf_counter() - start >= max_seconds:
-                    break
-    finally:
-        bar.close()
-    model.eval()
-    history.seconds = time.perf_counter() - start
-    return history
+    def forward(batch):
+        batch_images, batch_targets = batch
+        batch_images = [image.to(device) for image in batch_images]
+        batch_targets = [{key: value.to(device) for key, value in target.items()} for target in batch_targets]
+        losses = model(batch_images, batch_targets)  # dict of five scalar losses
+        return sum(losses.values()), losses, None
+
+    return _train(
+        model,
+        optimizer,
+        _weighted_batches(images, targets, weights, batch_size, seed),
+        forward,
+        device=device,
+        seed=seed,  # also seeds the RPN's and the box head's sampling of examples
+        steps=steps,
+        max_seconds=max_seconds,
+        progress=progress,
+        desc="fit_detection",
+        total=steps,
+        scheduler=scheduler,
+    )
 
 
 def detect(model: nn.Module, images, batch_size: int = 8, device=None) -> list[dict]:
