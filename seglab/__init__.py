@@ -23,7 +23,10 @@ Modules:
     ``seglab.models``   the course's small networks (patch classifier, small FCN, FCN-32s/16s/8s,
                         U-Net, a dilated context network with an optional ASPP head, a small
                         Mask R-CNN built on torchvision's) and the trained checkpoints shipped
-                        in ``seglab/checkpoints``.
+                        in ``seglab/checkpoints`` (``seglab.models.load_checkpoint``).
+    ``seglab.checkpoint``
+                        writing, listing and loading those checkpoints (``load_checkpoint``,
+                        ``save_checkpoint``, ``available_checkpoints``, also in ``seglab.models``).
     ``seglab.train``    a short, seeded training loop, evaluation and prediction, and their
                         versions for detection models.
     ``seglab.checks``   one checker per graded exercise: runs named cases against the reference

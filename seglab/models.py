@@ -21,7 +21,7 @@ SmallMaskRCNN          lecture 8: torchvision's ``MaskRCNN`` (region proposals, 
 SmallFPNBackbone       lecture 8: its backbone, four strided conv stages and a feature pyramid
 load_checkpoint        a trained network shipped with the package (``seglab/checkpoints/*.pt``)
 save_checkpoint        write one: weights, constructor arguments, the recorded training result
-available_checkpoints  the names ``load_checkpoint`` accepts
+available_checkpoints  the names ``load_checkpoint`` accepts (these three live in ``seglab.checkpoint``)
 count_parameters       the number of trainable parameters of a model
 =====================  ==============================================================================
 
@@ -34,14 +34,13 @@ for probabilities and ``argmax`` over dim 1 for labels.
 from __future__ import annotations
 
 import copy
-import importlib.resources
 from collections import OrderedDict
-from pathlib import Path
 
 import torch
 from torch import nn
 
 from seglab._validate import check_image_batch, check_image_list, describe, positive_int
+from seglab.checkpoint import available_checkpoints, load_checkpoint, save_checkpoint
 from seglab.ops import bilinear_kernel, crop_and_concat, fc_to_conv, receptive_field, unet_output_size
 
 __all__ = [
@@ -1301,186 +1300,3 @@ class SmallMaskRCNN(nn.Module):
     def forward(self, images, targets=None):
         check_image_list(images)
         return self.detector(list(images), targets)
-
-
-# --- checkpoints -----------------------------------------------------------------------------------
-
-
-# The networks a checkpoint can hold, and the constructor arguments it records for each.
-_CHECKPOINT_MODELS = {
-    "FCN32s": (FCN32s, ("num_classes", "in_channels", "width")),
-    "FCN16s": (FCN16s, ("num_classes", "in_channels", "width")),
-    "FCN8s": (FCN8s, ("num_classes", "in_channels", "width")),
-    "UNet": (UNet, ("num_classes", "in_channels", "width", "depth", "padding")),
-    "DilatedNet": (DilatedNet, ("num_classes", "rates", "in_channels", "width", "aspp_rates")),
-    "SmallMaskRCNN": (SmallMaskRCNN, ("num_classes", "width", "fpn_channels", "representation_size", "image_size")),
-}
-_CHECKPOINT_FORMAT = 1
-
-
-def _checkpoint_folder():
-    """The package's ``checkpoints`` folder (a ``Traversable``: works from a wheel or a source tree)."""
-    return importlib.resources.files("seglab") / "checkpoints"
-
-
-def available_checkpoints(folder=None) -> list[str]:
-    """The names :func:`load_checkpoint` accepts: the ``*.pt`` files of the checkpoint folder.
-
-    Args:
-        folder (str or Path, optional): where to look; by default the checkpoints shipped in the
-            package (``seglab/checkpoints/``).
-
-    Returns:
-        list[str]: sorted names, without the ``.pt``.
-
-    Example:
-        >>> "unet_things" in available_checkpoints()
-        True
-    """
-    folder = _checkpoint_folder() if folder is None else Path(folder)
-    if not folder.is_dir():
-        return []
-    return sorted(entry.name[: -len(".pt")] for entry in folder.iterdir() if entry.name.endswith(".pt"))
-
-
-def save_checkpoint(model: nn.Module, path, result: dict | None = None) -> None:
-    """Write ``model`` as a small checkpoint that :func:`load_checkpoint` reads back.
-
-    The file holds a dict ``{"format", "model", "kwargs", "state_dict", "result"}``: the class name,
-    the constructor arguments, the float32 weights on the CPU (no optimizer state), and
-    ``result``, a dict of plain Python values (numbers, strings, lists, dicts) describing how the
-    model was trained and how well it did. It loads with ``torch.load(..., weights_only=True)``.
-
-    Args:
-        model (FCN32s, FCN16s, FCN8s, UNet, DilatedNet or SmallMaskRCNN): the trained network.
-        path (str or Path): the file to write (``name.pt``).
-        result (dict, optional): the recorded training result, e.g. ``{"seconds": 61.2,
-            "steps": 400, "val": {"mean_iou": 0.93}}``.
-
-    Raises:
-        TypeError: ``model`` is not one of the classes above, or ``result`` is not a dict of plain
-            values (a tensor or ``torch.__version__`` in it would make the file unreadable with
-            ``weights_only=True``).
-
-    Example:
-        >>> import tempfile, pathlib
-        >>> with tempfile.TemporaryDirectory() as folder:
-        ...     save_checkpoint(UNet(4, width=4, depth=2), pathlib.Path(folder) / "tiny.pt", {"steps": 0})
-        ...     load_checkpoint("tiny", folder=folder).checkpoint_result
-        {'steps': 0}
-    """
-    name = type(model).__name__
-    if name not in _CHECKPOINT_MODELS or not isinstance(model, _CHECKPOINT_MODELS[name][0]):
-        raise TypeError(
-            f"model: expected one of {', '.join(_CHECKPOINT_MODELS)}, "
-            f"got {name if isinstance(model, nn.Module) else describe(model)}."
-        )
-    if result is not None and not isinstance(result, dict):
-        raise TypeError(f"result: expected a dict of plain values or None, got {describe(result)}.")
-    _check_plain(result, "result")
-    kwargs = {argument: getattr(model, argument) for argument in _CHECKPOINT_MODELS[name][1]}
-    state_dict = OrderedDict(
-        (key, value.detach().to("cpu", torch.float32) if value.is_floating_point() else value.detach().cpu())
-        for key, value in model.state_dict().items()
-    )
-    checkpoint = {
-        "format": _CHECKPOINT_FORMAT,
-        "model": name,
-        "kwargs": kwargs,
-        "state_dict": state_dict,
-        "result": {} if result is None else result,
-    }
-    torch.save(checkpoint, path)
-
-
-def _check_plain(value, name: str) -> None:
-    """``value`` holds only what ``torch.load(..., weights_only=True)`` reads back: None, bool,
-    int, float, str (exactly these types, not subclasses), and lists, tuples and str-keyed dicts of them."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if type(key) is not str:
-                raise TypeError(f"{name}: expected str keys, got {describe(key)}.")
-            _check_plain(item, f"{name}[{key!r}]")
-    elif isinstance(value, (list, tuple)):
-        for index, item in enumerate(value):
-            _check_plain(item, f"{name}[{index}]")
-    elif value is not None and type(value) not in (bool, int, float, str):
-        raise TypeError(
-            f"{name}: expected a plain value (None, bool, int, float, str, or lists and dicts of them), "
-            f"got {type(value).__name__} {value!r:.40}. Hint: convert it: tensor.tolist(), float(x), str(version)."
-        )
-
-
-def load_checkpoint(name: str, folder=None) -> nn.Module:
-    """A trained network shipped with the package, ready to predict (in ``eval()`` mode, on the CPU).
-
-    Each checkpoint was written by ``scripts/train_checkpoints.py`` (seeded: run it to train
-    them again) and records how: ``model.checkpoint_result`` is a dict with the training time
-    (``"seconds"``, ``"steps"``, ``"threads"``), the ``"recipe"`` (data, steps, learning rates,
-    class weights), the ``"classes"`` and the validation metrics (``"val"``: ``"mean_iou"``,
-    ``"iou"`` per class, ``"boundary_iou"``, ``"pixel_accuracy"``; for the Mask R-CNN
-    ``"mask_ap50"``, ``"mask_ap75"``, ``"mask_ap"`` (AP@[.5:.95]), ``"mask_ap50_per_class"`` and
-    ``"box_ap50"``).
-
-    ================  ==================================================================================
-    unet_things       ``UNet(6, width=8, depth=4)`` on ``ThingsAndStuff(size=64)`` with every thing class
-                      separate (sky, grass, road, circle, square, triangle)
-    fcn32s            ``FCN32s(4, width=8)`` on ``ThingsAndStuff(size=64, merge_things=True)``
-    fcn16s            ``FCN16s(4, width=8)``, the same data and training
-    fcn8s             ``FCN8s(4, width=8)``, the same data and training
-    dilated_things    ``DilatedNet(6, width=24, rates=(1, 2, 4, 8, 1))`` on the six classes of
-                      ``ThingsAndStuff(size=64)``: receptive field 35, full resolution throughout
-    undilated_things  its undilated twin, ``rates=(1, 1, 1, 1, 1)``: the same weights to learn,
-                      receptive field 13; the same data and training
-    aspp_things       ``DilatedNet(6, width=24, rates=(1, 1, 1), aspp_rates=(2, 4, 8))``: an ASPP
-                      head; the same data and training
-    maskrcnn_things   ``SmallMaskRCNN(4)`` on ``ThingsAndStuff(size=128)``: boxes, classes (circle,
-                      square, triangle) and masks of every thing
-    ================  ==================================================================================
-
-    Args:
-        name (str): one of :func:`available_checkpoints`, e.g. ``"unet_things"``.
-        folder (str or Path, optional): read ``folder/name.pt`` instead of the shipped checkpoint.
-
-    Returns:
-        nn.Module: the network, with the attribute ``checkpoint_result`` (dict).
-
-    Raises:
-        TypeError: ``name`` is not a string.
-        ValueError: there is no checkpoint of that name, or the file is not one
-            :func:`save_checkpoint` wrote.
-
-    Example:
-        >>> model = load_checkpoint("unet_things")
-        >>> type(model).__name__, model.training
-        ('UNet', False)
-        >>> model.checkpoint_result["classes"]
-        ['sky', 'grass', 'road', 'circle', 'square', 'triangle']
-        >>> model.checkpoint_result["val"]["mean_iou"] >= 0.9  # measured on 200 validation images
-        True
-    """
-    if not isinstance(name, str):
-        raise TypeError(
-            f"name: expected a checkpoint name (str), got {describe(name)}. Hint: load_checkpoint('unet_things')."
-        )
-    names = available_checkpoints(folder)
-    if name not in names:
-        where = "shipped with seglab" if folder is None else f"in {folder}"
-        raise ValueError(
-            f"name: expected one of the checkpoints {where}: {names}, got {name!r}. "
-            f"Hint: scripts/train_checkpoints.py trains them again."
-        )
-    base = _checkpoint_folder() if folder is None else Path(folder)
-    with (base / f"{name}.pt").open("rb") as file:
-        checkpoint = torch.load(file, map_location="cpu", weights_only=True)
-    if not isinstance(checkpoint, dict) or checkpoint.get("format") != _CHECKPOINT_FORMAT:
-        raise ValueError(
-            f"name: expected {name}.pt to be a checkpoint written by save_checkpoint (format "
-            f"{_CHECKPOINT_FORMAT}), got {describe(checkpoint)}. "
-            f"Hint: a bare state dict loads with model.load_state_dict(torch.load(path))."
-        )
-    cls, _ = _CHECKPOINT_MODELS[checkpoint["model"]]
-    model = cls(**checkpoint["kwargs"])
-    model.load_state_dict(checkpoint["state_dict"])
-    model.checkpoint_result = checkpoint["result"]
-    return model.eval()

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import seglab.checkpoint
 import seglab.models
 from seglab.models import (
     ASPP,
@@ -707,7 +708,7 @@ def test_the_mask_rcnn_checkpoint_meets_its_targets():
     assert result["val"]["images"] == 200 and result["val"]["mask_ap50"] >= 0.95
     assert min(result["val"]["mask_ap50_per_class"]) >= 0.9  # triangles, the rare class, too
     assert result["seconds"] <= 600 and result["threads"] <= 2
-    path = seglab.models._checkpoint_folder() / "maskrcnn_things.pt"
+    path = seglab.checkpoint._checkpoint_folder() / "maskrcnn_things.pt"
     assert path.stat().st_size <= 10e6
     assert result["parameters"] == count_parameters(model)
 
