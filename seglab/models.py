@@ -41,7 +41,7 @@ from torch import nn
 
 from seglab._validate import check_image_batch, check_image_list, describe, positive_int
 from seglab.checkpoint import available_checkpoints, load_checkpoint, save_checkpoint
-from seglab.ops import bilinear_kernel, crop_and_concat, fc_to_conv, receptive_field, unet_output_size
+from seglab.ops import _smallest_unet_input, bilinear_kernel, crop_and_concat, fc_to_conv, receptive_field, unet_output_size
 
 __all__ = [
     "PatchClassifier",
@@ -868,7 +868,7 @@ class UNet(nn.Module):
         try:
             return unet_output_size(input_size, self.depth)
         except ValueError:
-            smallest = _smallest_valid_input(self.depth)
+            smallest = _smallest_unet_input(self.depth)
             raise ValueError(
                 f"UNet(padding='valid', depth={self.depth}): expected an input side of at least {smallest} "
                 f"(every level of unpadded 3x3 convolutions must keep at least one pixel), got {input_size}. "
@@ -958,17 +958,6 @@ class UNet(nn.Module):
                 bn.running_mean.zero_()
                 bn.running_var.fill_(1.0 - bn.eps)  # (y - 0) / sqrt(1 - eps + eps) = y in eval mode
         return self
-
-
-def _smallest_valid_input(depth: int) -> int:
-    """The smallest input side a U-Net with unpadded convolutions and ``depth`` pools accepts."""
-    side = 1
-    while True:
-        try:
-            unet_output_size(side, depth)
-            return side
-        except ValueError:
-            side += 1
 
 
 # --- lecture 7: dilated convolutions ----------------------------------------------------------------

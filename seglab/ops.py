@@ -837,10 +837,10 @@ def unet_output_size(input_size, depth=4) -> int:
     depth = nonnegative_int(depth, "depth")
     size, where = _unet_sizes(n, depth)
     if where is not None:
-        smallest = next(m for m in range(1, 2 ** (depth + 6)) if _unet_sizes(m, depth)[1] is None)
         raise ValueError(
             f"input_size: expected a side from which every map keeps at least 1 pixel, got {n}: "
-            f"{where} would be empty. Hint: at depth {depth} the input needs at least {smallest} pixels."
+            f"{where} would be empty. Hint: at depth {depth} the input needs at least "
+            f"{_smallest_unet_input(depth)} pixels."
         )
     return size
 
@@ -861,6 +861,16 @@ def _unet_sizes(n: int, depth: int) -> tuple[int, str | None]:
         if size < 1:
             return 0, f"level {level + 1} of the expanding path"
     return size, None
+
+
+def _smallest_unet_input(depth: int) -> int:
+    """The smallest input side that a U-Net of ``depth`` levels with valid convolutions accepts,
+    every map keeping at least 1 pixel: 5 at depth 0 (the bottleneck alone), 18 at depth 1, 188 at
+    depth 4."""
+    side = 1
+    while _unet_sizes(side, depth)[1] is not None:
+        side += 1
+    return side
 
 
 # --- lecture 7: dilated (atrous) convolutions -----------------------------------------------------

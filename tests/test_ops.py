@@ -1076,6 +1076,15 @@ def test_unet_output_size_errors_name_the_stage_and_the_smallest_input():
     raises_with_message(ValueError, "depth", lambda: ops.unet_output_size(572, depth=-1))
 
 
+@pytest.mark.parametrize("depth, smallest", [(0, 5), (1, 18), (2, 44), (3, 92), (4, 188), (5, 380)])
+def test_the_smallest_unet_input_is_the_first_side_that_keeps_every_map(depth, smallest):
+    assert ops._smallest_unet_input(depth) == smallest  # the one search, for ops and for models.UNet
+    assert ops.unet_output_size(smallest, depth) >= 1
+    for side in range(1, smallest):
+        with pytest.raises(ValueError):
+            ops.unet_output_size(side, depth)
+
+
 # --- lecture 7: dilated convolutions -------------------------------------------------------------------
 
 
