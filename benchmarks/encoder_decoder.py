@@ -11,8 +11,9 @@ live_fcn            FCN-32s vs FCN-8s (and FCN-16s) trained live with the same s
 live_unet           a U-Net trained live on the same task: mean IoU after a fixed number of steps
                     (and ``live_fcn(("FCN8s",), LIVE_FCN_AS_UNET)``: FCN-8s with the U-Net's budget)
 transfer_learning   U-Net whose first level starts from a trained patch classifier vs from a
-                    random initialisation, same batches: validation mIoU after 10, 25, 50
-                    steps and the steps it takes to reach mIoU 0.9
+                    random initialisation, same batches: validation mIoU after the steps of
+                    ``TRANSFER["report_at"]`` and the steps it takes to reach
+                    ``TRANSFER["threshold"]``
 checkpoints         the shipped checkpoints (``seglab/checkpoints``): their recorded metrics and
                     the same metrics measured again on the validation images and on test images
 ==================  ============================================================================

@@ -17,17 +17,15 @@ maskrcnn_things   a SmallMaskRCNN (torchvision's Mask R-CNN on a 1.2M-parameter 
 
 Every checkpoint is reproducible: the images are generated from fixed seeds, the weights are
 initialised after ``seed_everything(seed)``, and ``seglab.train.fit`` draws its batches from its
-own seed. A recipe trains on a fixed number of threads (one, or two for the Mask R-CNN), so that
-a run gives the same weights bit for bit, whatever the number of cores; on another kind of CPU,
-with another torch version or with ``--threads N`` it gives a network as good, not the same one. On one core the first
-four take about 8 minutes together, the three of lecture 7 about 5-7 minutes each. The Mask
-R-CNN trains on two threads (its recipe says so; ``--threads`` overrides it) in about 4 minutes;
-two runs give the same weights bit for bit.
+own seed. A recipe trains on a fixed number of threads (one for the semantic networks, two for
+the Mask R-CNN: its recipe says so; ``--threads`` overrides it), so that a run gives the same
+weights bit for bit, whatever the number of cores; on another kind of CPU, with another torch
+version or with ``--threads N`` it gives a network as good, not the same one.
 
 Each run prints its training time, steps and validation metrics (mean IoU, IoU per class and
 the boundary IoU; mask and box AP for the Mask R-CNN) and stores them in the checkpoint, next
-to the recipe:
-``seglab.models.load_checkpoint(name).checkpoint_result``. The README's table quotes them.
+to the recipe: ``seglab.models.load_checkpoint(name).checkpoint_result`` holds the recorded
+training result, and the README's benchmark table the measured ones (training time included).
 
 Usage, from the course root::
 

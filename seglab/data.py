@@ -8,7 +8,7 @@ with vertical blades) and/or road (grey speckle), split by boundaries that diffe
 with slight shading and a darker rim, drawn in random order so that later shapes occlude earlier
 ones. The colour of a thing is drawn from the same distribution for every shape class, so only the
 shape tells the class. Triangles are rare (about 10% of the things), so pixel accuracy and IoU
-disagree visibly; things cover a minority of the pixels (about 7% at the defaults).
+disagree visibly; things cover a small minority of the pixels.
 
 The targets agree exactly with each other and with the image:
 
@@ -246,7 +246,8 @@ def _one_thread():
     """Run torch on one thread for a moment (then restore the setting).
 
     An image is far too small to gain from parallel ops, and when another process keeps a core
-    busy, each op that enters a parallel region waits for it (about 10 ms per op instead of 5 us).
+    busy, each op that enters a parallel region waits for it (milliseconds per op instead of
+    microseconds).
     """
     threads = torch.get_num_threads()
     if threads == 1:

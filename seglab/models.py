@@ -99,10 +99,10 @@ class PatchClassifier(nn.Module):
     Training: 20,000 class-balanced 11 x 11 patches of 500 ``ThingsAndStuff(size=64,
     merge_things=True)`` images (``seglab.data.sample_patches(..., balanced=True)``) and
     ``seglab.train.fit(model, (patches, labels), batch_size=128, max_seconds=10)`` (Adam,
-    ``lr=1e-3``; about 1,000-1,500 steps on 2 CPU cores) give a patch accuracy of about 0.98 on
-    balanced validation patches, and the sliding window (``to_fully_convolutional(pad=True)``)
-    a mean IoU of about 0.93-0.95 on whole validation images. ``lr=3e-3`` learns faster but
-    its loss spikes now and then, which a time-limited run may stop on.
+    ``lr=1e-3``); the sliding window over whole images is ``to_fully_convolutional(pad=True)``.
+    The README's benchmark table holds the measured results (its sliding-window rows).
+    ``lr=3e-3`` learns faster but its loss spikes now and then, which a time-limited run may
+    stop on.
 
     Args:
         num_classes (int): the number of classes ``K``.
@@ -260,8 +260,8 @@ class SmallFCN(nn.Module):
 
     Training: on ``ThingsAndStuff(size=64, merge_things=True)``, 500 training images,
     ``seglab.train.fit(model, (images, masks), max_seconds=20)`` at its defaults (Adam,
-    ``lr=1e-3``, ``batch_size=8``: about 250-350 steps on 2 CPU cores) reaches a validation mIoU
-    of about 0.95 (pixel accuracy about 0.99, "thing" IoU about 0.87); 100 steps give 0.92-0.93.
+    ``lr=1e-3``, ``batch_size=8``). The README's benchmark table holds the measured result
+    (its ``SmallFCN`` row).
 
     Args:
         num_classes (int): the number of classes ``K``.
@@ -537,8 +537,8 @@ class FCN32s(_FCN):
     upsamples each class's scores on their own (``groups=K``).
     With ``width=16`` and ``num_classes=4``: 754,292 trainable parameters.
 
-    Training: see :class:`FCN8s` for the three FCNs side by side; ``load_checkpoint("fcn32s")``
-    is one trained for a minute.
+    Training: see :class:`FCN8s`, which trains the three FCNs alike; ``load_checkpoint("fcn32s")``
+    is a trained one.
 
     Args:
         num_classes (int): the number of classes ``K``.
@@ -655,11 +655,12 @@ class FCN8s(_FCN):
 
     Training: on ``ThingsAndStuff(size=64, merge_things=True)`` (sky, grass, road, thing; 500
     training images), ``width=8`` and ``seglab.train.fit(model, (images, masks), steps=300,
-    lr=3e-3)`` (batch 8: about 4 s on 2 CPU cores) give on held-out images a mean IoU of about
-    0.89 and a boundary IoU (``seglab.metrics.boundary_iou``, width 2) of about 0.70; FCN-16s
-    about 0.77 / 0.51, FCN-32s about 0.59 / 0.35 (on 64 x 64 images its scores are a 2 x 2 grid).
-    The checkpoints ``load_checkpoint("fcn8s")`` (and ``"fcn16s"``, ``"fcn32s"``: the same
-    recipe, 3,000 steps, about a minute each) reach 0.93 / 0.80, 0.81 / 0.59 and 0.62 / 0.38.
+    lr=3e-3)``, the three FCNs alike; compare them by mean IoU and by boundary IoU
+    (``seglab.metrics.boundary_iou``), where the skips show most (FCN-32s's scores on a 64 x 64
+    image are a 2 x 2 grid). The checkpoints ``load_checkpoint("fcn8s")``, ``"fcn16s"`` and
+    ``"fcn32s"`` are the three trained longer with one recipe (``scripts/train_checkpoints.py``):
+    ``load_checkpoint(name).checkpoint_result`` holds the recorded training result, and the
+    README's benchmark table the measured ones.
 
     Args:
         num_classes (int): the number of classes ``K``.
@@ -788,13 +789,12 @@ class UNet(nn.Module):
 
     Training: on ``ThingsAndStuff(size=64, merge_things=True)`` (sky, grass, road, thing; 500
     training images), ``UNet(4, width=16, depth=3)`` and ``seglab.train.fit(model, (images,
-    masks), steps=100, lr=3e-3)`` (batch 8: about 5 s on 2 CPU cores) reach a mean IoU of about
-    0.94-0.97 on held-out images. With every thing class separate (``merge_things=False``) the
-    shape is the only cue: for its first ~1,000 steps a U-Net labels every thing with one shape
-    class, then it learns to tell them apart. ``load_checkpoint("unet_things")`` (``width=8,
-    depth=4``, cross-entropy weighted by the inverse square root of the class frequencies,
-    4,000 steps of 16 images, about 5 minutes on one core) reaches a mean IoU of 0.97 (circle
-    0.97, square 0.97, the rare triangle 0.89).
+    masks), steps=100, lr=3e-3)``. With every thing class separate (``merge_things=False``) the
+    shape is the only cue: for a long while a U-Net labels every thing with one shape class,
+    then it learns to tell them apart. ``load_checkpoint("unet_things")`` is one trained that
+    long (``width=8, depth=4``, cross-entropy weighted by the inverse square root of the class
+    frequencies, ``scripts/train_checkpoints.py``): ``load_checkpoint(name).checkpoint_result``
+    holds the recorded training result, and the README's benchmark table the measured ones.
 
     Args:
         num_classes (int): the number of classes ``K``.
