@@ -1,6 +1,7 @@
 """Measure the course's budgets on this machine and write the result table into README.md.
 
-What it measures (DESIGN.md, "Budgets"):
+What it measures (the budgets and targets are those of CONTRIBUTING.md, "Budgets", stated here
+with each measurement):
 
 * every notebook in lectures/, solutions/ and exercises/ executed top to bottom in a fresh
   kernel (budget: 60 s each, 10 minutes for the whole course);
@@ -15,8 +16,9 @@ What it measures (DESIGN.md, "Budgets"):
   metrics measured again on test images), among them lecture 7's dilated network, its undilated
   twin (the same weights, a smaller receptive field) and its ASPP variant;
 * results of lecture 8: the shipped Mask R-CNN checkpoint on 200 held-out test images (mask
-  AP50, AP75 and COCO's AP@[.5:.95], per class; box AP50; time per image), and the same model
-  trained from scratch for the length of a notebook cell (300 steps, at most 60 s).
+  AP50, AP75 and COCO's AP@[.5:.95], per class; box AP50; time per image; target: mask AP50 >= 0.95
+  from a checkpoint of at most 10 MB trained in at most 10 minutes), and the same model trained
+  from scratch for the length of a notebook cell (300 steps, at most 60 s).
 
 Usage, from the course root::
 
