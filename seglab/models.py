@@ -475,6 +475,17 @@ class _FCN(nn.Module):
         _check_divisible(images, name, 32, "five 2x2 max pools, then upsampling back by 32")
         return self.backbone(images)
 
+    def _add_pool4_skip(self) -> None:
+        """FCN-16s's skip, which FCN-8s has too: ``upscore2`` (x2, learned, starts as bilinear) and
+        ``score_pool4`` (1x1 on ``pool4``, starts at zero)."""
+        self.upscore2 = _bilinear_upsampling(self.num_classes, 2, learnable=True)  # H/32 -> H/16
+        self.score_pool4 = _zero_conv1x1(8 * self.width, self.num_classes)
+
+    def _fuse_pool4(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The class scores at stride 16: ``fc7``'s upsampled x2 plus ``pool4``'s, ``[B, K, H/16, W/16]``."""
+        score = self.score_fr(features["fc7"])  # [B, K, H/32, W/32]
+        return self.upscore2(score) + self.score_pool4(features["pool4"])  # [B, K, H/16, W/16]
+
     @classmethod
     def from_coarser(cls, coarser: "_FCN"):
         """A new network of this class that starts from a trained coarser one (staged training).
@@ -595,18 +606,12 @@ class FCN16s(_FCN):
     With ``width=16`` and ``num_classes=4``: 755,064 trainable parameters.
 
     Args:
-        num_classes (int): the number of classes ``K``.
-        in_channels (int): image channels ``C``.
-        width (int): channels ``w`` of the backbone's first stage.
+        num_classes, in_channels, width: as :class:`FCN32s` (the three FCNs take the same).
 
     Shape:
-        - Input: ``[B, C, H, W]``, ``H`` and ``W`` divisible by 32.
+        - Input: ``[B, C, H, W]``, ``H`` and ``W`` divisible by 32 (else a ``ValueError``, as
+          :class:`FCN32s`).
         - Output: ``[B, K, H, W]`` logits.
-
-    Raises:
-        ValueError: in ``forward``, the input is not ``[B, C, H, W]`` or ``H`` or ``W`` is not
-            divisible by 32.
-        TypeError: in ``forward``, the input is not a float tensor.
 
     Example:
         >>> model = FCN16s(num_classes=4)
@@ -620,15 +625,11 @@ class FCN16s(_FCN):
 
     def __init__(self, num_classes: int, in_channels: int = 3, width: int = 16):
         super().__init__(num_classes, in_channels, width)
-        k = self.num_classes
-        self.upscore2 = _bilinear_upsampling(k, 2, learnable=True)  # H/32 -> H/16
-        self.score_pool4 = _zero_conv1x1(8 * self.width, k)
-        self.upscore16 = _bilinear_upsampling(k, 16, learnable=False)  # H/16 -> H
+        self._add_pool4_skip()  # upscore2, score_pool4
+        self.upscore16 = _bilinear_upsampling(self.num_classes, 16, learnable=False)  # H/16 -> H
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        features = self._features(images)
-        score = self.score_fr(features["fc7"])  # [B, K, H/32, W/32]
-        fuse_pool4 = self.upscore2(score) + self.score_pool4(features["pool4"])  # [B, K, H/16, W/16]
+        fuse_pool4 = self._fuse_pool4(self._features(images))  # [B, K, H/16, W/16]
         return self.upscore16(fuse_pool4)  # [B, K, H, W]
 
 
@@ -663,18 +664,12 @@ class FCN8s(_FCN):
     README's benchmark table the measured ones.
 
     Args:
-        num_classes (int): the number of classes ``K``.
-        in_channels (int): image channels ``C``.
-        width (int): channels ``w`` of the backbone's first stage.
+        num_classes, in_channels, width: as :class:`FCN32s` (the three FCNs take the same).
 
     Shape:
-        - Input: ``[B, C, H, W]``, ``H`` and ``W`` divisible by 32.
+        - Input: ``[B, C, H, W]``, ``H`` and ``W`` divisible by 32 (else a ``ValueError``, as
+          :class:`FCN32s`).
         - Output: ``[B, K, H, W]`` logits.
-
-    Raises:
-        ValueError: in ``forward``, the input is not ``[B, C, H, W]`` or ``H`` or ``W`` is not
-            divisible by 32.
-        TypeError: in ``forward``, the input is not a float tensor.
 
     Example:
         >>> model = FCN8s(num_classes=4)
@@ -695,16 +690,14 @@ class FCN8s(_FCN):
     def __init__(self, num_classes: int, in_channels: int = 3, width: int = 16):
         super().__init__(num_classes, in_channels, width)
         k = self.num_classes
-        self.upscore2 = _bilinear_upsampling(k, 2, learnable=True)  # H/32 -> H/16
-        self.score_pool4 = _zero_conv1x1(8 * self.width, k)
+        self._add_pool4_skip()  # upscore2, score_pool4: FCN-16s's skip
         self.upscore_pool4 = _bilinear_upsampling(k, 2, learnable=True)  # H/16 -> H/8
         self.score_pool3 = _zero_conv1x1(4 * self.width, k)
         self.upscore8 = _bilinear_upsampling(k, 8, learnable=False)  # H/8 -> H
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         features = self._features(images)
-        score = self.score_fr(features["fc7"])  # [B, K, H/32, W/32]
-        fuse_pool4 = self.upscore2(score) + self.score_pool4(features["pool4"])  # [B, K, H/16, W/16]
+        fuse_pool4 = self._fuse_pool4(features)  # [B, K, H/16, W/16], as FCN-16s
         fuse_pool3 = self.upscore_pool4(fuse_pool4) + self.score_pool3(features["pool3"])  # [B, K, H/8, W/8]
         return self.upscore8(fuse_pool3)  # [B, K, H, W]
 
