@@ -76,6 +76,12 @@ __all__ = [
 ]
 
 
+def _upsampling_input(x, scale) -> tuple[torch.Tensor, tuple[int, int]]:
+    """The checked input of the upsamplings: ``x`` as a float ``Tensor[..., H, W]`` and ``scale`` as
+    ``(s_h, s_w)``, ints >= 1."""
+    return as_float_tensor(x, "x", min_dim=2), int_pair(scale, "scale")
+
+
 def nearest_upsample(x, scale) -> torch.Tensor:
     """Nearest-neighbour upsampling: every value is copied into an ``s x s`` block.
 
@@ -99,8 +105,7 @@ def nearest_upsample(x, scale) -> torch.Tensor:
                 [3., 3., 4., 4.],
                 [3., 3., 4., 4.]])
     """
-    x = as_float_tensor(x, "x", min_dim=2)
-    s_h, s_w = int_pair(scale, "scale")
+    x, (s_h, s_w) = _upsampling_input(x, scale)
     height, width = x.shape[-2:]
     rows = torch.arange(height * s_h) // s_h  # output row r reads input row r // s_h
     cols = torch.arange(width * s_w) // s_w
@@ -127,8 +132,7 @@ def bed_of_nails(x, scale) -> torch.Tensor:
                 [3., 0., 4., 0.],
                 [0., 0., 0., 0.]])
     """
-    x = as_float_tensor(x, "x", min_dim=2)
-    s_h, s_w = int_pair(scale, "scale")
+    x, (s_h, s_w) = _upsampling_input(x, scale)
     height, width = x.shape[-2:]
     out = x.new_zeros(*x.shape[:-2], height * s_h, width * s_w)
     out[..., ::s_h, ::s_w] = x
