@@ -249,9 +249,13 @@ def dice_coefficient_from_confusion(cm) -> torch.Tensor:
         cm (Tensor[C, C]): a confusion matrix (rows = target).
 
     Returns:
-        float64 Tensor[C]: in ``[0, 1]``; NaN for a class absent from both target and prediction.
+        float64 Tensor[C]: in ``[0, 1]``, at least the class's IoU; NaN where the IoU is NaN (a
+        class absent from both target and prediction).
 
     Example:
+        The matrix of :func:`iou_from_confusion`'s example, whose IoUs 0.75 and 0.8 give
+        ``2 * 0.75 / 1.75`` and ``2 * 0.8 / 1.8``:
+
         >>> dice_coefficient_from_confusion(torch.tensor([[3, 1, 0], [0, 4, 0], [0, 0, 0]]))
         tensor([0.8571, 0.8889,    nan], dtype=torch.float64)
     """
