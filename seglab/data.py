@@ -152,14 +152,7 @@ class ThingsAndStuff(torch.utils.data.Dataset):
                 f"size: expected an image side of at least 16 pixels, got {self.size}. "
                 f"Hint: the lectures use size=64 (Mask R-CNN: 128)."
             )
-        if not isinstance(split, str):
-            raise TypeError(f"split: expected one of {_SPLITS}, got {describe(split)}.")
-        if split not in _SPLITS:
-            raise ValueError(
-                f"split: expected one of {_SPLITS}, got {split!r}. "
-                f"Hint: ThingsAndStuff(split='val') for held-out images."
-            )
-        self.split = split
+        self.split = _check_split(split, _SPLITS, "ThingsAndStuff(split='val') for held-out images.")
         self.seed = integer(seed, "seed", hint="ThingsAndStuff(seed=0).")
         self.max_things = integer(
             max_things, "max_things", low=0, what="the most things per image", hint="max_things=0 draws stuff only."
@@ -229,6 +222,15 @@ class ThingsAndStuff(torch.utils.data.Dataset):
             "labels": things["labels"],
             "masks": things["visible"].to(torch.uint8),
         }
+
+
+def _check_split(split, splits: tuple[str, ...], hint: str) -> str:
+    """``split``, one of the names ``splits``, or a ``TypeError`` / ``ValueError`` with ``hint``."""
+    if not isinstance(split, str):
+        raise TypeError(f"split: expected one of {splits}, got {describe(split)}.")
+    if split not in splits:
+        raise ValueError(f"split: expected one of {splits}, got {split!r}. Hint: {hint}")
+    return split
 
 
 def _check_index(index, length: int) -> int:
@@ -725,14 +727,9 @@ class OxfordPets(torch.utils.data.Dataset):
     ignore_index = IGNORE_INDEX
 
     def __init__(self, root, split="trainval", size=128, limit=None):
-        if not isinstance(split, str):
-            raise TypeError(f"split: expected one of {_PETS_SPLITS}, got {describe(split)}.")
-        if split not in _PETS_SPLITS:
-            raise ValueError(
-                f"split: expected one of {_PETS_SPLITS}, got {split!r}. "
-                f"Hint: the Oxford-IIIT Pet dataset has two splits; hold out part of 'trainval' for validation."
-            )
-        self.split = split
+        self.split = _check_split(
+            split, _PETS_SPLITS, "the Oxford-IIIT Pet dataset has two splits; hold out part of 'trainval' for validation."
+        )
         self.size = positive_int(size, "size")
         self.limit = None if limit is None else positive_int(limit, "limit")
         self.root = self._find_root(root)
