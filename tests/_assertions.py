@@ -67,3 +67,17 @@ def assert_every_public_name_has_an_example(module, exempt=()):
     for name in module.__all__:
         if name not in exempt:
             assert ">>>" in getattr(module, name).__doc__, name
+
+
+def assert_same_loss_and_gradient(ours, theirs, input, dtype, **tolerances):
+    """``ours(x)`` is a scalar of ``dtype`` that equals ``theirs(x)`` (within ``tolerances``), and so
+    does its gradient with respect to ``x``; each runs on its own copy of ``input``. Returns the
+    value of ``ours``."""
+    ours_input, their_input = input.clone().requires_grad_(True), input.clone().requires_grad_(True)
+    value, expected = ours(ours_input), theirs(their_input)
+    assert value.shape == () and value.dtype == dtype
+    torch.testing.assert_close(value, expected, **tolerances)
+    value.backward()
+    expected.backward()
+    torch.testing.assert_close(ours_input.grad, their_input.grad, **tolerances)
+    return value

@@ -19,7 +19,7 @@ from torchvision.models.detection.roi_heads import maskrcnn_loss, project_masks_
 import seglab.detection
 from seglab import detection
 
-from _assertions import assert_doctests_pass, assert_every_public_name_has_an_example, raises_with_message
+from _assertions import assert_doctests_pass, assert_every_public_name_has_an_example, assert_same_loss_and_gradient, raises_with_message
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -420,14 +420,13 @@ def test_mask_head_loss_equals_torch_value_and_gradient(dtype):
         logits = 4 * torch.randn(num_rois, num_classes, size, size, generator=generator, dtype=dtype)
         labels = torch.randint(1, num_classes, (num_rois,), generator=generator)
         targets = torch.rand(num_rois, size, size, generator=generator, dtype=dtype).round()
-        ours_input, torch_input = logits.clone().requires_grad_(True), logits.clone().requires_grad_(True)
-        ours = detection.mask_head_loss(ours_input, labels, targets)
-        expected = F.binary_cross_entropy_with_logits(torch_input[torch.arange(num_rois), labels], targets)
-        assert ours.shape == () and ours.dtype == dtype
-        torch.testing.assert_close(ours, expected, **_tolerance(dtype))
-        ours.backward()
-        expected.backward()
-        torch.testing.assert_close(ours_input.grad, torch_input.grad, **_tolerance(dtype))
+        assert_same_loss_and_gradient(
+            lambda z: detection.mask_head_loss(z, labels, targets),
+            lambda z: F.binary_cross_entropy_with_logits(z[torch.arange(num_rois), labels], targets),
+            logits,
+            dtype,
+            **_tolerance(dtype),
+        )
 
 
 def test_mask_head_loss_only_the_ground_truth_class_gets_a_gradient():

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 import seglab.losses
 from seglab import losses
 
-from _assertions import assert_doctests_pass, assert_every_public_name_has_an_example, raises_with_message
+from _assertions import assert_doctests_pass, assert_every_public_name_has_an_example, assert_same_loss_and_gradient, raises_with_message
 
 
 def _generator(seed):
@@ -45,31 +45,38 @@ def test_pixel_cross_entropy_equals_torch_value_and_gradient(shape, dtype, ignor
         logits, target = _case(generator, shape, dtype, ignore_index)
         if not (target != (ignore_index if ignore_index is not None else -100)).any():
             continue  # every pixel ignored: tested on its own below
-        ours_input = logits.clone().requires_grad_(True)
-        torch_input = logits.clone().requires_grad_(True)
-        ours = losses.pixel_cross_entropy(ours_input, target, **kwargs)
-        expected = F.cross_entropy(torch_input, target, **kwargs)
-        assert ours.shape == () and ours.dtype == dtype
-        torch.testing.assert_close(ours, expected, **_tolerances(dtype))
-        ours.backward()
-        expected.backward()
-        torch.testing.assert_close(ours_input.grad, torch_input.grad, **_tolerances(dtype))
+        assert_same_loss_and_gradient(
+            lambda z: losses.pixel_cross_entropy(z, target, **kwargs),
+            lambda z: F.cross_entropy(z, target, **kwargs),
+            logits,
+            dtype,
+            **_tolerances(dtype),
+        )
+
+
+def _looped_cross_entropy(logits, target, weight=None, ignore_index=-100):
+    """The mean over the counted pixels of ``weight * -log softmax(z)[t]``, pixel by pixel in Python
+    floats: an independent computation (``weight``: one per pixel, 1 when None)."""
+    total, count = 0.0, 0
+    images, _, height, width = logits.shape
+    for n in range(images):
+        for r in range(height):
+            for c in range(width):
+                t = target[n, r, c].item()
+                if t == ignore_index:
+                    continue
+                z = logits[n, :, r, c].tolist()
+                w = 1.0 if weight is None else weight[n, r, c].item()
+                total += w * (math.log(sum(math.exp(v) for v in z)) - z[t])  # -log softmax(z)[t]
+                count += 1
+    return total / count
 
 
 def test_pixel_cross_entropy_matches_a_loop_over_pixels():
     generator = _generator(1)
     logits, target = _case(generator, (2, 4, 3, 5), torch.float64, ignore_index=-100)
-    total, count = 0.0, 0
-    for n in range(2):
-        for r in range(3):
-            for c in range(5):
-                t = target[n, r, c].item()
-                if t == -100:
-                    continue
-                z = logits[n, :, r, c].tolist()
-                total += math.log(sum(math.exp(v) for v in z)) - z[t]  # -log softmax(z)[t]
-                count += 1
-    assert losses.pixel_cross_entropy(logits, target).item() == pytest.approx(total / count, rel=1e-12)
+    expected = _looped_cross_entropy(logits, target)
+    assert losses.pixel_cross_entropy(logits, target).item() == pytest.approx(expected, rel=1e-12)
 
 
 def test_ignored_pixels_do_not_count_in_the_mean():
@@ -177,15 +184,13 @@ def test_focal_loss_with_gamma_0_is_torch_cross_entropy(shape, dtype, ignore_ind
     generator = _generator(10)
     kwargs = {} if ignore_index is None else {"ignore_index": ignore_index}
     logits, target = _case(generator, shape, dtype, ignore_index)
-    ours_input = logits.clone().requires_grad_(True)
-    torch_input = logits.clone().requires_grad_(True)
-    ours = losses.focal_loss(ours_input, target, gamma=0.0, **kwargs)
-    expected = F.cross_entropy(torch_input, target, **kwargs)
-    assert ours.shape == () and ours.dtype == dtype
-    torch.testing.assert_close(ours, expected, **_tolerances(dtype))
-    ours.backward()
-    expected.backward()
-    torch.testing.assert_close(ours_input.grad, torch_input.grad, **_tolerances(dtype))
+    assert_same_loss_and_gradient(
+        lambda z: losses.focal_loss(z, target, gamma=0.0, **kwargs),
+        lambda z: F.cross_entropy(z, target, **kwargs),
+        logits,
+        dtype,
+        **_tolerances(dtype),
+    )
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -480,14 +485,13 @@ def test_binary_cross_entropy_equals_torch(shape, dtype):
     target = (torch.rand(shape, generator=generator) < 0.3).to(dtype)
     weight = torch.rand(shape, generator=generator, dtype=dtype) * 3
     for kwargs in ({}, {"weight": weight}):
-        ours_input, torch_input = probs.clone().requires_grad_(True), probs.clone().requires_grad_(True)
-        ours = losses.binary_cross_entropy(ours_input, target, **kwargs)
-        expected = F.binary_cross_entropy(torch_input, target, **kwargs)
-        assert ours.shape == () and ours.dtype == dtype
-        torch.testing.assert_close(ours, expected, **_tolerances(dtype))
-        ours.backward()
-        expected.backward()
-        torch.testing.assert_close(ours_input.grad, torch_input.grad, **_tolerances(dtype))
+        assert_same_loss_and_gradient(
+            lambda p: losses.binary_cross_entropy(p, target, **kwargs),
+            lambda p: F.binary_cross_entropy(p, target, **kwargs),
+            probs,
+            dtype,
+            **_tolerances(dtype),
+        )
     # int, bool targets and soft labels
     torch.testing.assert_close(losses.binary_cross_entropy(probs, target.bool()), F.binary_cross_entropy(probs, target))
     soft = torch.rand(shape, generator=generator, dtype=dtype)
@@ -538,14 +542,13 @@ def test_weighted_cross_entropy_per_class_equals_torch(shape, dtype, ignore_inde
     kwargs = {} if ignore_index is None else {"ignore_index": ignore_index}
     logits, target = _case(generator, shape, dtype, ignore_index)
     weight = torch.rand(shape[1], generator=generator, dtype=dtype) + 0.1
-    ours_input, torch_input = logits.clone().requires_grad_(True), logits.clone().requires_grad_(True)
-    ours = losses.weighted_cross_entropy(ours_input, target, weight, **kwargs)
-    expected = F.cross_entropy(torch_input, target, weight=weight, **kwargs)
-    assert ours.shape == () and ours.dtype == dtype
-    torch.testing.assert_close(ours, expected, **_tolerances(dtype))
-    ours.backward()
-    expected.backward()
-    torch.testing.assert_close(ours_input.grad, torch_input.grad, **_tolerances(dtype))
+    ours = assert_same_loss_and_gradient(
+        lambda z: losses.weighted_cross_entropy(z, target, weight, **kwargs),
+        lambda z: F.cross_entropy(z, target, weight=weight, **kwargs),
+        logits,
+        dtype,
+        **_tolerances(dtype),
+    )
     scaled = losses.weighted_cross_entropy(logits, target, 7 * weight, **kwargs)  # only ratios matter
     torch.testing.assert_close(scaled, ours.detach(), **_tolerances(dtype))
 
@@ -554,18 +557,8 @@ def test_weighted_cross_entropy_per_pixel_is_the_mean_of_weighted_terms():
     generator = _generator(51)
     logits, target = _case(generator, (2, 3, 4, 5), torch.float64, ignore_index=-100)
     weight = torch.rand(2, 4, 5, generator=generator, dtype=torch.float64) * 5
-    total, count = 0.0, 0
-    for n in range(2):
-        for r in range(4):
-            for c in range(5):
-                t = target[n, r, c].item()
-                if t == -100:
-                    continue
-                z = logits[n, :, r, c].tolist()
-                total += weight[n, r, c].item() * (math.log(sum(math.exp(v) for v in z)) - z[t])
-                count += 1
     got = losses.weighted_cross_entropy(logits, target, weight)
-    assert got.item() == pytest.approx(total / count, rel=1e-12)
+    assert got.item() == pytest.approx(_looped_cross_entropy(logits, target, weight), rel=1e-12)
     ones = losses.weighted_cross_entropy(logits, target, torch.ones(2, 4, 5, dtype=torch.float64))
     torch.testing.assert_close(ones, F.cross_entropy(logits, target))
     tens = losses.weighted_cross_entropy(logits, target, torch.full((2, 4, 5), 10.0, dtype=torch.float64))
