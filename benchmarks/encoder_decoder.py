@@ -48,9 +48,7 @@ LIVE_FCN_AS_UNET = {**LIVE_UNET, "kwargs": {"width": 8}}  # lecture 6's FCN-8s: 
 # Transfer learning (lecture 6): a patch classifier trained briefly, then two U-Nets.
 TRANSFER = {
     "patches": 20000,
-    "patch_steps": 100,
-    "patch_batch_size": 512,
-    "patch_lr": 5e-3,
+    "patch_recipe": {"steps": 100, "lr": 5e-3, "batch_size": 512},  # the patch classifier's training
     "unet_kwargs": {"width": 8, "depth": 3},
     "unet_steps": 50,
     "val_every": 10,
@@ -79,12 +77,14 @@ def _scores(model, images, masks, num_classes) -> dict:
     }
 
 
-def _train_live(model, images, masks, recipe, seed=0) -> dict:
+def _train(model, images, masks, recipe, seed=0) -> dict:
+    """``train.fit`` with a recipe's ``steps``, ``lr``, ``batch_size`` (and ``max_seconds``, if it has
+    one): the steps it took and its seconds."""
     history = train.fit(
         model,
         (images, masks),
         steps=recipe["steps"],
-        max_seconds=recipe["max_seconds"],
+        max_seconds=recipe.get("max_seconds"),
         lr=recipe["lr"],
         batch_size=recipe["batch_size"],
         seed=seed,
@@ -106,7 +106,7 @@ def live_fcn(names=("FCN32s", "FCN16s", "FCN8s"), recipe=LIVE_FCN, seed: int = 0
     for name in names:
         train.seed_everything(seed)
         model = getattr(models, name)(dataset.num_classes, **recipe["kwargs"])
-        results[name] = _train_live(model, images, masks, recipe, seed)
+        results[name] = _train(model, images, masks, recipe, seed)
         results[name].update(_scores(model, val_images, val_masks, dataset.num_classes))
     return results
 
@@ -121,7 +121,7 @@ def live_unet(recipe=LIVE_UNET, seed: int = 0) -> dict:
     _, val_images, val_masks = _things_vs_stuff("val", VAL_IMAGES)
     train.seed_everything(seed)
     model = models.UNet(dataset.num_classes, **recipe["kwargs"])
-    result = _train_live(model, images, masks, recipe, seed)
+    result = _train(model, images, masks, recipe, seed)
     result.update(_scores(model, val_images, val_masks, dataset.num_classes))
     return result
 
@@ -130,7 +130,7 @@ def transfer_learning(settings=TRANSFER, seeds=(0, 1, 2)) -> dict:
     """Does a U-Net learn faster when its first level starts from a trained patch classifier?
 
     A ``PatchClassifier`` with the U-Net's width is trained on balanced 11 x 11 patches (lecture
-    6's recipe, ``patch_steps`` steps: a few seconds). For every seed, two U-Nets with the same
+    6's recipe, ``patch_recipe``). For every seed, two U-Nets with the same
     initial weights everywhere else are trained on the same batches: one after
     ``UNet.load_encoder_from(classifier)``, one as initialised. Both are validated every
     ``val_every`` steps.
@@ -149,14 +149,7 @@ def transfer_learning(settings=TRANSFER, seeds=(0, 1, 2)) -> dict:
     patches, labels = data.sample_patches(dataset, settings["patches"], 11, seed=0, balanced=True)
     val_patches, val_labels = data.sample_patches(val_set, 2000, 11, seed=1, balanced=True)
     classifier = models.PatchClassifier(dataset.num_classes, width=width)
-    history = train.fit(
-        classifier,
-        (patches, labels),
-        steps=settings["patch_steps"],
-        lr=settings["patch_lr"],
-        batch_size=settings["patch_batch_size"],
-        progress=False,
-    )
+    patch_classifier = _train(classifier, patches, labels, settings["patch_recipe"])
     accuracy = (train.predict(classifier, val_patches) == val_labels).double().mean().item()
 
     results = {kind: {"mean_iou": [], "steps_to_threshold": []} for kind in ("transferred", "random")}
@@ -184,11 +177,7 @@ def transfer_learning(settings=TRANSFER, seeds=(0, 1, 2)) -> dict:
     for result in results.values():
         result["mean"] = [round(sum(column) / len(column), 4) for column in zip(*result["mean_iou"])]
     return {
-        "patch_classifier": {
-            "steps": len(history.steps),
-            "seconds": round(history.seconds, 2),
-            "patch_accuracy": round(accuracy, 4),
-        },
+        "patch_classifier": {**patch_classifier, "patch_accuracy": round(accuracy, 4)},
         "report_at": list(settings["report_at"]),
         "threshold": settings["threshold"],
         **results,
