@@ -3,14 +3,17 @@
 The assignments come from the registry (``seglab.checks.ASSIGNMENTS``); the tables of each come
 from its ``tests/test_checks_<assignment>.py``, which defines its "students":
 
-* ``CORRECT``: name -> (checker, the model student), one entry per exercise;
-* ``FAST``: name -> a vectorised right student, for the tests that run many seeds;
-* ``OTHER_CORRECT``: (name, student) pairs of unusual right answers;
+* ``CORRECT``: name -> (the model student, a vectorised right student for the tests that run
+  many seeds, then unusual right answers, if any), one entry per exercise;
 * ``MISTAKES``: (name, student, the case it fails first, a piece of the hint) rows, one student
   at least for every known mistake of every exercise; a mistake that no student can reach from
   the first case on may instead be named in ``SHOWN_ELSEWHERE`` ((name, piece of the hint) ->
   the test of that file that shows it);
-* ``DELEGATING``: (checker, student, label) triples of students who call a forbidden operation.
+* ``DELEGATING``: (checker, student, label) triples of students who call a forbidden operation;
+* and, where the assignment has them: ``DELEGATION_HINTS`` ((checker, student, a piece of the
+  hint)), ``HARD_CODED_STUDENTS`` ((name, student, the first case it fails): answers that know
+  only the lecture's example), ``WRONG_SHAPES`` ((name, student, case, the shape line, a piece of
+  the hint)) and ``WRONG_DTYPES`` ((name, student, case, what the message says of the dtype)).
 
 The tests below run the same checks on every assignment's tables: every checker has its
 students and is exported, a right answer passes silently, every seed and the hidden seeds pass,
@@ -22,6 +25,7 @@ leaving a trap behind. ``test_registry.py`` makes sure no assignment is left out
 
 import importlib
 import re
+import sys
 import warnings
 
 import pytest
@@ -44,6 +48,10 @@ SUITES = {
 pytestmark = pytest.mark.usefixtures("forbidden_operations_are_restored")
 
 
+def _checker(assignment, name):
+    return checks.ASSIGNMENTS[assignment].checkers[name]
+
+
 def _names(table="CORRECT"):
     return [(assignment, name) for assignment, suite in SUITES.items() for name in sorted(getattr(suite, table))]
 
@@ -56,28 +64,27 @@ def _exercise_names():
 def test_every_checker_has_its_students_and_is_exported(assignment):
     suite, module = SUITES[assignment], getattr(seglab.checks, assignment)
     registered = checks.ASSIGNMENTS[assignment]
-    assert set(suite.CORRECT) == set(suite.FAST) == set(exercises(assignment)) == set(registered.checkers)
+    assert set(suite.CORRECT) == set(exercises(assignment)) == set(registered.checkers)
     assert module.__all__ == ["ASSIGNMENT", *registered.checkers]
     for name in registered.checkers:
         assert getattr(checks, name) is getattr(module, name) is registered.checkers[name], (
             f"seglab.checks.{name} is not the {assignment} checker"
         )
-        assert suite.CORRECT[name][0] is registered.checkers[name]
         assert name in checks.__all__
 
 
 @pytest.mark.parametrize("assignment, name", _names())
 def test_correct_answer_passes_silently(assignment, name, capfd, one_thread):
-    checker, student = SUITES[assignment].CORRECT[name]
+    checker, student = _checker(assignment, name), SUITES[assignment].CORRECT[name][0]
     assert_passes_silently(checker, student, name, number_of_cases(name), capfd)
 
 
-OTHER_CORRECT = [(assignment, name, student) for assignment, suite in SUITES.items() for name, student in suite.OTHER_CORRECT]
+OTHER_CORRECT = [(assignment, name, student) for assignment, suite in SUITES.items() for name, (_, _, *others) in suite.CORRECT.items() for student in others]
 
 
 @pytest.mark.parametrize("assignment, name, student", OTHER_CORRECT, ids=[f"{a}-{s.__name__}" for a, _, s in OTHER_CORRECT])
 def test_other_correct_answers_pass(assignment, name, student, capfd, one_thread):
-    checker, _ = SUITES[assignment].CORRECT[name]
+    checker = _checker(assignment, name)
     checker(student)
     checker(student, seed=HIDDEN_SEEDS[name], n_random=20)
     n, n20 = number_of_cases(name), number_of_cases(name, n_random=20)
@@ -87,7 +94,7 @@ def test_other_correct_answers_pass(assignment, name, student, capfd, one_thread
 @pytest.mark.parametrize("assignment, name", _names())
 def test_hidden_seed_cases_pass_the_model_student(assignment, name, capfd, one_thread):
     """The model student (loops) passes exactly the cases the hidden tests draw."""
-    checker, student = SUITES[assignment].CORRECT[name]
+    checker, student = _checker(assignment, name), SUITES[assignment].CORRECT[name][0]
     checker(student, seed=HIDDEN_SEEDS[name], n_random=20)
     n = number_of_cases(name, seed=HIDDEN_SEEDS[name], n_random=20)
     assert capfd.readouterr() == (f"✓ {name}: {n}/{n} cases passed\n", "")
@@ -97,7 +104,7 @@ def test_hidden_seed_cases_pass_the_model_student(assignment, name, capfd, one_t
 def test_references_agree_with_torch_for_many_seeds(assignment, name, capfd, one_thread):
     """The checker's cross-check against PyTorch (RuntimeError "seglab bug") never fires."""
     suite = SUITES[assignment]
-    checker, student = suite.CORRECT[name][0], suite.FAST[name]
+    checker, student = _checker(assignment, name), suite.CORRECT[name][1]
     runs = [(seed, 20) for seed in [*range(31), HIDDEN_SEEDS[name]]] + [(12345, 40)]
     for seed, n_random in runs:
         checker(student, seed=seed, n_random=n_random)
@@ -172,12 +179,43 @@ def test_random_cases_follow_the_seed(assignment, name):
 @pytest.mark.parametrize("assignment, name", _names())
 def test_number_of_cases_follows_n_random(assignment, name, capfd):
     suite = SUITES[assignment]
-    checker = suite.CORRECT[name][0]
+    checker = _checker(assignment, name)
     for n_random in (0, 3):
-        checker(suite.FAST[name], n_random=n_random)
+        checker(suite.CORRECT[name][1], n_random=n_random)
     n0, n3 = number_of_cases(name, n_random=0), number_of_cases(name, n_random=3)
     assert n3 == n0 + 3
     assert capfd.readouterr().out == f"✓ {name}: {n0}/{n0} cases passed\n✓ {name}: {n3}/{n3} cases passed\n"
+
+
+@pytest.mark.parametrize("assignment, name", _names())
+def test_a_stub_gets_the_not_implemented_hint(assignment, name):
+    """The release's stub, ``raise NotImplementedError()``, is the student's own exception, re-raised
+    with a note naming the first case and saying what to do."""
+    checker = _checker(assignment, name)
+    first = exercises(assignment)[name].cases(torch.Generator(), 0)[0]
+
+    def stub(*args, **kwargs):
+        raise NotImplementedError()
+
+    expected_type = NotImplementedError if sys.version_info >= (3, 11) else checks.CheckFailed
+    with pytest.raises(expected_type) as info:
+        checker(stub)
+    note = "\n".join(getattr(info.value, "__notes__", [])) or str(info.value)
+    assert f"seglab.checks: {name} raised NotImplementedError in case '{first.name}' (inputs: " in note, note
+    assert f"Hint: {name} is not implemented yet: replace `raise NotImplementedError()` with your code." in note
+
+
+@pytest.mark.parametrize("assignment, name", _names())
+def test_something_else_than_a_function_is_explained(assignment, name):
+    checker = _checker(assignment, name)
+    assert failure_message(checker, None) == (
+        f"{name}: expected a function, got None. Hint: pass the function itself, "
+        f"checks.{name}({name}), not the result of calling it."
+    )
+    for result, kind in [(torch.zeros(2, 4), "Tensor"), (3, "int 3")]:  # what calling the function gave
+        message = failure_message(checker, result)
+        assert message.startswith(f"{name}: expected a function, got {kind}"), message
+        assert "Re-run the cell that defines the function" in message
 
 
 def _fails_silently(checker, student, capfd) -> str:
@@ -206,7 +244,7 @@ MISTAKES = [_mistake(assignment, entry) for assignment, suite in SUITES.items() 
 
 @pytest.mark.parametrize("assignment, name, student, case, hint", MISTAKES)
 def test_known_mistake_fails_with_its_hint(assignment, name, student, case, hint, capfd):
-    checker, _ = SUITES[assignment].CORRECT[name]
+    checker = _checker(assignment, name)
     message = _fails_silently(checker, student, capfd)
     assert message.startswith(f"{name}: wrong answer in case '{case}"), message
     assert "\n  hint: " in message, message
@@ -232,7 +270,7 @@ def test_every_known_mistake_has_a_student(assignment):
 @pytest.mark.parametrize("assignment, name, student, case, hint", MISTAKES)
 def test_every_mistaken_student_is_wrong_for_the_hidden_seed(assignment, name, student, case, hint, one_thread):
     """The hidden tests' cases catch every known mistake as well."""
-    checker, _ = SUITES[assignment].CORRECT[name]
+    checker = _checker(assignment, name)
     with pytest.raises(checks.CheckFailed, match=rf"^{name}: wrong answer in case "):
         checker(student, seed=HIDDEN_SEEDS[name], n_random=20)
 
@@ -275,6 +313,38 @@ def test_every_forbidden_operation_is_trapped(assignment, name, owner, attribute
         operation = getattr(owner, attribute)  # looked up at call time: the trap
         return operation(*args, **kwargs)
 
-    message = failure_message(SUITES[assignment].CORRECT[name][0], calls_it)
+    message = failure_message(_checker(assignment, name), calls_it)
     assert message.startswith(f"{name} calls {label}, which already computes the answer: this exercise asks you to write the operation yourself. Hint: ")
     assert capfd.readouterr() == ("", "")
+
+
+def _rows(table):
+    return [pytest.param(assignment, *row, id=f"{assignment}-{i}") for assignment, suite in SUITES.items() for i, row in enumerate(getattr(suite, table, ()))]
+
+
+@pytest.mark.parametrize("assignment, checker, student, text", _rows("DELEGATION_HINTS"))
+def test_delegation_hint_names_what_is_allowed(assignment, checker, student, text):
+    message = failure_message(checker, student)
+    assert text in message.split("Hint: ", 1)[1]
+
+
+@pytest.mark.parametrize("assignment, name, student, case", _rows("HARD_CODED_STUDENTS"))
+def test_hard_coded_lecture_example_fails_the_other_cases(assignment, name, student, case):
+    message = failure_message(_checker(assignment, name), student)
+    assert message.startswith(f"{name}: wrong answer in case '{case}"), message
+
+
+@pytest.mark.parametrize("assignment, name, student, case, shapes, text", _rows("WRONG_SHAPES"))
+def test_wrong_shape_shows_the_shape_hint(assignment, name, student, case, shapes, text):
+    message = failure_message(_checker(assignment, name), student)
+    assert message.startswith(f"{name}: wrong answer in case '{case}"), message
+    assert f"\n  {shapes}\n" in message
+    assert text in message
+    assert message.count("hint:") == 1
+
+
+@pytest.mark.parametrize("assignment, name, student, case, dtype_text", _rows("WRONG_DTYPES"))
+def test_right_values_in_the_wrong_dtype(assignment, name, student, case, dtype_text):
+    message = failure_message(_checker(assignment, name), student)
+    assert message.startswith(f"{name}: wrong answer in case '{case}"), message
+    assert f"the values are right, but the dtype is not: {dtype_text}" in message

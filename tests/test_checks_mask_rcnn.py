@@ -15,7 +15,6 @@ import dataclasses
 import math
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +26,7 @@ from seglab import checks, detection
 from seglab.checks import _core, mask_rcnn
 
 from _assertions import failure_message
-from _checker_tables import HIDDEN_SEEDS, exercises, fixed_case, number_of_cases, run_script
+from _checker_tables import HIDDEN_SEEDS, exercises, fixed_case, number_of_cases
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -202,6 +201,21 @@ def _roi_student(
 roi_loops = _named("roi_loops", _roi_student())
 
 
+def _point_grid(box, out_h, out_w, spatial_scale, sampling_ratio, aligned):
+    """The sampling points of one box, bin by bin: (y, x) of shape [out_h s_h, out_w s_w], s_h, s_w;
+    None when a bin has no point (the two vectorised students share this geometry)."""
+    x1, y1, x2, y2 = (c * spatial_scale - (0.5 if aligned else 0.0) for c in box)
+    roi_w, roi_h = (x2 - x1, y2 - y1) if aligned else (max(x2 - x1, 1.0), max(y2 - y1, 1.0))
+    s_h = sampling_ratio if sampling_ratio > 0 else math.ceil(roi_h / out_h)
+    s_w = sampling_ratio if sampling_ratio > 0 else math.ceil(roi_w / out_w)
+    if s_h * s_w == 0:
+        return None
+    ys = y1 + (torch.arange(out_h * s_h, dtype=torch.float64) + 0.5) * roi_h / (out_h * s_h)  # every point's y, bin by bin
+    xs = x1 + (torch.arange(out_w * s_w, dtype=torch.float64) + 0.5) * roi_w / (out_w * s_w)
+    y, x = torch.meshgrid(ys, xs, indexing="ij")
+    return y, x, s_h, s_w
+
+
 def roi_vectorised(input, boxes, output_size, spatial_scale=1.0, sampling_ratio=-1, aligned=False):
     """All the points of a box at once, four gathers for the bilinear interpolation."""
     out_h, out_w = (output_size, output_size) if isinstance(output_size, int) else output_size
@@ -209,15 +223,10 @@ def roi_vectorised(input, boxes, output_size, spatial_scale=1.0, sampling_ratio=
     rois = _rois(boxes)
     out = torch.zeros(len(rois), channels, out_h, out_w, dtype=input.dtype)
     for k, (image, *box) in enumerate(rois):
-        x1, y1, x2, y2 = (c * spatial_scale - (0.5 if aligned else 0.0) for c in box)
-        roi_w, roi_h = (x2 - x1, y2 - y1) if aligned else (max(x2 - x1, 1.0), max(y2 - y1, 1.0))
-        s_h = sampling_ratio if sampling_ratio > 0 else math.ceil(roi_h / out_h)
-        s_w = sampling_ratio if sampling_ratio > 0 else math.ceil(roi_w / out_w)
-        if s_h * s_w == 0:
+        points = _point_grid(box, out_h, out_w, spatial_scale, sampling_ratio, aligned)
+        if points is None:
             continue
-        ys = y1 + (torch.arange(out_h * s_h, dtype=torch.float64) + 0.5) * roi_h / (out_h * s_h)  # every point's y, bin by bin
-        xs = x1 + (torch.arange(out_w * s_w, dtype=torch.float64) + 0.5) * roi_w / (out_w * s_w)
-        y, x = torch.meshgrid(ys, xs, indexing="ij")  # [out_h s_h, out_w s_w]
+        y, x, s_h, s_w = points
         inside = (y >= -1) & (y <= height) & (x >= -1) & (x <= width)
         y, x = y.clamp(0, height - 1), x.clamp(0, width - 1)
         y0, x0 = y.floor().long(), x.floor().long()
@@ -239,15 +248,10 @@ def roi_grid_sample(input, boxes, output_size, spatial_scale=1.0, sampling_ratio
     rois = _rois(boxes)
     out = input.new_zeros(len(rois), input.shape[1], out_h, out_w)
     for k, (image, *box) in enumerate(rois):
-        x1, y1, x2, y2 = (c * spatial_scale - (0.5 if aligned else 0.0) for c in box)
-        roi_w, roi_h = (x2 - x1, y2 - y1) if aligned else (max(x2 - x1, 1.0), max(y2 - y1, 1.0))
-        s_h = sampling_ratio if sampling_ratio > 0 else math.ceil(roi_h / out_h)
-        s_w = sampling_ratio if sampling_ratio > 0 else math.ceil(roi_w / out_w)
-        if s_h * s_w == 0:
+        points = _point_grid(box, out_h, out_w, spatial_scale, sampling_ratio, aligned)
+        if points is None:
             continue
-        ys = y1 + (torch.arange(out_h * s_h, dtype=torch.float64) + 0.5) * roi_h / (out_h * s_h)
-        xs = x1 + (torch.arange(out_w * s_w, dtype=torch.float64) + 0.5) * roi_w / (out_w * s_w)
-        y, x = torch.meshgrid(ys, xs, indexing="ij")
+        y, x, s_h, s_w = points
         grid = torch.stack([2 * x / (width - 1) - 1, 2 * y / (height - 1) - 1], dim=-1)[None]  # [1, h, w, 2]
         values = F.grid_sample(input[int(image)][None].double(), grid, mode="bilinear", padding_mode="border", align_corners=True)[0]
         inside = (y >= -1) & (y <= height) & (x >= -1) & (x <= width)
@@ -344,35 +348,13 @@ def ap_numpy(scores, is_true_positive, num_gt, method="11point"):
     return torch.tensor(np.sum((mrec[i + 1] - mrec[i]) * mpre[i + 1]), dtype=torch.float64)
 
 
-CORRECT = {
-    "box_iou": (checks.box_iou, iou_loops),
-    "nms": (checks.nms, nms_loops),
-    "roi_align": (checks.roi_align, roi_loops),
-    "mask_head_loss": (checks.mask_head_loss, loss_logsigmoid_loop),
-    "average_precision": (checks.average_precision, ap_loops),
+CORRECT = {  # name -> (the model student, a vectorised one for the tests that run many seeds, other right answers ...)
+    "box_iou": (iou_loops, iou_broadcast, iou_numpy),
+    "nms": (nms_loops, nms_suppressed_flags, nms_shrinking_queue, nms_numpy),
+    "roi_align": (roi_loops, roi_vectorised, roi_grid_sample),
+    "mask_head_loss": (loss_logsigmoid_loop, loss_bce, loss_softplus),
+    "average_precision": (ap_loops, ap_tensor, ap_numpy),
 }
-
-FAST = {  # vectorised students, for the tests that run many seeds
-    "box_iou": iou_broadcast,
-    "nms": nms_suppressed_flags,
-    "roi_align": roi_vectorised,
-    "mask_head_loss": loss_bce,
-    "average_precision": ap_tensor,
-}
-
-OTHER_CORRECT = [
-    ("box_iou", iou_broadcast),
-    ("box_iou", iou_numpy),
-    ("nms", nms_suppressed_flags),
-    ("nms", nms_shrinking_queue),
-    ("nms", nms_numpy),
-    ("roi_align", roi_vectorised),
-    ("roi_align", roi_grid_sample),
-    ("mask_head_loss", loss_bce),
-    ("mask_head_loss", loss_softplus),
-    ("average_precision", ap_tensor),
-    ("average_precision", ap_numpy),
-]
 
 
 def test_importing_the_checkers_does_not_import_torchvision():
@@ -828,6 +810,7 @@ MISTAKES = [
     ("average_precision", ap_recall_over_found, "lecture example", "the recall was divided by the number of true positives"),
 ]
 
+
 # Mistakes the random cases alone cannot show: they differ from the right answer only on inputs the
 # random cases avoid on purpose (an IoU exactly at the threshold) or do not guarantee (no positive
 # RoI, a recall of exactly 3/10 or 6/10).
@@ -880,46 +863,36 @@ def roi_output_size_swapped(input, boxes, output_size, spatial_scale=1.0, sampli
     return roi_vectorised(input, boxes, (out_w, out_h), spatial_scale, sampling_ratio, aligned)
 
 
-@pytest.mark.parametrize(
-    "name, student, case, shapes, text",
-    [
-        (
-            "roi_align",
-            roi_without_channels,
-            "lecture example",
-            "shape: expected (1, 1, 2, 2), got (1, 2, 2)",
-            "hint: one window per box, one channel per input channel: [K, C, out_h, out_w] = [1, 1, 2, 2]",
-        ),
-        (
-            "roi_align",
-            roi_output_size_swapped,
-            "two images",
-            "shape: expected (3, 2, 2, 3), got (3, 2, 3, 2)",
-            "output_size is (out_h, out_w), rows first.",
-        ),
-        (
-            "mask_head_loss",
-            lambda mask_logits, labels, mask_targets: loss_bce(mask_logits, labels, mask_targets).reshape(1),
-            "lecture example",
-            "shape: expected (), got (1,)",
-            "hint: the loss is one number, the mean over all pixels: a 0-dim tensor, shape ().",
-        ),
-        (
-            "average_precision",
-            lambda scores, is_true_positive, num_gt, method="11point": ap_tensor(scores, is_true_positive, num_gt, method).reshape(1),
-            "lecture example",
-            "shape: expected (), got (1,)",
-            "hint: AP is one number: a 0-dim tensor, shape () (or a Python float).",
-        ),
-    ],
-    ids=["roi-channels", "roi-output-size", "loss-shape-1", "ap-shape-1"],
-)
-def test_wrong_shape_shows_the_shape_hint(name, student, case, shapes, text):
-    message = failure_message(CORRECT[name][0], student)
-    assert message.startswith(f"{name}: wrong answer in case '{case}"), message
-    assert f"\n  {shapes}\n" in message
-    assert text in message
-    assert message.count("hint:") == 1
+WRONG_SHAPES = [  # (name, student, case, the shape line, a piece of the hint)
+    (
+        "roi_align",
+        roi_without_channels,
+        "lecture example",
+        "shape: expected (1, 1, 2, 2), got (1, 2, 2)",
+        "hint: one window per box, one channel per input channel: [K, C, out_h, out_w] = [1, 1, 2, 2]",
+    ),
+    (
+        "roi_align",
+        roi_output_size_swapped,
+        "two images",
+        "shape: expected (3, 2, 2, 3), got (3, 2, 3, 2)",
+        "output_size is (out_h, out_w), rows first.",
+    ),
+    (
+        "mask_head_loss",
+        lambda mask_logits, labels, mask_targets: loss_bce(mask_logits, labels, mask_targets).reshape(1),
+        "lecture example",
+        "shape: expected (), got (1,)",
+        "hint: the loss is one number, the mean over all pixels: a 0-dim tensor, shape ().",
+    ),
+    (
+        "average_precision",
+        lambda scores, is_true_positive, num_gt, method="11point": ap_tensor(scores, is_true_positive, num_gt, method).reshape(1),
+        "lecture example",
+        "shape: expected (), got (1,)",
+        "hint: AP is one number: a 0-dim tensor, shape () (or a Python float).",
+    ),
+]
 
 
 def test_box_iou_shape_hint():
@@ -928,19 +901,11 @@ def test_box_iou_shape_hint():
     assert "hint: one IoU per pair: [N, M] = [1, 1], row i for boxes1[i] and column j for boxes2[j]" in message
 
 
-@pytest.mark.parametrize(
-    "name, student, case, dtype_text",
-    [
-        ("roi_align", lambda *args, **kwargs: roi_vectorised(*args, **kwargs).double(), "lecture example", "expected torch.float32 (the dtype of input), got torch.float64"),
-        ("roi_align", lambda *args, **kwargs: roi_vectorised(*args, **kwargs).float(), "float64 input keeps its dtype", "expected torch.float64 (the dtype of input), got torch.float32"),
-        ("mask_head_loss", lambda *args: loss_bce(*args).float(), "float64 logits keep their dtype", "expected torch.float64 (the dtype of mask_logits), got torch.float32"),
-    ],
-    ids=["roi-float64", "roi-float32", "loss-float32"],
-)
-def test_right_values_in_the_wrong_dtype(name, student, case, dtype_text):
-    message = failure_message(CORRECT[name][0], student)
-    assert message.startswith(f"{name}: wrong answer in case '{case}"), message
-    assert f"the values are right, but the dtype is not: {dtype_text}" in message
+WRONG_DTYPES = [  # (name, student, case, what the message says of the dtype)
+    ("roi_align", lambda *args, **kwargs: roi_vectorised(*args, **kwargs).double(), "lecture example", "expected torch.float32 (the dtype of input), got torch.float64"),
+    ("roi_align", lambda *args, **kwargs: roi_vectorised(*args, **kwargs).float(), "float64 input keeps its dtype", "expected torch.float64 (the dtype of input), got torch.float32"),
+    ("mask_head_loss", lambda *args: loss_bce(*args).float(), "float64 logits keep their dtype", "expected torch.float64 (the dtype of mask_logits), got torch.float32"),
+]
 
 
 def test_box_iou_accepts_float32_and_float64(capfd):
@@ -1123,20 +1088,13 @@ DELEGATING = [
 ]
 
 
-@pytest.mark.parametrize(
-    "checker, student, text",
-    [
-        (checks.box_iou, iou_torchvision, "clamp its sides at 0, and divide by the union."),
-        (checks.nms, nms_torchvision, "box_iou (your own or seglab's) is welcome."),
-        (checks.roi_align, roi_torchvision, "F.grid_sample is allowed"),
-        (checks.mask_head_loss, loss_torchvision, "F.binary_cross_entropy_with_logits (welcome)"),
-        (checks.average_precision, detection.average_precision, "cumulative sums of the true positives"),
-    ],
-    ids=["box_iou", "nms", "roi_align", "mask_head_loss", "average_precision"],
-)
-def test_delegation_hint_names_what_is_allowed(checker, student, text):
-    message = failure_message(checker, student)
-    assert text in message.split("Hint: ", 1)[1]
+DELEGATION_HINTS = [  # (checker, student, a piece of the hint: what a solution may use)
+    (checks.box_iou, iou_torchvision, "clamp its sides at 0, and divide by the union."),
+    (checks.nms, nms_torchvision, "box_iou (your own or seglab's) is welcome."),
+    (checks.roi_align, roi_torchvision, "F.grid_sample is allowed"),
+    (checks.mask_head_loss, loss_torchvision, "F.binary_cross_entropy_with_logits (welcome)"),
+    (checks.average_precision, detection.average_precision, "cumulative sums of the true positives"),
+]
 
 
 def test_box_iou_grid_sample_and_bce_with_logits_are_allowed(capfd, one_thread):
@@ -1223,25 +1181,6 @@ def test_student_exception_names_the_case():
     assert "box_iou raised RuntimeError in case 'no boxes in boxes1" in "\n".join(info.value.__notes__)
 
 
-def test_not_implemented_stub_gets_a_hint():
-    def roi_align(input, boxes, output_size, spatial_scale=1.0, sampling_ratio=-1, aligned=False):
-        raise NotImplementedError()
-
-    with pytest.raises(NotImplementedError) as info:
-        checks.roi_align(roi_align)
-    notes = "\n".join(info.value.__notes__)
-    assert "roi_align raised NotImplementedError in case 'lecture example" in notes
-    assert "Hint: roi_align is not implemented yet" in notes
-
-
-def test_passing_the_result_instead_of_the_function():
-    message = failure_message(checks.box_iou, None)
-    assert message == (
-        "box_iou: expected a function, got None. Hint: pass the function itself, "
-        "checks.box_iou(box_iou), not the result of calling it."
-    )
-
-
 def iou_hard_coded(boxes1, boxes2):
     return torch.tensor([[1 / 7]])
 
@@ -1262,20 +1201,13 @@ def ap_hard_coded(scores, is_true_positive, num_gt, method="11point"):
     return torch.tensor(0.625 if method == "all" else 6.75 / 11, dtype=torch.float64)
 
 
-@pytest.mark.parametrize(
-    "name, student, case",
-    [
-        ("box_iou", iou_hard_coded, "identical boxes"),
-        ("nms", nms_hard_coded, "IoU exactly at the threshold"),
-        ("roi_align", roi_hard_coded, "spatial_scale 0.5"),
-        ("mask_head_loss", loss_hard_coded, "large logits"),
-        ("average_precision", ap_hard_coded, "recall exactly 3/10"),
-    ],
-    ids=["box_iou", "nms", "roi_align", "mask_head_loss", "average_precision"],
-)
-def test_hard_coded_lecture_example_fails_the_other_cases(name, student, case):
-    message = failure_message(CORRECT[name][0], student)
-    assert message.startswith(f"{name}: wrong answer in case '{case}"), message
+HARD_CODED_STUDENTS = [  # (name, student, the first case it fails)
+    ("box_iou", iou_hard_coded, "identical boxes"),
+    ("nms", nms_hard_coded, "IoU exactly at the threshold"),
+    ("roi_align", roi_hard_coded, "spatial_scale 0.5"),
+    ("mask_head_loss", loss_hard_coded, "large logits"),
+    ("average_precision", ap_hard_coded, "recall exactly 3/10"),
+]
 
 
 def test_roi_align_checker_is_fast_with_a_loop_student(one_thread):
@@ -1290,60 +1222,12 @@ def test_roi_align_checker_is_fast_with_a_loop_student(one_thread):
 
 # --- the hidden tests: fresh checkers, whatever earlier cells did -------------------------------------
 
-HIDDEN_TEST_SCRIPT = textwrap.dedent(
-    """
-    import json, sys
-    import torch
-    import seglab.detection
-    from seglab.grading import hidden_test
-    from seglab.detection import nms as old_nms  # bound before the hidden test reloads seglab.detection
-
-    def box_iou(boxes1, boxes2):
-        a, b = boxes1.double(), boxes2.double()
-        wh = (torch.minimum(a[:, None, 2:], b[None, :, 2:]) - torch.maximum(a[:, None, :2], b[None, :, :2])).clamp(min=0)
-        inter = wh[..., 0] * wh[..., 1]
-        area = lambda t: (t[:, 2] - t[:, 0]) * (t[:, 3] - t[:, 1])
-        return inter / (area(a)[:, None] + area(b)[None, :] - inter)
-
-    def box_iou_xywh(boxes1, boxes2):
-        to_xyxy = lambda t: torch.cat([t[:, :2], t[:, :2] + t[:, 2:]], dim=1).double()
-        return box_iou(to_xyxy(boxes1), to_xyxy(boxes2))
-
-    def roi_align_torchvision(input, boxes, output_size, spatial_scale=1.0, sampling_ratio=-1, aligned=False):
-        import torchvision
-        return torchvision.ops.roi_align(input, boxes, output_size, spatial_scale, sampling_ratio, aligned)
-
-    print("torchvision" in sys.modules)
-    results = {}
-    for name, exercise, student in [
-        ("box_iou", "box_iou", box_iou),
-        ("box_iou_xywh", "box_iou", box_iou_xywh),
-        ("old_nms", "nms", old_nms),
-        ("roi_align_torchvision", "roi_align", roi_align_torchvision),
-    ]:
-        try:
-            hidden_test("mask_rcnn", exercise, student)
-            results[name] = "passed"
-        except AssertionError as error:
-            results[name] = f"{type(error).__module__}.{type(error).__name__}: {error}"
-    import torchvision
-    results["restored"] = (
-        torchvision.ops.roi_align.__module__ == "torchvision.ops.roi_align"
-        and torchvision.ops.box_iou.__module__ == "torchvision.ops.boxes"
-        and seglab.detection.nms.__module__ == "seglab.detection"
-    )
-    print(json.dumps(results))
-    """
-)
-
-
-def test_hidden_tests_run_fresh_checkers():
-    lines, results = run_script(HIDDEN_TEST_SCRIPT)
-    n = number_of_cases("box_iou", n_random=20)
-    assert lines == ["False", f"✓ box_iou: {n}/{n} cases passed"]
-    assert results["box_iou"] == "passed"
-    assert results["box_iou_xywh"].startswith("seglab.checks._errors.CheckFailed: box_iou: wrong answer in case 'lecture example")
-    assert "xywh vs xyxy" in results["box_iou_xywh"]
-    assert "nms calls seglab.detection.nms, which already computes the answer" in results["old_nms"]
-    assert "roi_align calls torchvision.ops.roi_align, which already computes the answer" in results["roi_align_torchvision"]
-    assert results["restored"] is True
+# (exercise, student, what the hidden test says: "passed", or how its message starts and pieces of it);
+# a student is a function of this module, or a dotted name bound before the hidden test reloads the
+# checkers (tests/test_hidden_tests.py runs them in a process of their own)
+HIDDEN = [
+    ("box_iou", "iou_broadcast", "passed"),
+    ("box_iou", "iou_xywh", "box_iou: wrong answer in case 'lecture example", "xywh vs xyxy"),
+    ("nms", "seglab.detection.nms", "nms calls seglab.detection.nms, which already computes the answer"),
+    ("roi_align", "roi_torchvision", "roi_align calls torchvision.ops.roi_align, which already computes the answer"),
+]

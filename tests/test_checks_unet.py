@@ -12,7 +12,6 @@ cases, delegation rejected) run on this module's tables in ``test_checker_contra
 
 import math
 import re
-import textwrap
 
 import numpy as np
 import pytest
@@ -24,7 +23,7 @@ from seglab import checks, losses, ops
 from seglab.checks import _core, unet
 
 from _assertions import failure_message
-from _checker_tables import HIDDEN_SEEDS, exercises, fixed_case, number_of_cases, run_script
+from _checker_tables import HIDDEN_SEEDS, exercises, fixed_case
 
 
 EXERCISES = exercises("unet")
@@ -187,34 +186,14 @@ def focal_loops(logits, target, gamma=2.0, alpha=None):
     return total / (n * height * width)
 
 
-CORRECT = {
-    "bilinear_kernel": (checks.bilinear_kernel, kernel_loops),
-    "center_crop": (checks.center_crop, crop_slices),
-    "unet_output_size": (checks.unet_output_size, size_loop),
-    "unet_weight_map": (checks.unet_weight_map, weight_map_loops),
-    "dice_loss": (checks.dice_loss, dice_per_class),
-    "focal_loss": (checks.focal_loss, focal_gather),
+CORRECT = {  # name -> (the model student, a vectorised one for the tests that run many seeds, other right answers ...)
+    "bilinear_kernel": (kernel_loops, kernel_outer_float64, kernel_numpy_ogrid),
+    "center_crop": (crop_slices, crop_slices, crop_narrow),
+    "unet_output_size": (size_loop, size_loop, size_whole_float, size_numpy_int),
+    "unet_weight_map": (weight_map_loops, weight_map_cdist),
+    "dice_loss": (dice_per_class, dice_one_hot),
+    "focal_loss": (focal_gather, focal_gather, focal_loops),
 }
-
-FAST = {  # vectorised students, for the tests that run many seeds
-    "bilinear_kernel": kernel_outer_float64,
-    "center_crop": crop_slices,
-    "unet_output_size": size_loop,
-    "unet_weight_map": weight_map_cdist,
-    "dice_loss": dice_one_hot,
-    "focal_loss": focal_gather,
-}
-
-OTHER_CORRECT = [
-    ("bilinear_kernel", kernel_outer_float64),
-    ("bilinear_kernel", kernel_numpy_ogrid),
-    ("center_crop", crop_narrow),
-    ("unet_output_size", size_whole_float),
-    ("unet_output_size", size_numpy_int),
-    ("unet_weight_map", weight_map_cdist),
-    ("dice_loss", dice_one_hot),
-    ("focal_loss", focal_loops),
-]
 
 
 # --- the lectures' worked examples, by hand ---------------------------------------------------------
@@ -367,63 +346,40 @@ def crop_one_too_far(x, size):
     return _crop(x, size, lambda n, m: (n - m) // 2 + 1)
 
 
-def size_one_conv_per_block(input_size, depth=4):
+def _size(input_size, depth, *, down=4, bottleneck=4, up=4, halve=lambda n: n // 2):
+    """A student's walk through the U-Net: ``down`` pixels lost per contracting block, then
+    ``halve``, the bottleneck's ``bottleneck``, then doubling and ``up`` lost per expanding block."""
     size = input_size
     for _ in range(depth):
-        size = (size - 2) // 2
-    size -= 2
+        size = halve(size - down)
+    size -= bottleneck
     for _ in range(depth):
-        size = 2 * size - 2
+        size = 2 * size - up
     return size
+
+
+def size_one_conv_per_block(input_size, depth=4):
+    return _size(input_size, depth, down=2, bottleneck=2, up=2)  # one 3x3 convolution per block
 
 
 def size_conv_removes_1(input_size, depth=4):
-    size = input_size
-    for _ in range(depth):
-        size = (size - 1 - 1) // 2
-    size = size - 1 - 1
-    for _ in range(depth):
-        size = 2 * size - 1 - 1
-    return size
+    return _size(input_size, depth, down=1 + 1, bottleneck=1 + 1, up=1 + 1)  # "a 3x3 convolution removes 1 pixel"
 
 
 def size_no_bottleneck(input_size, depth=4):
-    size = input_size
-    for _ in range(depth):
-        size = (size - 4) // 2
-    for _ in range(depth):
-        size = 2 * size - 4
-    return size
+    return _size(input_size, depth, bottleneck=0)
 
 
 def size_decoder_only_doubles(input_size, depth=4):
-    size = input_size
-    for _ in range(depth):
-        size = (size - 4) // 2
-    size -= 4
-    for _ in range(depth):
-        size = 2 * size
-    return size
+    return _size(input_size, depth, up=0)
 
 
 def size_pool_rounds_up(input_size, depth=4):
-    size = input_size
-    for _ in range(depth):
-        size = math.ceil((size - 4) / 2)
-    size -= 4
-    for _ in range(depth):
-        size = 2 * size - 4
-    return size
+    return _size(input_size, depth, halve=lambda n: math.ceil(n / 2))
 
 
 def size_true_division(input_size, depth=4):
-    size = input_size
-    for _ in range(depth):
-        size = (size - 4) / 2  # keeps the half pixel of an odd map
-    size -= 4
-    for _ in range(depth):
-        size = 2 * size - 4
-    return size
+    return _size(input_size, depth, halve=lambda n: n / 2)  # keeps the half pixel of an odd map
 
 
 def size_same_padding(input_size, depth=4):
@@ -735,61 +691,51 @@ def focal_not_reduced(logits, target, gamma=2.0, alpha=None):
     return -((1 - p_t) ** gamma) * log_p_t  # one term per pixel
 
 
-@pytest.mark.parametrize(
-    "name, student, case, shapes, text",
-    [
-        (
-            "bilinear_kernel",
-            kernel_1d_tent,
-            "lecture example",
-            "shape: expected (4, 4), got (4,)",
-            "hint: the kernel is square, k x k with k = 2 * factor - factor % 2 = 4. A 1D tent t (length k) becomes "
-            "the 2D kernel as the outer product torch.outer(t, t).",
-        ),
-        (
-            "center_crop",
-            crop_one_extra_row,
-            "lecture example",
-            "shape: expected (1, 2, 56, 56), got (1, 2, 57, 56)",
-            "hint: the crop has size (56, 56) = (h, w): h rows (dimension -2) and w columns (dimension -1)",
-        ),
-        (
-            "unet_weight_map",
-            weight_map_with_a_batch_dimension,
-            "lecture example",
-            "shape: expected (12, 12), got (1, 12, 12)",
-            "hint: one weight per pixel: the shape of instances, [H, W].",
-        ),
-        (
-            "dice_loss",
-            lambda probs, target, eps=1.0: dice_one_hot(probs, target, eps).reshape(1),
-            "lecture example",
-            "shape: expected (), got (1,)",
-            "hint: the loss is one number: a 0-dim tensor, shape ().",
-        ),
-        (
-            "focal_loss",
-            lambda logits, target, gamma=2.0, alpha=None: focal_gather(logits, target, gamma, alpha).reshape(1),
-            "lecture example",
-            "shape: expected (), got (1,)",
-            "hint: the loss is one number, the mean over all pixels: a 0-dim tensor, shape ().",
-        ),
-        (
-            "focal_loss",
-            focal_not_reduced,
-            "lecture example",
-            "shape: expected (), got (1, 1, 2)",
-            "hint: the loss is one number, the mean over all pixels",
-        ),
-    ],
-    ids=["kernel-1d", "crop-extra-row", "weight-map-batch", "dice-shape-1", "focal-shape-1", "focal-per-pixel"],
-)
-def test_wrong_shape_shows_the_shape_hint(name, student, case, shapes, text):
-    message = failure_message(CORRECT[name][0], student)
-    assert message.startswith(f"{name}: wrong answer in case '{case}"), message
-    assert f"\n  {shapes}\n" in message
-    assert text in message
-    assert message.count("hint:") == 1
+WRONG_SHAPES = [  # (name, student, case, the shape line, a piece of the hint)
+    (
+        "bilinear_kernel",
+        kernel_1d_tent,
+        "lecture example",
+        "shape: expected (4, 4), got (4,)",
+        "hint: the kernel is square, k x k with k = 2 * factor - factor % 2 = 4. A 1D tent t (length k) becomes "
+        "the 2D kernel as the outer product torch.outer(t, t).",
+    ),
+    (
+        "center_crop",
+        crop_one_extra_row,
+        "lecture example",
+        "shape: expected (1, 2, 56, 56), got (1, 2, 57, 56)",
+        "hint: the crop has size (56, 56) = (h, w): h rows (dimension -2) and w columns (dimension -1)",
+    ),
+    (
+        "unet_weight_map",
+        weight_map_with_a_batch_dimension,
+        "lecture example",
+        "shape: expected (12, 12), got (1, 12, 12)",
+        "hint: one weight per pixel: the shape of instances, [H, W].",
+    ),
+    (
+        "dice_loss",
+        lambda probs, target, eps=1.0: dice_one_hot(probs, target, eps).reshape(1),
+        "lecture example",
+        "shape: expected (), got (1,)",
+        "hint: the loss is one number: a 0-dim tensor, shape ().",
+    ),
+    (
+        "focal_loss",
+        lambda logits, target, gamma=2.0, alpha=None: focal_gather(logits, target, gamma, alpha).reshape(1),
+        "lecture example",
+        "shape: expected (), got (1,)",
+        "hint: the loss is one number, the mean over all pixels: a 0-dim tensor, shape ().",
+    ),
+    (
+        "focal_loss",
+        focal_not_reduced,
+        "lecture example",
+        "shape: expected (), got (1, 1, 2)",
+        "hint: the loss is one number, the mean over all pixels",
+    ),
+]
 
 
 def test_dice_loss_as_a_python_float():
@@ -805,29 +751,21 @@ def test_focal_loss_as_a_python_float():
     assert "return the number as a 0-dim tensor" in message
 
 
-@pytest.mark.parametrize(
-    "name, student, case, dtype_text",
-    [
-        ("center_crop", lambda x, size: crop_slices(x, size).double(), "lecture example", "expected torch.float32 (the dtype of x), got torch.float64"),
-        (
-            "dice_loss",
-            lambda probs, target, eps=1.0: dice_one_hot(probs.float(), target, eps),
-            "float64 probabilities keep their dtype",
-            "expected torch.float64 (the dtype of probs), got torch.float32",
-        ),
-        (
-            "focal_loss",
-            lambda logits, target, gamma=2.0, alpha=None: focal_gather(logits.float(), target, gamma, alpha),
-            "float64 logits keep their dtype",
-            "expected torch.float64 (the dtype of logits), got torch.float32",
-        ),
-    ],
-    ids=["crop-float64", "dice-float32", "focal-float32"],
-)
-def test_right_values_in_the_wrong_dtype(name, student, case, dtype_text):
-    message = failure_message(CORRECT[name][0], student)
-    assert message.startswith(f"{name}: wrong answer in case '{case}"), message
-    assert f"the values are right, but the dtype is not: {dtype_text}" in message
+WRONG_DTYPES = [  # (name, student, case, what the message says of the dtype)
+    ("center_crop", lambda x, size: crop_slices(x, size).double(), "lecture example", "expected torch.float32 (the dtype of x), got torch.float64"),
+    (
+        "dice_loss",
+        lambda probs, target, eps=1.0: dice_one_hot(probs.float(), target, eps),
+        "float64 probabilities keep their dtype",
+        "expected torch.float64 (the dtype of probs), got torch.float32",
+    ),
+    (
+        "focal_loss",
+        lambda logits, target, gamma=2.0, alpha=None: focal_gather(logits.float(), target, gamma, alpha),
+        "float64 logits keep their dtype",
+        "expected torch.float64 (the dtype of logits), got torch.float32",
+    ),
+]
 
 
 def test_integer_kernel_needs_a_float():
@@ -980,21 +918,14 @@ DELEGATING = [
 ]
 
 
-@pytest.mark.parametrize(
-    "checker, student, text",
-    [
-        (checks.bilinear_kernel, kernel_interpolate, "build the 1D tent 1 - |i - c| / f with torch.arange, then its outer product."),
-        (checks.center_crop, ops.center_crop, "compute top and left, then slice x[..., top : top + h, left : left + w]."),
-        (checks.unet_output_size, ops.unet_output_size, "walk down the contracting path, through the bottleneck and up the expanding path"),
-        (checks.unet_weight_map, losses.unet_weight_map, "torch.cdist between pixel coordinates, or loops"),
-        (checks.dice_loss, losses.dice_loss, "one-hot the target (F.one_hot(target, C).permute(0, 3, 1, 2)), then sums are welcome."),
-        (checks.focal_loss, losses.focal_loss, "F.log_softmax and gather (or indexing) are welcome."),
-    ],
-    ids=["bilinear_kernel", "center_crop", "unet_output_size", "unet_weight_map", "dice_loss", "focal_loss"],
-)
-def test_delegation_hint_names_what_is_allowed(checker, student, text):
-    message = failure_message(checker, student)
-    assert text in message.split("Hint: ", 1)[1]
+DELEGATION_HINTS = [  # (checker, student, a piece of the hint: what a solution may use)
+    (checks.bilinear_kernel, kernel_interpolate, "build the 1D tent 1 - |i - c| / f with torch.arange, then its outer product."),
+    (checks.center_crop, ops.center_crop, "compute top and left, then slice x[..., top : top + h, left : left + w]."),
+    (checks.unet_output_size, ops.unet_output_size, "walk down the contracting path, through the bottleneck and up the expanding path"),
+    (checks.unet_weight_map, losses.unet_weight_map, "torch.cdist between pixel coordinates, or loops"),
+    (checks.dice_loss, losses.dice_loss, "one-hot the target (F.one_hot(target, C).permute(0, 3, 1, 2)), then sums are welcome."),
+    (checks.focal_loss, losses.focal_loss, "F.log_softmax and gather (or indexing) are welcome."),
+]
 
 
 def test_log_softmax_cdist_and_one_hot_are_allowed(capfd, one_thread):
@@ -1068,27 +999,6 @@ def test_student_exception_names_the_case():
     assert "unet_weight_map raised IndexError in case 'one cell: no second-nearest cell" in "\n".join(info.value.__notes__)
 
 
-def test_not_implemented_stub_gets_a_hint():
-    def dice_loss(probs, target, eps=1.0):
-        raise NotImplementedError()
-
-    with pytest.raises(NotImplementedError) as info:
-        checks.dice_loss(dice_loss)
-    notes = "\n".join(info.value.__notes__)
-    assert "dice_loss raised NotImplementedError in case 'lecture example: a perfect prediction has loss 0'" in notes
-    assert "Hint: dice_loss is not implemented yet: replace `raise NotImplementedError()` with your code." in notes
-
-
-def test_passing_the_result_instead_of_the_function():
-    message = failure_message(checks.unet_output_size, None)
-    assert message == (
-        "unet_output_size: expected a function, got None. Hint: pass the function itself, "
-        "checks.unet_output_size(unet_output_size), not the result of calling it."
-    )
-    message = failure_message(checks.bilinear_kernel, kernel_loops(2))
-    assert message.startswith("bilinear_kernel: expected a function, got Tensor")
-
-
 def kernel_hard_coded(factor):
     if factor == 2:
         return torch.tensor([0.25, 0.75, 0.75, 0.25])[:, None] * torch.tensor([0.25, 0.75, 0.75, 0.25])
@@ -1127,21 +1037,14 @@ def focal_hard_coded(logits, target, gamma=2.0, alpha=None):
     return torch.tensor((0.01 * -math.log(0.9) + 0.81 * -math.log(0.1)) / 2, dtype=logits.dtype)
 
 
-@pytest.mark.parametrize(
-    "name, student, case",
-    [
-        ("bilinear_kernel", kernel_hard_coded, "factor 1: a 1x1 kernel that copies"),
-        ("center_crop", crop_hard_coded, "a 6x6 map cropped to 2x2"),
-        ("unet_output_size", size_hard_coded, "depth 0: only the bottleneck's two convolutions (10 -> 6)"),
-        ("unet_weight_map", weight_map_hard_coded, "three cells in a row"),
-        ("dice_loss", dice_hard_coded, "probabilities hedged between two classes"),
-        ("focal_loss", focal_hard_coded, "gamma=0 is the cross-entropy"),
-    ],
-    ids=["bilinear_kernel", "center_crop", "unet_output_size", "unet_weight_map", "dice_loss", "focal_loss"],
-)
-def test_hard_coded_lecture_example_fails_the_other_cases(name, student, case):
-    message = failure_message(CORRECT[name][0], student)
-    assert message.startswith(f"{name}: wrong answer in case '{case}"), message
+HARD_CODED_STUDENTS = [  # (name, student, the first case it fails)
+    ("bilinear_kernel", kernel_hard_coded, "factor 1: a 1x1 kernel that copies"),
+    ("center_crop", crop_hard_coded, "a 6x6 map cropped to 2x2"),
+    ("unet_output_size", size_hard_coded, "depth 0: only the bottleneck's two convolutions (10 -> 6)"),
+    ("unet_weight_map", weight_map_hard_coded, "three cells in a row"),
+    ("dice_loss", dice_hard_coded, "probabilities hedged between two classes"),
+    ("focal_loss", focal_hard_coded, "gamma=0 is the cross-entropy"),
+]
 
 
 def test_weighting_only_the_gap_fails_the_lecture_example():
@@ -1163,85 +1066,15 @@ def test_ignoring_w0_and_sigma_is_caught(one_thread):
 
 # --- the hidden tests: fresh checkers, whatever earlier cells did -------------------------------------
 
-HIDDEN_TEST_SCRIPT = textwrap.dedent(
-    """
-    import json
-    import torch
-    import torch.nn.functional as F
-    import seglab.losses, seglab.ops
-    from seglab.grading import hidden_test
-    from seglab.ops import center_crop as old_center_crop  # bound before the hidden test reloads seglab.ops
-    from seglab.losses import focal_loss as old_focal_loss
-
-    def crop(x, size):
-        h, w = (size, size) if isinstance(size, int) else size
-        top, left = (x.shape[-2] - h) // 2, (x.shape[-1] - w) // 2
-        return x[..., top : top + h, left : left + w]
-
-    def crop_top_left(x, size):
-        h, w = (size, size) if isinstance(size, int) else size
-        return x[..., :h, :w]
-
-    def kernel_interpolate(factor):
-        x = torch.zeros(1, 1, 3, 3)
-        x[0, 0, 1, 1] = 1
-        up = F.interpolate(x, scale_factor=factor, mode="bilinear")[0, 0]
-        k, start = 2 * factor - factor % 2, factor - factor // 2
-        return up[start : start + k, start : start + k]
-
-    def size(input_size, depth=4):
-        n = input_size
-        for _ in range(depth):
-            n = (n - 4) // 2
-        n -= 4
-        for _ in range(depth):
-            n = 2 * n - 4
-        return n
-
-    def dice(probs, target, eps=1.0):
-        total = 0
-        for c in range(probs.shape[1]):
-            p, g = probs[:, c], (target == c).to(probs.dtype)
-            total = total + (2 * (p * g).sum() + eps) / ((p * p).sum() + (g * g).sum() + eps)
-        return 1 - total / probs.shape[1]
-
-    originals = (F.interpolate, F.upsample, F.upsample_bilinear)
-    results = {}
-    for name, exercise, student in [
-        ("crop", "center_crop", crop),
-        ("crop_top_left", "center_crop", crop_top_left),
-        ("old_center_crop", "center_crop", old_center_crop),
-        ("kernel_interpolate", "bilinear_kernel", kernel_interpolate),
-        ("size", "unet_output_size", size),
-        ("dice", "dice_loss", dice),
-        ("old_focal_loss", "focal_loss", old_focal_loss),
-    ]:
-        try:
-            hidden_test("unet", exercise, student)
-            results[name] = "passed"
-        except AssertionError as error:
-            results[name] = f"{type(error).__module__}.{type(error).__name__}: {error}"
-    reloaded = (seglab.ops.center_crop, seglab.ops.crop_and_concat, seglab.losses.focal_loss, seglab.losses.dice_loss)
-    results["restored"] = (F.interpolate, F.upsample, F.upsample_bilinear) == originals and all(
-        f.__module__ in ("seglab.ops", "seglab.losses") for f in reloaded
-    )
-    print(json.dumps(results))
-    """
-)
-
-
-def test_hidden_tests_run_fresh_checkers():
-    lines, results = run_script(HIDDEN_TEST_SCRIPT)
-    n = {name: number_of_cases(name, n_random=20) for name in ("center_crop", "unet_output_size", "dice_loss")}
-    assert lines == [
-        f"✓ center_crop: {n['center_crop']}/{n['center_crop']} cases passed",
-        f"✓ unet_output_size: {n['unet_output_size']}/{n['unet_output_size']} cases passed",
-        f"✓ dice_loss: {n['dice_loss']}/{n['dice_loss']} cases passed",
-    ]
-    assert results["crop"] == results["size"] == results["dice"] == "passed"
-    assert results["crop_top_left"].startswith("seglab.checks._errors.CheckFailed: center_crop: wrong answer in case 'lecture example")
-    assert "the crop was cut from the top-left corner" in results["crop_top_left"]
-    assert "center_crop calls seglab.ops.center_crop, which already computes the answer" in results["old_center_crop"]
-    assert "bilinear_kernel calls torch.nn.functional.interpolate" in results["kernel_interpolate"]
-    assert "focal_loss calls seglab.losses.focal_loss" in results["old_focal_loss"]
-    assert results["restored"] is True
+# (exercise, student, what the hidden test says: "passed", or how its message starts and pieces of it);
+# a student is a function of this module, or a dotted name bound before the hidden test reloads the
+# checkers (tests/test_hidden_tests.py runs them in a process of their own)
+HIDDEN = [
+    ("center_crop", "crop_slices", "passed"),
+    ("center_crop", "crop_top_left", "center_crop: wrong answer in case 'lecture example", "the crop was cut from the top-left corner"),
+    ("center_crop", "seglab.ops.center_crop", "center_crop calls seglab.ops.center_crop, which already computes the answer"),
+    ("bilinear_kernel", "kernel_interpolate", "bilinear_kernel calls torch.nn.functional.interpolate"),
+    ("unet_output_size", "size_loop", "passed"),
+    ("dice_loss", "dice_per_class", "passed"),
+    ("focal_loss", "seglab.losses.focal_loss", "focal_loss calls seglab.losses.focal_loss"),
+]

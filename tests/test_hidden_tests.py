@@ -12,10 +12,14 @@ still pass after the same tampering.
 
 Each student runs in a process of its own (forked from one that has imported torch and seglab,
 as the notebook's setup cell does), because the tampering outlives the student.
+
+Last, the ``HIDDEN`` table of every ``tests/test_checks_<assignment>.py`` (right students, wrong
+ones, and delegating ones bound before the reload) is graded by the hidden tests in a fresh process.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import textwrap
 
@@ -24,7 +28,7 @@ import torch
 
 from seglab.checks import ASSIGNMENTS
 
-from _checker_tables import run_script
+from _checker_tables import HIDDEN_SEEDS, number_of_cases, run_script
 from _hard_coded import HARD_CODED
 
 HIDDEN_LINE = 'from seglab.grading import hidden_test; hidden_test("{assignment}", "{name}", {name})'
@@ -225,3 +229,59 @@ def test_an_unknown_exercise_is_named(assignment, other_students):
     assert result["outcome"] == "builtins.ValueError", result
     names = list(ASSIGNMENTS[assignment].checkers)
     assert result["message"].startswith(f"exercise: expected one of {names} (the exercises of assignment '{assignment}'), got 'no_such_exercise'.")
+
+
+# --- the students of the checker tests, graded by the hidden tests -----------------------------------
+
+GRADE_THE_SUITE = textwrap.dedent(
+    """
+    import importlib, json, sys
+    sys.path.insert(0, "tests")
+    from seglab.grading import hidden_test
+    suite = importlib.import_module("test_checks_{assignment}")
+
+    def student(name):
+        if "." in name:  # bound now, before the hidden tests reload the modules
+            module, attribute = name.rsplit(".", 1)
+            return getattr(importlib.import_module(module), attribute)
+        return getattr(suite, name)
+
+    results = []
+    for exercise, name, *_ in suite.HIDDEN:
+        try:
+            hidden_test("{assignment}", exercise, student(name))
+            results.append("passed")
+        except AssertionError as error:
+            results.append(f"{{type(error).__module__}}.{{type(error).__name__}}: {{error}}")
+    from seglab.checks import ASSIGNMENTS, _core
+    operations = [getattr(owner, attribute) for graded in ASSIGNMENTS["{assignment}"].exercises
+                  for owner, attribute, _ in _core.forbidden_operations(graded.exercise)]
+    restored = all(getattr(operation, "__module__", None) != "seglab.checks._core" for operation in operations)
+    print(json.dumps({{"results": results, "restored": restored}}))
+    """
+)
+
+
+@pytest.mark.parametrize("assignment", sorted(ASSIGNMENTS))
+def test_the_hidden_tests_grade_the_students_of_the_checker_tests(assignment):
+    """Each ``tests/test_checks_<assignment>.py`` lists in ``HIDDEN`` students and what the hidden test
+    must say of them: right ones pass (one line each), wrong ones get the checker's message, those
+    who call a reference bound before the reload or PyTorch's operation are rejected; afterwards no
+    forbidden operation is left a trap."""
+    rows = importlib.import_module(f"test_checks_{assignment}").HIDDEN
+    assert {row[2] == "passed" for row in rows} == {True, False}, "HIDDEN needs right students and wrong ones"
+    printed, outcome = run_script(GRADE_THE_SUITE.format(assignment=assignment))
+    assert printed == [
+        f"✓ {exercise}: {number_of_cases(exercise, seed=HIDDEN_SEEDS[exercise], n_random=20)}/"
+        f"{number_of_cases(exercise, seed=HIDDEN_SEEDS[exercise], n_random=20)} cases passed"
+        for exercise, _, expected, *_ in rows
+        if expected == "passed"
+    ]
+    for (exercise, student, expected, *pieces), result in zip(rows, outcome["results"], strict=True):
+        if expected == "passed":
+            assert result == "passed", (student, result)
+        else:
+            assert result.startswith(f"seglab.checks._errors.CheckFailed: {expected}"), (student, result)
+            for piece in pieces:
+                assert piece in result, (student, piece, result)
+    assert outcome["restored"] is True

@@ -28,7 +28,7 @@ from _nbgrader_course import is_solution_cell, is_test_cell, nbgrader_metadata, 
 CHECKS = ROOT / "seglab" / "checks"
 SOLUTIONS = ROOT / "solutions"
 README = (ROOT / "README.md").read_text()
-CONTRACT_TABLES = ("CORRECT", "FAST", "OTHER_CORRECT", "MISTAKES", "DELEGATING")
+CONTRACT_TABLES = ("CORRECT", "MISTAKES", "DELEGATING", "HIDDEN")
 HIDDEN_LINE = 'from seglab.grading import hidden_test; hidden_test("{assignment}", "{name}", {name})'
 
 
@@ -70,11 +70,12 @@ def test_every_assignment_has_its_checker_tests(name):
     path = ROOT / "tests" / f"test_checks_{name}.py"
     assert path.is_file(), (
         f"assignment {name} has no tests/test_checks_{name}.py: write its students, the tables "
-        f"{', '.join(CONTRACT_TABLES)} (see tests/test_checker_contract.py), and the tests of its own."
+        f"{', '.join(CONTRACT_TABLES)} (see tests/test_checker_contract.py and, for HIDDEN, tests/test_hidden_tests.py), "
+        f"and the tests of its own."
     )
     text = path.read_text()
     for table in CONTRACT_TABLES:
-        assert re.search(rf"^{table} = ", text, re.M), f"tests/test_checks_{name}.py defines no {table} table (see tests/test_checker_contract.py)"
+        assert re.search(rf"^{table} = ", text, re.M), f"tests/test_checks_{name}.py defines no {table} table"
 
 
 def _exercise_headings(notebook) -> list[tuple[str, int]]:
