@@ -4,7 +4,7 @@ What it measures (the budgets and targets are those of CONTRIBUTING.md, "Budgets
 with each measurement):
 
 * every notebook in lectures/, solutions/ and exercises/ executed top to bottom in a fresh
-  kernel (budget: 60 s each, 10 minutes for the whole course);
+  kernel (budget: 60 s each, 5 minutes for the whole course);
 * autograding one student's submission (the solution) of each assignment with the real
   ``nbgrader autograde`` (budget: 30 s);
 * optionally (``--suite``) the whole test suite, install excluded (budget: 10 minutes);
@@ -59,7 +59,7 @@ from _nbgrader_course import (  # noqa: E402
     with_solutions,
 )
 DETECTION_CHECKPOINTS = ("maskrcnn_things",)  # measured by measure_mask_rcnn, not as semantic networks
-NOTEBOOK_BUDGET, COURSE_BUDGET, AUTOGRADE_BUDGET, SUITE_BUDGET = 60, 600, 30, 600
+NOTEBOOK_BUDGET, COURSE_BUDGET, AUTOGRADE_BUDGET, SUITE_BUDGET = 60, 300, 30, 600
 README_START, README_END = "<!-- benchmark:start -->", "<!-- benchmark:end -->"
 
 

@@ -30,7 +30,9 @@ Modules:
     ``seglab.train``    a short, seeded training loop, evaluation and prediction, and their
                         versions for detection models.
     ``seglab.checks``   one checker per graded exercise: runs named cases against the reference
-                        and PyTorch, and explains a wrong answer.
+                        and PyTorch, and explains a wrong answer; ``seglab.checks.ASSIGNMENTS``
+                        is the registry of the graded assignments.
+    ``seglab.grading``  ``hidden_test``, the one line of every hidden test of the notebooks.
     ``seglab.viz``      plot helpers (take ``ax=None``, return the ``Axes``).
 
 Conventions, written once:
