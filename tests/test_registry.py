@@ -52,6 +52,18 @@ def test_every_checker_module_is_a_registered_assignment():
     assert list(ASSIGNMENTS) == sorted(ASSIGNMENTS, key=lambda n: (min(ASSIGNMENTS[n].lectures), n)), "course order"
 
 
+@pytest.mark.parametrize("name", _checker_modules())
+def test_checker_modules_import_from_the_core_only(name):
+    """A checker module imports the framework (``seglab.checks._*``) and seglab's references, never
+    another checker module: each assignment stands alone, and shared helpers live in the core."""
+    for imported in grading._seglab_imports(f"seglab.checks.{name}"):
+        if imported.startswith("seglab.checks"):
+            assert imported.split(".")[2:3] and imported.split(".")[2].startswith("_"), (
+                f"seglab/checks/{name}.py imports {imported}: move what it needs into seglab/checks/_cases.py "
+                f"(or _core.py) and import it from there"
+            )
+
+
 def test_every_solution_folder_has_its_checker_module_and_back():
     for name in _solution_folders():
         assert name in ASSIGNMENTS, (
