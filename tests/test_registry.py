@@ -45,7 +45,7 @@ def test_every_checker_module_is_a_registered_assignment():
     for name in _checker_modules():
         assert name in registered, (
             f"seglab/checks/{name}.py is not in seglab.checks.ASSIGNMENTS: end it with "
-            f"ASSIGNMENT = Assignment(name={name!r}, ...) and globals().update(ASSIGNMENT.checkers) "
+            f"ASSIGNMENT = Assignment(name={name!r}, ...) and __all__ = ASSIGNMENT.export() "
             f"(see CONTRIBUTING.md, 'Adding an assignment'); a helper module's name starts with '_'."
         )
     assert registered == _checker_modules()

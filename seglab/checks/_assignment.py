@@ -12,7 +12,7 @@ Each checker module ``seglab/checks/<name>.py`` ends with one declaration::
         ),
         namespace=globals(),
     )
-    globals().update(ASSIGNMENT.checkers)   # the checker functions, named after the exercises
+    __all__ = ASSIGNMENT.export()   # the checker functions, named after the exercises, in the module
 
 Everything else is derived from it: the checker functions (``checkers``), the exports and the
 table of :mod:`seglab.checks`, the seed of every hidden test (:attr:`Graded.hidden_seed`), the
@@ -136,6 +136,12 @@ class Assignment:
     @property
     def points(self) -> int:
         return sum(graded.points for graded in self.exercises)
+
+    def export(self) -> list[str]:
+        """Put the checkers into the checker module's namespace, one function per exercise named after
+        it; returns the module's ``__all__``: ``["ASSIGNMENT", <exercise names>]``."""
+        self.namespace.update(self.checkers)
+        return ["ASSIGNMENT", *self.checkers]
 
     def hidden_test(self, name: str, student_fn) -> None:
         """Check ``student_fn`` as the hidden test of exercise ``name`` does: its hidden seed,

@@ -658,5 +658,4 @@ ASSIGNMENT = Assignment(
     ),
     namespace=globals(),
 )
-globals().update(ASSIGNMENT.checkers)  # effective_kernel_size, dilate_kernel, ...: one checker per exercise
-__all__ = ["ASSIGNMENT", *ASSIGNMENT.checkers]
+__all__ = ASSIGNMENT.export()  # ASSIGNMENT and one checker per exercise: effective_kernel_size, dilate_kernel, ...

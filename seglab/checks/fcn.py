@@ -923,5 +923,4 @@ ASSIGNMENT = Assignment(
     ),
     namespace=globals(),
 )
-globals().update(ASSIGNMENT.checkers)  # pixel_accuracy, iou, ...: one checker per exercise
-__all__ = ["ASSIGNMENT", *ASSIGNMENT.checkers]
+__all__ = ASSIGNMENT.export()  # ASSIGNMENT and one checker per exercise: pixel_accuracy, iou, ...

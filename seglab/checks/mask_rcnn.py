@@ -1062,5 +1062,4 @@ ASSIGNMENT = Assignment(
     ),
     namespace=globals(),
 )
-globals().update(ASSIGNMENT.checkers)  # box_iou, nms, ...: one checker per exercise
-__all__ = ["ASSIGNMENT", *ASSIGNMENT.checkers]
+__all__ = ASSIGNMENT.export()  # ASSIGNMENT and one checker per exercise: box_iou, nms, ...

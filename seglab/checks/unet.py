@@ -675,5 +675,4 @@ ASSIGNMENT = Assignment(
     ),
     namespace=globals(),
 )
-globals().update(ASSIGNMENT.checkers)  # bilinear_kernel, center_crop, ...: one checker per exercise
-__all__ = ["ASSIGNMENT", *ASSIGNMENT.checkers]
+__all__ = ASSIGNMENT.export()  # ASSIGNMENT and one checker per exercise: bilinear_kernel, center_crop, ...

@@ -482,5 +482,4 @@ ASSIGNMENT = Assignment(
     ),
     namespace=globals(),
 )
-globals().update(ASSIGNMENT.checkers)  # nearest_upsample, bed_of_nails, ...: one checker per exercise
-__all__ = ["ASSIGNMENT", *ASSIGNMENT.checkers]
+__all__ = ASSIGNMENT.export()  # ASSIGNMENT and one checker per exercise: nearest_upsample, bed_of_nails, ...
