@@ -150,12 +150,17 @@ class Assignment:
         run_check(graded.exercise, student_fn, seed=graded.hidden_seed, n_random=HIDDEN_N_RANDOM)
 
     def graded(self, name: str) -> Graded:
-        """The graded exercise whose function is called ``name``."""
+        """The graded exercise whose function is called ``name``.
+
+        Raises:
+            ValueError: the assignment has no exercise of that name.
+        """
         for graded in self.exercises:
             if graded.name == name:
                 return graded
-        raise KeyError(
-            f"assignment {self.name} has no exercise {name!r}; its exercises are {[g.name for g in self.exercises]}."
+        raise ValueError(
+            f"exercise: expected one of {[g.name for g in self.exercises]} (the exercises of assignment "
+            f"{self.name!r}), got {name!r}. Hint: the hidden test names the function the exercise asks for."
         )
 
     def _checker(self, exercise: Exercise) -> Callable[..., None]:
