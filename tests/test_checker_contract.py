@@ -24,8 +24,10 @@ leaving a trap behind. ``test_registry.py`` makes sure no assignment is left out
 """
 
 import importlib
+import inspect
 import re
 import sys
+import types
 import warnings
 
 import pytest
@@ -268,11 +270,61 @@ def test_every_known_mistake_has_a_student(assignment):
 
 
 @pytest.mark.parametrize("assignment, name, student, case, hint", MISTAKES)
-def test_every_mistaken_student_is_wrong_for_the_hidden_seed(assignment, name, student, case, hint, one_thread):
-    """The hidden tests' cases catch every known mistake as well."""
+def test_every_mistaken_student_gets_the_same_hint_from_the_hidden_test(assignment, name, student, case, hint, one_thread):
+    """The hidden test judges every known mistake as the visible check does: the same case, the same hint."""
     checker = _checker(assignment, name)
-    with pytest.raises(checks.CheckFailed, match=rf"^{name}: wrong answer in case "):
-        checker(student, seed=HIDDEN_SEEDS[name], n_random=20)
+    message = failure_message(checker, student, seed=HIDDEN_SEEDS[name], n_random=20)
+    assert message.startswith(f"{name}: wrong answer in case '{case}"), message
+    [full_hint] = {m.hint for m in exercises(assignment)[name].mistakes if hint in m.hint}
+    assert message.split("\n  hint: ", 1)[-1] == full_hint, message
+
+
+MIN_WRONG, MIN_OTHER_RIGHT = 4, 2  # the corpus every graded function has, at least
+
+
+@pytest.mark.parametrize("assignment", sorted(SUITES))
+def test_every_function_has_a_corpus_of_students(assignment):
+    """At least four wrong students with their hints and two unusual right ones (besides the model
+    and the vectorised students) for every graded function."""
+    suite = SUITES[assignment]
+    rows = [entry.values if hasattr(entry, "values") else entry for entry in suite.MISTAKES]
+    for name, (_, _, *others) in suite.CORRECT.items():
+        wrong = {student for checker, student, _, _ in rows if checker == name}
+        assert len(wrong) >= MIN_WRONG, f"{name}: {len(wrong)} wrong students in MISTAKES, expected at least {MIN_WRONG}"
+        assert len(set(others)) >= MIN_OTHER_RIGHT, f"{name}: {len(others)} unusual right students, expected at least {MIN_OTHER_RIGHT}"
+
+
+def _first_failing_case(exercise, mistake):
+    """The first visible case on which ``mistake`` gives a wrong answer, with that answer, or ``None``."""
+    for case in exercise.cases(torch.Generator().manual_seed(0), 8):
+        expected = _core._ours(exercise, case, exercise.reference(*case.args, **case.kwargs), "reference")
+        try:
+            wrong = mistake.make(*case.args, **case.kwargs)
+            if exercise.adapt is not None:
+                wrong = exercise.adapt(wrong, case)
+        except Exception:
+            continue
+        if isinstance(wrong, torch.Tensor) and not _core.close(wrong, expected, exercise.equal_nan):
+            return case, wrong, expected
+    return None
+
+
+@pytest.mark.parametrize("assignment, name", _exercise_names())
+def test_every_hint_fires_only_for_its_own_mistake(assignment, name):
+    """A student who makes exactly one known mistake gets that mistake's hint at the first case where
+    it shows, not the hint of a neighbouring mistake that happens to give the same numbers there."""
+    exercise = exercises(assignment)[name]
+    for mistake in exercise.mistakes:
+        if mistake.make is None:
+            continue
+        found = _first_failing_case(exercise, mistake)
+        if found is None:
+            continue  # a mistake that no visible case shows: test_every_known_mistake_has_a_student names it
+        case, wrong, expected = found
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            given = _core._mistake_hint(exercise, case, wrong, expected)
+        assert given == mistake.hint, f"{name}, case '{case.name}': the mistake {mistake.hint!r} is told {given!r}"
 
 
 def _operations(assignment) -> list:
@@ -289,7 +341,7 @@ DELEGATING = [(assignment, *row) for assignment, suite in SUITES.items() for row
 def test_delegating_is_rejected(assignment, checker, student, label, capfd):
     originals = _operations(assignment)
     message = _fails_silently(checker, student, capfd)
-    assert re.match(r"\w+ calls \S+, which already computes the answer", message), message
+    assert re.match(r"\w+ calls \S+, (which already computes the answer|one of seglab's reference implementations)", message), message
     assert label in message.split(",")[0]
     assert "write the operation yourself" in message
     assert all(a is b for a, b in zip(_operations(assignment), originals))
@@ -348,3 +400,249 @@ def test_right_values_in_the_wrong_dtype(assignment, name, student, case, dtype_
     message = failure_message(_checker(assignment, name), student)
     assert message.startswith(f"{name}: wrong answer in case '{case}"), message
     assert f"the values are right, but the dtype is not: {dtype_text}" in message
+
+
+# --- every function of seglab's reference modules is refused, however it is reached ---------------
+
+REFERENCE_FUNCTIONS = sorted(
+    (module, attribute)
+    for module in _core.REFERENCE_MODULES
+    for attribute, value in vars(importlib.import_module(module)).items()
+    if callable(value) and getattr(value, "__module__", None) == module and hasattr(value, "__code__")
+)
+
+
+@pytest.mark.parametrize("assignment, name", _exercise_names())
+def test_every_reference_function_is_refused_in_every_exercise(assignment, name, capfd):
+    """Whatever the exercise, a call of any function of seglab.ops, .metrics, .losses or .detection
+    is caught while the student's function runs, with the function's name in the message."""
+    checker = _checker(assignment, name)
+    for module, attribute in REFERENCE_FUNCTIONS:
+
+        def calls_it(*args, _module=module, _attribute=attribute, **kwargs):
+            operation = getattr(sys.modules[_module], _attribute)
+            required = [p for p in inspect.signature(operation).parameters.values()
+                        if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+            return operation(*[None] * len(required))  # arguments that bind: the call itself is what is refused
+
+        message = failure_message(checker, calls_it)
+        assert message.startswith(
+            f"{name} calls {module}.{attribute}, one of seglab's reference implementations (no exercise may "
+            f"call them): this exercise asks you to write the operation yourself. Hint: "
+        ), message
+    assert capfd.readouterr() == ("", "")
+
+
+def test_a_reference_reached_in_any_way_is_refused():
+    """An alias bound before the check, a copy of the function, a helper inside a list, a call whose
+    exception a bare ``except`` swallows: each is refused like the plain call."""
+    from seglab import metrics, ops
+
+    alias = ops.conv1d_matrix
+    copied = types.FunctionType(ops.conv1d_matrix.__code__, ops.conv1d_matrix.__globals__)
+    helpers = [metrics.confusion_matrix]
+
+    def via_alias(x, w, stride=1, padding=0):
+        return alias(w, len(x) * stride + 4, stride, padding).T @ x
+
+    def via_copy(x, w, stride=1, padding=0):
+        return copied(w, len(x), stride, padding).T @ x
+
+    def swallowing(x, w, stride=1, padding=0):
+        try:
+            helpers[0](x.long(), x.long(), 2)
+        except:  # noqa: E722 -- a student who silences every error
+            pass
+        return torch.zeros(3)
+
+    for student in (via_alias, via_copy, swallowing):
+        message = failure_message(checks.transposed_conv1d, student)
+        assert re.match(r"transposed_conv1d calls seglab\.(ops\.conv1d_matrix|metrics\.confusion_matrix), one of seglab's", message), message
+
+
+# --- whatever a function returns or does, the check ends with the case named ----------------------
+
+
+def _model(assignment, name):
+    return SUITES[assignment].CORRECT[name][0]
+
+
+ODD_ANSWERS = {
+    "a string": lambda right: "the answer",
+    "a generator": lambda right: (value for value in [right]),
+    "a dict": lambda right: {"answer": right},
+    "a set": lambda right: {1, 2},
+    "an object whose repr fails": lambda right: type("Odd", (), {"__repr__": lambda self: 1 / 0})(),
+}
+
+
+@pytest.mark.parametrize("assignment, name", _exercise_names())
+@pytest.mark.parametrize("kind", sorted(ODD_ANSWERS))
+def test_an_odd_answer_is_a_check_failure_naming_the_case(assignment, name, kind, one_thread):
+    model = _model(assignment, name)
+    first = exercises(assignment)[name].cases(torch.Generator(), 0)[0]
+
+    def student(*args, **kwargs):
+        return ODD_ANSWERS[kind](model(*args, **kwargs))
+
+    message = failure_message(_checker(assignment, name), student)
+    assert message.startswith(f"{name}: wrong answer in case '{first.name}'\n  inputs:   "), message
+
+
+def _tensor_answer(assignment, name):
+    """The model's answer to the first case is a tensor (the exercises whose answer is a number, a
+    module or a list are judged through their ``adapt``)."""
+    exercise = exercises(assignment)[name]
+    first = exercise.cases(torch.Generator(), 0)[0]
+    return isinstance(exercise.reference(*first.args, **first.kwargs), torch.Tensor)
+
+
+TENSOR_EXERCISES = [(a, n) for a, n in _exercise_names() if _tensor_answer(a, n)]
+
+
+@pytest.mark.parametrize("assignment, name", TENSOR_EXERCISES)
+def test_a_complex_answer_is_explained(assignment, name, one_thread):
+    """An FFT solution that forgot ``.real``: its own message, with the case, not a crash."""
+    model = _model(assignment, name)
+    first = exercises(assignment)[name].cases(torch.Generator(), 0)[0]
+
+    def student(*args, **kwargs):
+        answer = torch.as_tensor(model(*args, **kwargs))
+        return answer.to(torch.complex128) + 1e-3j
+
+    message = failure_message(_checker(assignment, name), student)
+    assert message.startswith(f"{name}: wrong answer in case '{first.name}'"), message
+    if exercises(assignment)[name].adapt is None:
+        assert "got complex numbers (complex128)" in message and ".real" in message, message
+    else:  # the exercise's own reading of the answer explains it
+        assert "complex128" in message, message
+
+
+@pytest.mark.parametrize("assignment, name", TENSOR_EXERCISES)
+def test_an_answer_on_another_device_is_explained(assignment, name, one_thread):
+    """The meta device holds no values: it stands for any device but the inputs' (a CUDA tensor)."""
+    model = _model(assignment, name)
+    first = exercises(assignment)[name].cases(torch.Generator(), 0)[0]
+
+    def student(*args, **kwargs):
+        return torch.as_tensor(model(*args, **kwargs)).to("meta")
+
+    message = failure_message(_checker(assignment, name), student)
+    assert message.startswith(f"{name}: wrong answer in case '{first.name}'"), message
+    assert "expected a tensor on the cpu device (where the inputs are), got one on meta" in message, message
+
+
+def test_the_dtype_is_not_shown_where_the_exercise_leaves_it_free():
+    """pixel_accuracy takes any floating dtype: a wrong float64 answer to a float32 case shows its
+    numbers, not a dtype difference that does not matter."""
+    assert exercises("fcn")["pixel_accuracy"].dtype_from is None
+
+    def always_one(pred, target):
+        return torch.tensor(1.0, dtype=torch.float64)
+
+    message = failure_message(checks.pixel_accuracy, always_one)
+    answer_lines = [line for line in message.splitlines() if line.startswith(("  expected:", "  got:"))]
+    assert len(answer_lines) == 2 and not any("float" in line for line in answer_lines), message
+
+
+@pytest.mark.parametrize("assignment, name", _exercise_names())
+def test_an_endless_loop_is_stopped_and_named(assignment, name, monkeypatch):
+    monkeypatch.setattr(_core, "CASE_SECONDS", 0.2)
+    first = exercises(assignment)[name].cases(torch.Generator(), 0)[0]
+
+    def student(*args, **kwargs):
+        while True:
+            pass
+
+    message = failure_message(_checker(assignment, name), student)
+    assert message.startswith(f"{name}: case '{first.name}' ran longer than 0.2 s and was stopped\n  inputs:   "), message
+    assert "a loop that never ends" in message
+
+
+def test_a_slow_check_is_stopped_before_the_graders_timeout(monkeypatch):
+    """All cases together have CHECK_SECONDS: the case that is running when they are used up is named."""
+    import time as clock
+
+    monkeypatch.setattr(_core, "CHECK_SECONDS", 0.5)
+    monkeypatch.setattr(_core, "CASE_SECONDS", 0.3)
+
+    def slow(x, scale):
+        clock.sleep(0.2)
+        return x.repeat_interleave(scale, 0).repeat_interleave(scale, 1)
+
+    message = failure_message(checks.nearest_upsample, slow)
+    assert re.match(r"nearest_upsample: case '.+' all cases together ran longer than 0.5 s, and case 3 of \d+ was stopped", message), message
+
+
+def test_a_swallowed_timeout_is_still_reported(monkeypatch):
+    monkeypatch.setattr(_core, "CASE_SECONDS", 0.2)
+
+    def stubborn(x, scale):
+        try:
+            while True:
+                pass
+        except BaseException:  # a student's catch-all
+            return x
+
+    assert "ran longer than 0.2 s and was stopped" in failure_message(checks.nearest_upsample, stubborn)
+
+
+def test_an_interrupt_names_the_case():
+    first = exercises("upsampling")["nearest_upsample"].cases(torch.Generator(), 0)[0]
+
+    def interrupted(x, scale):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt) as info:
+        checks.nearest_upsample(interrupted)
+    note = "\n".join(getattr(info.value, "__notes__", [])) or str(info.value)
+    assert "seglab.checks: nearest_upsample was interrupted (case 1 of " in note
+    assert f"in case '{first.name}'" in note
+
+
+def test_the_time_limit_leaves_no_timer_behind():
+    import signal
+
+    checks.nearest_upsample(SUITES["upsampling"].CORRECT["nearest_upsample"][1])
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    assert signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, signal.default_int_handler, None)
+    assert sys.getprofile() is None
+
+
+def _mutating(model):
+    """The model student, who then changes its first tensor input in place (a tensor argument, or
+    the first tensor of a list or tuple argument)."""
+    def student(*args, **kwargs):
+        answer = model(*args, **kwargs)
+        for value in list(args) + list(kwargs.values()):
+            tensors = [value] if isinstance(value, torch.Tensor) else [v for v in value if isinstance(v, torch.Tensor)] if isinstance(value, (list, tuple)) else []
+            if tensors and tensors[0].numel():
+                first, index = tensors[0], (0,) * tensors[0].dim()
+                with torch.no_grad():
+                    first[index] = ~first[index] if first.dtype == torch.bool else first[index] + 1
+                return answer
+        return answer
+
+    return student
+
+
+MUTABLE = [
+    (a, n) for a, n in _exercise_names()
+    if any(
+        isinstance(v, torch.Tensor) or (isinstance(v, (list, tuple)) and any(isinstance(t, torch.Tensor) for t in v))
+        for v in exercises(a)[n].cases(torch.Generator(), 0)[0].args
+    )
+]
+
+
+@pytest.mark.parametrize("assignment, name", MUTABLE)
+def test_an_input_changed_in_place_is_noticed_also_inside_a_list(assignment, name, one_thread):
+    message = failure_message(_checker(assignment, name), _mutating(_model(assignment, name)))
+    assert re.match(rf"{name} modified its input \w+ in place, in case '", message), message
+
+
+def test_a_replaced_setprofile_stops_the_check(monkeypatch):
+    """A cell that switched off the watch on seglab's functions (sys.setprofile replaced) gets no ✓."""
+    monkeypatch.setattr(sys, "setprofile", lambda hook: None)
+    message = failure_message(checks.nearest_upsample, SUITES["upsampling"].CORRECT["nearest_upsample"][1])
+    assert message.startswith("seglab.checks: sys.setprofile was replaced by a cell of this notebook"), message

@@ -803,8 +803,8 @@ def test_hard_coded_visible_answers_fail_the_random_cases():
 HIDDEN = [
     ("transposed_conv1d", "transposed_conv1d_loops", "passed"),
     ("transposed_conv1d", "transposed_conv1d_appending", "transposed_conv1d: wrong answer", "summed, not appended"),
-    ("transposed_conv1d", "seglab.ops.transposed_conv1d", "transposed_conv1d calls seglab.ops.transposed_conv1d, which already computes the answer"),
-    ("transposed_conv1d", "delegates_to_reference_alias", "transposed_conv1d calls seglab.ops.transposed_conv1d, which already computes the answer"),
+    ("transposed_conv1d", "seglab.ops.transposed_conv1d", "transposed_conv1d calls seglab.ops.transposed_conv1d, one of seglab's reference implementations"),
+    ("transposed_conv1d", "delegates_to_reference_alias", "transposed_conv1d calls seglab.ops.transposed_conv1d, one of seglab's reference implementations"),
     ("transposed_conv1d", "delegates_to_functional", "transposed_conv1d calls torch.nn.functional.conv_transpose1d"),
     ("max_unpool2d", "unpool_divmod", "passed"),
 ]

@@ -190,3 +190,34 @@ def test_hidden_test_names_the_assignments_there_are(assignment):
     with pytest.raises(ValueError) as info:
         grading.hidden_test(assignment, "iou", lambda *args: None)
     assert str(info.value).startswith(f"assignment: expected one of {sorted(ASSIGNMENTS)} (the checker modules in seglab/checks/), got {assignment!r}.")
+
+
+def _exercise_description(notebook, number: str) -> str:
+    """The markdown of Exercise ``number``: from its heading to the next cell that is not markdown."""
+    cells = notebook.cells
+    start = next(i for i, c in enumerate(cells) if c.cell_type == "markdown" and re.search(rf"^## Exercise {re.escape(number)} ", c.source, re.M))
+    text = []
+    for cell in cells[start:]:
+        if cell.cell_type != "markdown":
+            break
+        text.append(cell.source)
+    return "\n\n".join(text)
+
+
+@pytest.mark.parametrize("name", sorted(ASSIGNMENTS))
+def test_every_exercise_states_what_its_checker_forbids(name):
+    """The text of each exercise says exactly what its checker refuses: the line ``_core.not_allowed``
+    makes from its ``forbidden`` list (and the rule for every exercise: no function of seglab)."""
+    notebook = read_notebook(SOLUTIONS / name / f"{name}.ipynb")
+    for graded in ASSIGNMENTS[name].exercises:
+        description = _exercise_description(notebook, graded.number)
+        expected = _core.not_allowed(graded.exercise)
+        stated = re.findall(r"^\*\*Not allowed:\*\*.*$", description, re.M)
+        assert stated == [expected], (
+            f"solutions/{name}/{name}.ipynb, Exercise {graded.number}: its description must have the line\n"
+            f"{expected}\n(made from the exercise's `forbidden` list in seglab/checks/{name}.py), found {stated}"
+        )
+    rules = notebook.cells[1].source
+    assert "do not call any function of `seglab`" in rules and "**Not allowed**" in rules, (
+        f"solutions/{name}/{name}.ipynb: the rules for every exercise must say that no function of seglab may be called"
+    )

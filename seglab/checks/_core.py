@@ -20,6 +20,21 @@ counts NaN in the same places as equal (with ``nan_hint`` for a number where NaN
 ``dtype_from=None`` accepts any floating dtype. The whole check runs on a forked global RNG, so
 neither the checker nor the student's function (``nn.Conv2d(...)`` draws random weights)
 changes the random numbers of the notebook.
+
+Two rules hold for every exercise, whatever its table says:
+
+* **no function of seglab's reference modules** (:data:`REFERENCE_MODULES`: ``seglab.ops``,
+  ``seglab.metrics``, ``seglab.losses``, ``seglab.detection``) may run inside the student's call,
+  however it is reached (an alias, a helper, a copy made before the check): a profile hook
+  watches every Python call into those files while the student's function runs;
+* **a case may take at most** :data:`CASE_SECONDS`, and the whole check :data:`CHECK_SECONDS`:
+  a function that runs longer (an endless loop) is stopped and the case is named, long before
+  the grader's cell timeout would end the cell with no explanation.
+
+Every way a student's function can end is reported with the case it was running: a wrong or
+unreadable answer (complex numbers, a tensor on another device, an object that is no tensor)
+as :class:`CheckFailed`, the student's own exception (``KeyboardInterrupt`` included) re-raised
+with a note naming the case.
 """
 
 from __future__ import annotations
@@ -29,9 +44,14 @@ import contextlib
 import copy
 import dataclasses
 import importlib
+import importlib.util
 import inspect
+import math
 import numbers
+import signal
 import sys
+import threading
+import time
 import types
 import warnings
 from typing import Any, Callable, Sequence
@@ -48,6 +68,10 @@ __all__ = [
     "Exercise",
     "run_check",
     "forbidden_operations",
+    "not_allowed",
+    "REFERENCE_MODULES",
+    "CASE_SECONDS",
+    "CHECK_SECONDS",
     "close",
     "short",
     "whole_number",
@@ -56,6 +80,12 @@ __all__ = [
 ]
 
 RTOL, ATOL = 1e-4, 1e-5  # float32 sums of a few products agree with float64 to ~1e-6
+
+REFERENCE_MODULES = ("seglab.ops", "seglab.metrics", "seglab.losses", "seglab.detection")
+"""The modules of seglab's reference implementations: no exercise may call any of their functions."""
+
+CASE_SECONDS = 5.0  # a right answer takes milliseconds per case; a slow, honest loop well under a second
+CHECK_SECONDS = 30.0  # all cases together: half the grader's 60 s cell timeout
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,7 +137,11 @@ class Exercise:
             a module or class, or the dotted name of a module imported when a check first needs
             it (``"torchvision.ops.boxes"``; ``"torch.ops.torchvision"`` names torchvision's C++
             operations), so that importing a checker imports nothing heavy;
-            :func:`forbidden_operations` resolves them.
+            :func:`forbidden_operations` resolves them. Functions of seglab's reference modules
+            need no entry: they are forbidden in every exercise (:data:`REFERENCE_MODULES`).
+        forbidden_if: ``label -> condition(*args, **kwargs) -> bool`` for the forbidden operations
+            that are forbidden only in some calls (``F.conv2d`` with ``dilation > 1``): a call
+            for which the condition is false runs the operation as usual.
         mistakes: known mistakes, tried in order on a wrong answer.
         shape_hint: ``shape_hint(*args, **kwargs) -> str``: how the output shape follows from the
             inputs, shown when the shape is wrong.
@@ -137,6 +171,7 @@ class Exercise:
     cases: Callable[[torch.Generator, int], list]
     torch_op: Callable[..., torch.Tensor] | None = None
     forbidden: Sequence[tuple[Any, str, str]] = ()
+    forbidden_if: dict = dataclasses.field(default_factory=dict)
     mistakes: Sequence[Mistake] = ()
     shape_hint: Callable[..., str] | None = None
     dtype_from: str | None = "x"
@@ -151,7 +186,8 @@ class Exercise:
 class _Delegated(BaseException):
     """Raised inside the student's call when it reaches a forbidden operation.
 
-    A ``BaseException`` so that a student's ``except Exception`` cannot swallow it.
+    A ``BaseException`` so that a student's ``except Exception`` cannot swallow it (and should a
+    bare ``except:`` swallow it, the call is still rejected: every trap also writes down what it caught).
     """
 
     def __init__(self, label: str):
@@ -159,31 +195,38 @@ class _Delegated(BaseException):
         self.label = label
 
 
+class _TimedOut(BaseException):
+    """Raised inside the student's call when a case runs past its time limit."""
+
+
 def run_check(exercise: Exercise, student_fn, *, seed: int = 0, n_random: int = 8) -> None:
     """Check ``student_fn`` against ``exercise``; print one line on success.
 
     Raises:
-        CheckFailed: the first wrong answer (or a forbidden shortcut), with the case and a hint.
-        Exception: the student's own exception, re-raised with a note naming the case.
+        CheckFailed: the first wrong answer (or a forbidden shortcut, or a case that ran past
+            :data:`CASE_SECONDS`), with the case and a hint.
+        Exception: the student's own exception (and ``KeyboardInterrupt``), re-raised with a note
+            naming the case.
     """
     _require_function(exercise, student_fn)
     _reject_static_delegation(exercise, student_fn)
     generator = torch.Generator().manual_seed(seed)
     caught: list[warnings.WarningMessage] = []
+    deadline = time.monotonic() + CHECK_SECONDS
     with torch.random.fork_rng(devices=[]):  # the notebook's global RNG is left as it was
         cases = exercise.cases(generator, n_random)
-        for case in cases:
+        for number, case in enumerate(cases):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 expected = _ours(exercise, case, exercise.reference(*case.args, **case.kwargs), "reference")
                 _cross_check(exercise, case, expected)
             with warnings.catch_warnings(record=True) as recorded:
                 warnings.simplefilter("always")
-                got = _call_student(exercise, student_fn, case)
+                got = _call_student(exercise, student_fn, case, deadline, number, len(cases))
             caught.extend(recorded)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                problem = _compare(exercise, case, expected, got)
+                problem = _judge(exercise, case, expected, got)
             if problem:
                 raise CheckFailed(problem)
     print(f"✓ {exercise.name}: {len(cases)}/{len(cases)} cases passed")
@@ -209,7 +252,11 @@ def _require_function(exercise: Exercise, student_fn) -> None:
 
 
 def forbidden_operations(exercise: Exercise) -> list[tuple[Any, str, str]]:
-    """``exercise.forbidden`` with every owner given by name imported: ``(owner, attribute, label)``."""
+    """``exercise.forbidden`` with every owner given by name imported: ``(owner, attribute, label)``.
+
+    The functions of :data:`REFERENCE_MODULES`, forbidden in every exercise, are not listed: they
+    are watched by their files (:func:`_reference_files`), not replaced by traps.
+    """
     return [(_owner(owner), attribute, label) for owner, attribute, label in exercise.forbidden]
 
 
@@ -224,10 +271,53 @@ def _owner(owner):
     return importlib.import_module(owner)
 
 
+def not_allowed(exercise: Exercise) -> str:
+    """The rule the exercise's text states, word for word: what its solution may not call.
+
+    Every exercise notebook has this line in the exercise's description (a test compares them),
+    so that the text and the checker forbid the same operations. ``torch.nn.functional`` is
+    written ``F``; aliases of one operation (``torchvision.ops.nms`` and
+    ``torchvision.ops.boxes.nms``) and private names appear once.
+
+    Example:
+        >>> not_allowed(Exercise("f", "f(x)", "", abs, lambda g, n: []))
+        '**Not allowed:** any function of `seglab`.'
+    """
+    names: dict[int, list[str]] = {}  # one operation -> the names it has
+    for owner, attribute, label in forbidden_operations(exercise):
+        name, _, condition = label.partition(" ")
+        if any(part.startswith("_") for part in name.split(".")):
+            continue
+        text = f"`{name.replace('torch.nn.functional.', 'F.')}`" + (f" {condition}" if condition else "")
+        names.setdefault(id(getattr(owner, attribute, None)), []).append(text)
+    shown = [min(texts, key=len) for texts in names.values()]  # F.conv2d rather than torch.conv2d
+    if not shown:
+        return "**Not allowed:** any function of `seglab`."
+    return f"**Not allowed:** {', '.join(shown)}, and any function of `seglab`."
+
+
+def _reference_files() -> dict[str, str]:
+    """``file -> module name`` of :data:`REFERENCE_MODULES`, found without importing them."""
+    files = {}
+    for name in REFERENCE_MODULES:
+        module = sys.modules.get(name)
+        origin = getattr(module, "__file__", None) or importlib.util.find_spec(name).origin
+        files[str(origin)] = name
+    return files
+
+
+def _reference_label(code: types.CodeType, files: dict[str, str]) -> str | None:
+    """``"seglab.ops.conv1d_matrix"`` when ``code`` is a function of a reference module, else ``None``."""
+    module = files.get(code.co_filename)
+    if module is None:
+        return None
+    return f"{module}.{getattr(code, 'co_qualname', code.co_name)}"
+
+
 def _forbidden_objects(exercise: Exercise) -> dict[int, str]:
     objects = {}
     for owner, attribute, label in forbidden_operations(exercise):
-        if hasattr(owner, attribute):
+        if hasattr(owner, attribute) and label not in exercise.forbidden_if:
             objects[id(getattr(owner, attribute))] = label
     return objects
 
@@ -237,36 +327,29 @@ def _delegation_message(exercise: Exercise, label: str) -> str:
         "build the output step by step as in the lecture (Python loops are fine); helpers such "
         "as torch.zeros and indexing are welcome."
     )
-    return (
-        f"{exercise.name} calls {label}, which already computes the answer: this exercise asks "
-        f"you to write the operation yourself. Hint: {hint}"
-    )
-
-
-def _forbidden_names(exercise: Exercise) -> dict[tuple[str, str], str]:
-    """``(module name, function name)`` of the forbidden operations that live in a module."""
-    return {
-        (owner.__name__, attribute): label
-        for owner, attribute, label in forbidden_operations(exercise)
-        if isinstance(owner, types.ModuleType)
-    }
+    if label.startswith("seglab."):
+        what = f"{label}, one of seglab's reference implementations (no exercise may call them)"
+    else:
+        what = f"{label}, which already computes the answer"
+    return f"{exercise.name} calls {what}: this exercise asks you to write the operation yourself. Hint: {hint}"
 
 
 def _reject_static_delegation(exercise: Exercise, student_fn) -> None:
-    """Reject a function that is, or refers by name to, the reference or PyTorch's version.
+    """Reject a function that is, or refers by name to, a forbidden operation or a reference function.
 
     Looks at the names, closure cells and default values of ``student_fn`` and of the helper
     functions it refers to that are defined next to it (same globals, e.g. the notebook's).
     Functions bound before the check starts escape the runtime traps, so they are found here;
-    the reference is also recognised by its module and name, as it is still the same function
-    after ``importlib.reload(seglab.ops)`` made a new copy of it.
+    a function of seglab's reference modules is recognised by its file, so that a copy made
+    before ``importlib.reload(seglab.ops)`` is recognised too.
     """
-    forbidden, forbidden_names = _forbidden_objects(exercise), _forbidden_names(exercise)
+    forbidden, files = _forbidden_objects(exercise), _reference_files()
 
     def label_of(value) -> str | None:
         label = forbidden.get(id(value))
-        if label is None and isinstance(value, types.FunctionType):
-            label = forbidden_names.get((value.__module__, value.__qualname__))
+        code = getattr(value, "__code__", None)
+        if label is None and isinstance(value, types.FunctionType) and isinstance(code, types.CodeType):
+            label = _reference_label(code, files)
         return label
 
     label = label_of(student_fn) or label_of(getattr(student_fn, "func", None))
@@ -277,7 +360,7 @@ def _reject_static_delegation(exercise: Exercise, student_fn) -> None:
     while pending:
         function = pending.pop()
         code = getattr(function, "__code__", None)
-        if code is None or id(function) in seen:
+        if not isinstance(code, types.CodeType) or id(function) in seen:
             continue
         seen.add(id(function))
         globals_ = getattr(function, "__globals__", {})
@@ -310,15 +393,23 @@ def _has_contents(cell) -> bool:
 
 
 @contextlib.contextmanager
-def _trapped(exercise: Exercise):
-    """Replace the forbidden operations by traps for the duration of the student's call."""
+def _trapped(exercise: Exercise, caught: list[str]):
+    """Replace the forbidden operations by traps for the duration of the student's call.
+
+    A trap appends its label to ``caught`` and raises :class:`_Delegated`; an operation that is
+    forbidden only under a condition (``exercise.forbidden_if``) runs as usual otherwise.
+    """
     saved = []
     for owner, attribute, label in forbidden_operations(exercise):
         if not hasattr(owner, attribute):
             continue
-        saved.append((owner, attribute, getattr(owner, attribute)))
+        original = getattr(owner, attribute)
+        saved.append((owner, attribute, original))
 
-        def trap(*args, _label=label, **kwargs):
+        def trap(*args, _label=label, _original=original, _when=exercise.forbidden_if.get(label), **kwargs):
+            if _when is not None and not _when(*args, **kwargs):
+                return _original(*args, **kwargs)
+            caught.append(_label)
             raise _Delegated(_label)
 
         setattr(owner, attribute, trap)
@@ -329,22 +420,113 @@ def _trapped(exercise: Exercise):
             setattr(owner, attribute, original)
 
 
-def _call_student(exercise: Exercise, student_fn, case: Case):
-    args, kwargs = copy.deepcopy(case.args), copy.deepcopy(case.kwargs)
+def _genuine_setprofile():
+    """``sys.setprofile``, or ``None`` when a cell replaced it (a builtin's ``__self__`` and
+    ``__name__`` cannot be forged)."""
+    setprofile = getattr(sys, "setprofile", None)
+    builtin = type(len)
+    if type(setprofile) is builtin and setprofile.__self__ is sys and setprofile.__name__ == "setprofile":
+        return setprofile
+    return None
+
+
+@contextlib.contextmanager
+def _reference_calls_refused(caught: list[str]):
+    """While the student's function runs, any Python call into a reference module's file raises.
+
+    A profile hook (``sys.setprofile``), so that every way of reaching those functions is seen:
+    ``seglab.ops.f``, an alias bound before, a copy, a function of a reloaded module. The hook
+    that was set before (a profiler's) is put back afterwards.
+    """
+    setprofile = _genuine_setprofile()
+    if setprofile is None:
+        raise CheckFailed(
+            "seglab.checks: sys.setprofile was replaced by a cell of this notebook, so the checker "
+            "cannot watch what your function calls. Hint: restart the kernel and run the cells again "
+            "without the cell that replaces it."
+        )
+    files = _reference_files()
+    previous = sys.getprofile()
+
+    def hook(frame, event, arg):
+        if event == "call":
+            label = _reference_label(frame.f_code, files)
+            if label is not None:
+                caught.append(label)
+                raise _Delegated(label)
+
+    setprofile(hook)
     try:
-        with _trapped(exercise):
+        yield
+    finally:
+        setprofile(previous)
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float, timed_out: list[bool]):
+    """Interrupt the student's call after ``seconds`` (``SIGALRM``; where there is no such signal,
+    or off the main thread, there is no limit). A timer that was running before is restarted
+    with the time it had left."""
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        timed_out.append(True)
+        raise _TimedOut()
+
+    previous_handler = signal.signal(signal.SIGALRM, stop)
+    previous_delay, previous_interval = signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001))
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous_handler)
+        if previous_delay:
+            left = previous_delay - (time.monotonic() - started)
+            signal.setitimer(signal.ITIMER_REAL, max(left, 0.001), previous_interval)
+
+
+def _case_note(exercise: Exercise, case: Case, what: str) -> str:
+    return f"seglab.checks: {exercise.name} {what} in case '{case.name}' (inputs: {_format_inputs(case)})"
+
+
+def _call_student(exercise: Exercise, student_fn, case: Case, deadline: float | None = None,
+                  number: int = 0, total: int = 1):
+    args, kwargs = copy.deepcopy(case.args), copy.deepcopy(case.kwargs)
+    caught: list[str] = []
+    timed_out: list[bool] = []
+    seconds = CASE_SECONDS if deadline is None else min(CASE_SECONDS, deadline - time.monotonic())
+    try:
+        with _time_limit(seconds, timed_out), _trapped(exercise, caught), _reference_calls_refused(caught):
             got = student_fn(*args, **kwargs)
-    except _Delegated as trapped:
-        raise CheckFailed(_delegation_message(exercise, trapped.label)) from None
+    except (_Delegated, _TimedOut):
+        pass  # reported below, also when the student's code swallowed it
+    except KeyboardInterrupt as interrupt:
+        _annotate(interrupt, _case_note(exercise, case, f"was interrupted (case {number + 1} of {total})"))
+        raise
     except Exception as error:
-        note = f"seglab.checks: {exercise.name} raised {type(error).__name__} in case '{case.name}' " \
-               f"(inputs: {_format_inputs(case)})"
+        note = _case_note(exercise, case, f"raised {type(error).__name__}")
         if isinstance(error, NotImplementedError):
             note += f"\nHint: {exercise.name} is not implemented yet: replace `raise NotImplementedError()` with your code."
         if sys.version_info >= (3, 11):
             error.add_note(note)
             raise
         raise CheckFailed(f"{note}\n{type(error).__name__}: {error}") from error
+    if caught:
+        raise CheckFailed(_delegation_message(exercise, caught[0])) from None
+    if timed_out:
+        if seconds < CASE_SECONDS:
+            what = f"all cases together ran longer than {CHECK_SECONDS:g} s, and case {number + 1} of {total} was stopped"
+        else:
+            what = f"ran longer than {CASE_SECONDS:g} s and was stopped"
+        raise CheckFailed(
+            f"{exercise.name}: case '{case.name}' {what}\n  inputs:   {_format_inputs(case)}\n"
+            f"  hint: a right answer takes milliseconds here. Look for a loop that never ends (a `while` "
+            f"whose condition never changes, e.g. an index or a list that the loop does not advance or "
+            f"shrink), or for a loop over far more values than the input has."
+        ) from None
     modified = _modified_inputs(exercise, case, args, kwargs)
     if modified:
         name, old = modified
@@ -359,6 +541,11 @@ def _call_student(exercise: Exercise, student_fn, case: Case):
                 f"the caller still needs its input; write into a new tensor (torch.zeros(...)) and avoid "
                 f"in-place updates of the arguments such as `{name} += ...` or `{name}[...] = ...`."
             )
+        elif isinstance(old, (list, tuple)) and any(isinstance(item, torch.Tensor) for item in old):
+            hint = (
+                f"the caller still needs its input; work on copies of the tensors in {name} (e.g. "
+                f"b = b.clone(), or new tensors), and avoid in-place updates such as `b[:, 0] -= ...`."
+            )
         else:
             hint = f"the caller still needs its input; work on a copy (e.g. list({name})) instead of changing it."
         raise CheckFailed(f"{exercise.name} modified its input {name} in place, in case '{case.name}'. Hint: {hint}")
@@ -367,6 +554,13 @@ def _call_student(exercise: Exercise, student_fn, case: Case):
         if problem:
             raise CheckFailed(f"{exercise.name}, case '{case.name}': {problem}")
     return got
+
+
+def _annotate(error: BaseException, note: str) -> None:
+    if hasattr(error, "add_note"):
+        error.add_note(note)
+    else:  # Python 3.10: the note goes into the message
+        error.args = (*(error.args or ("",))[:1], note) if error.args else (note,)
 
 
 def _modified_inputs(exercise: Exercise, case: Case, args: tuple, kwargs: dict) -> tuple[str, Any] | None:
@@ -400,12 +594,16 @@ def _unchanged(old, new) -> bool:
             return False
         before, after = old.state_dict(), new.state_dict()
         return before.keys() == after.keys() and all(_same_tensor(before[k], after[k]) for k in before)
-    if isinstance(old, (list, tuple, dict)):
-        try:
-            return type(new) is type(old) and bool(new == old)
-        except Exception:  # items that do not compare (tensors inside): not judged
-            return True
-    return True
+    if isinstance(old, (list, tuple)):
+        return type(new) is type(old) and len(new) == len(old) and all(_unchanged(a, b) for a, b in zip(old, new))
+    if isinstance(old, dict):
+        return type(new) is type(old) and new.keys() == old.keys() and all(_unchanged(old[k], new[k]) for k in old)
+    if isinstance(old, float) and math.isnan(old):
+        return isinstance(new, float) and math.isnan(new)
+    try:
+        return bool(new == old)
+    except Exception:  # values that do not compare: not judged
+        return True
 
 
 # --- comparing answers --------------------------------------------------------------------------
@@ -440,9 +638,62 @@ def _cross_check(exercise: Exercise, case: Case, expected: torch.Tensor) -> None
         )
 
 
+def _header(exercise: Exercise, case: Case) -> str:
+    return f"{exercise.name}: wrong answer in case '{case.name}'\n  inputs:   {_format_inputs(case)}\n"
+
+
+def _judge(exercise: Exercise, case: Case, expected: torch.Tensor, got) -> str | None:
+    """:func:`_compare`, for any object a student's function can return: ``None`` when right,
+    else the message of the failure (never an exception of the checker's own)."""
+    try:
+        return _compare(exercise, case, expected, got)
+    except RuntimeError as error:
+        if str(error).startswith("seglab bug"):
+            raise
+        problem = f"{type(error).__name__}: {error}"
+    except Exception as error:
+        problem = f"{type(error).__name__}: {error}"
+    return _header(exercise, case) + (
+        f"  returned: {_safe_short(got)}\n"
+        f"  the checker could not read this answer ({short(problem, 200)}).\n"
+        f"  hint: return a torch.Tensor of plain numbers (float or int) on the CPU, as the exercise describes."
+    )
+
+
+def _safe_short(value) -> str:
+    try:
+        return short(value)
+    except Exception:
+        return f"a {type(value).__name__}"
+
+
+def _dtype_name(tensor: torch.Tensor) -> str:
+    return str(tensor.dtype).replace("torch.", "")
+
+
+def _unusable_tensor(expected: torch.Tensor, got: torch.Tensor) -> str | None:
+    """Why ``got`` cannot be compared at all (another device, complex or non-numeric values), or ``None``."""
+    if got.device != expected.device:
+        return (
+            f"  expected a tensor on the {expected.device.type} device (where the inputs are), got one on "
+            f"{got.device}\n  hint: create new tensors on the device of the inputs (torch.zeros(..., "
+            f"device=x.device), or x.new_zeros(...)) and do not move the result (.to('{got.device.type}'), "
+            f".cuda()); the meta device holds no values at all."
+        )
+    if got.is_complex():
+        return (
+            f"  expected real numbers ({_dtype_name(expected)}), got complex numbers ({_dtype_name(got)}): "
+            f"{short(got)}\n  hint: a computation through complex numbers (torch.fft, ...) ends "
+            f"with .real, converted back to the dtype of the input."
+        )
+    if not (got.is_floating_point() or got.dtype in _NUMERIC):
+        return f"  dtype: expected {expected.dtype}, got {got.dtype}"
+    return None
+
+
 def _compare(exercise: Exercise, case: Case, expected: torch.Tensor, got) -> str | None:
     """``None`` when ``got`` is right, else the message of the failure."""
-    header = f"{exercise.name}: wrong answer in case '{case.name}'\n  inputs:   {_format_inputs(case)}\n"
+    header = _header(exercise, case)
     returned = got
     if exercise.adapt is not None:
         try:
@@ -451,7 +702,11 @@ def _compare(exercise: Exercise, case: Case, expected: torch.Tensor, got) -> str
             return header + str(problem)
     if not isinstance(got, torch.Tensor):
         return header + _type_problem(exercise, expected, got)
-    lines = [f"  expected: {short(expected)}", f"  got:      {short(got)}"]
+    unusable = _unusable_tensor(expected, got)
+    if unusable and (got.device != expected.device or got.is_complex()):
+        return header + unusable
+    dtype_free = exercise.dtype_from is None and got.is_floating_point() and expected.is_floating_point()
+    lines = [f"  expected: {short(expected, dtype=not dtype_free)}", f"  got:      {short(got, dtype=not dtype_free)}"]
     if not isinstance(returned, (torch.Tensor, numbers.Number)):
         lines.insert(0, f"  returned: {short(returned)}")
     if exercise.compared is not None:
@@ -462,8 +717,8 @@ def _compare(exercise: Exercise, case: Case, expected: torch.Tensor, got) -> str
         if hint is None and exercise.shape_hint is not None:
             hint = exercise.shape_hint(*case.args, **case.kwargs)
         return header + "\n".join(lines) + (f"\n  hint: {hint}" if hint else "")
-    if got.is_complex() or not (got.is_floating_point() or got.dtype in _NUMERIC):
-        return header + f"  dtype: expected {expected.dtype}, got {got.dtype}"
+    if unusable:
+        return header + unusable
     if not close(got, expected, exercise.equal_nan):
         if got.dim() > 0:
             lines.append(_where_they_differ(expected, got, exercise.equal_nan))
@@ -547,19 +802,36 @@ def _number(value) -> str:
     return f"{value:g}" if abs(value - round(value, 4)) < 1e-9 else f"{value:.4g}"
 
 
-def short(value, max_items: int = 16) -> str:
-    """A compact, readable rendering of a tensor, array or other value for failure messages."""
-    if isinstance(value, np.ndarray):
-        value = torch.from_numpy(value)
+def short(value, max_items: int = 16, *, dtype: bool = True) -> str:
+    """A compact, readable rendering of a tensor, array or other value for failure messages.
+
+    ``dtype=False`` leaves out the dtype of a tensor (where the exercise leaves it free).
+    """
+    if isinstance(value, np.ndarray) and value.dtype != object:
+        try:
+            value = torch.from_numpy(value)
+        except TypeError:  # a dtype torch does not have
+            return f"numpy array of shape {value.shape}, {value.dtype}"
     if isinstance(value, torch.Tensor):
-        dtype = str(value.dtype).replace("torch.", "")
+        kind = str(value.dtype).replace("torch.", "")
+        if value.device.type == "meta":
+            return f"tensor of shape {tuple(value.shape)}, {kind}, on the meta device (no values)"
+        where = "" if value.device.type == "cpu" else f", on {value.device}"
+        value = value.detach()
+        if value.is_complex():
+            flat = ", ".join(str(complex(v)) for v in value.flatten()[:4].tolist())
+            return f"tensor of shape {tuple(value.shape)}, {kind}{where}, starting [{flat}, ...]"
         if value.numel() > max_items:
             flat = ", ".join(_number(v) for v in value.flatten()[:6].tolist())
-            return f"tensor of shape {tuple(value.shape)}, {dtype}, starting [{flat}, ...]"
+            return f"tensor of shape {tuple(value.shape)}, {kind}{where}, starting [{flat}, ...]"
+        suffix = f" ({kind}{where})" if dtype or where else ""
         if value.is_floating_point() or value.dtype in _NUMERIC:
-            return f"{_nested(value.tolist())} ({dtype})"
-        return f"{value.tolist()} ({dtype})"
-    text = repr(value)
+            return f"{_nested(value.tolist())}{suffix}"
+        return f"{value.tolist()}{suffix}"
+    try:
+        text = repr(value)
+    except Exception:
+        text = f"a {type(value).__name__}"
     return text if len(text) <= 80 else text[:77] + "..."
 
 

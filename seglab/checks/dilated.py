@@ -163,11 +163,6 @@ _EFFECTIVE_KERNEL_SIZE = Exercise(
     reference=ops.effective_kernel_size,
     cases=_span_cases,
     torch_op=_measured_span,
-    forbidden=[
-        (ops, "effective_kernel_size", "seglab.ops.effective_kernel_size"),
-        (ops, "dilate_kernel", "seglab.ops.dilate_kernel"),
-        (ops, "receptive_field", "seglab.ops.receptive_field"),
-    ],
     mistakes=[
         Mistake(
             "k * r counts r pixels for every tap, the last one included: that puts r - 1 zeros AFTER "
@@ -280,8 +275,6 @@ _DILATE_KERNEL = Exercise(
     cases=_dilate_cases,
     torch_op=_impulse_response,
     forbidden=[
-        (ops, "dilate_kernel", "seglab.ops.dilate_kernel"),
-        (ops, "dilated_conv2d", "seglab.ops.dilated_conv2d"),
         (torch, "conv2d", "torch.conv2d"),
         (F, "conv2d", "torch.nn.functional.conv2d"),
         (torch, "conv_transpose2d", "torch.conv_transpose2d"),
@@ -438,8 +431,6 @@ _DILATED_CONV2D = Exercise(
     cases=_conv_cases,
     torch_op=_torch_dilated_conv,
     forbidden=[
-        (ops, "dilated_conv2d", "seglab.ops.dilated_conv2d"),
-        (ops, "dilate_kernel", "seglab.ops.dilate_kernel"),
         (torch, "conv2d", "torch.conv2d"),
         (F, "conv2d", "torch.nn.functional.conv2d"),
         (torch, "conv3d", "torch.conv3d"),
@@ -594,10 +585,6 @@ _RECEPTIVE_FIELD_MASK = Exercise(
     reference=ops.receptive_field_mask,
     cases=_mask_cases,
     torch_op=measured_reach,  # autograd through a 1D conv stack, as fcn's receptive_field
-    forbidden=[
-        (ops, "receptive_field_mask", "seglab.ops.receptive_field_mask"),
-        (ops, "receptive_field", "seglab.ops.receptive_field"),
-    ],
     mistakes=[
         Mistake(
             "every pixel inside the extent was marked True, but with dilation some of them never reach "

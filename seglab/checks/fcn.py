@@ -84,10 +84,6 @@ _PIXEL_ACCURACY = Exercise(
     reference=metrics.pixel_accuracy,
     cases=_accuracy_cases,
     torch_op=lambda pred, target: (pred == target).double().mean(),
-    forbidden=[
-        (metrics, "pixel_accuracy", "seglab.metrics.pixel_accuracy"),
-        (metrics, "pixel_accuracy_from_confusion", "seglab.metrics.pixel_accuracy_from_confusion"),
-    ],
     mistakes=[
         Mistake(
             "this is the number of correct pixels; the accuracy is a fraction: divide by the number "
@@ -200,12 +196,6 @@ _IOU = Exercise(
     reference=metrics.iou,
     cases=_iou_cases,
     torch_op=_iou_by_masks,
-    forbidden=[
-        (metrics, "iou", "seglab.metrics.iou"),
-        (metrics, "iou_from_confusion", "seglab.metrics.iou_from_confusion"),
-        (metrics, "dice_coefficient", "seglab.metrics.dice_coefficient"),  # IoU = D / (2 - D)
-        (metrics, "dice_coefficient_from_confusion", "seglab.metrics.dice_coefficient_from_confusion"),
-    ],
     mistakes=[
         Mistake(
             "IoU was computed per image and then averaged over the images. Count TP, FP and FN over "
@@ -400,7 +390,6 @@ _SLIDING = Exercise(
     reference=ops.sliding_window_predict,
     cases=_sliding_cases,
     torch_op=_sliding_by_conv,
-    forbidden=[(ops, "sliding_window_predict", "seglab.ops.sliding_window_predict")],
     mistakes=[
         Mistake(
             "the image was not padded, so only the windows that fit inside it were classified. Pad "
@@ -636,7 +625,6 @@ _FC_TO_CONV = Exercise(
     reference=ops.fc_to_conv,
     cases=_fc_cases,
     torch_op=_LinearOnWindows,
-    forbidden=[(ops, "fc_to_conv", "seglab.ops.fc_to_conv")],
     mistakes=[
         Mistake(
             "the weight was read channels-last, as (out, H, W, C). nn.Flatten (and x.flatten(1)) put "
@@ -731,7 +719,6 @@ _RECEPTIVE_FIELD = Exercise(
     reference=ops.receptive_field,
     cases=_rf_cases,
     torch_op=_measured_receptive_field,
-    forbidden=[(ops, "receptive_field", "seglab.ops.receptive_field")],
     mistakes=[
         Mistake(
             "the strides were ignored (r = 1 + sum of (k - 1) * d). After a layer with stride s, "
@@ -848,7 +835,6 @@ _PIXEL_CROSS_ENTROPY = Exercise(
     cases=_ce_cases,
     torch_op=lambda logits, target, ignore_index=-100: F.cross_entropy(logits, target, ignore_index=ignore_index),
     forbidden=[
-        (losses, "pixel_cross_entropy", "seglab.losses.pixel_cross_entropy"),
         (F, "cross_entropy", "torch.nn.functional.cross_entropy"),
         (F, "nll_loss", "torch.nn.functional.nll_loss"),
     ],

@@ -130,7 +130,6 @@ _BOX_IOU = Exercise(
     cases=_iou_cases,
     torch_op=_torchvision_box_iou,
     forbidden=[
-        (detection, "box_iou", "seglab.detection.box_iou"),
         ("torchvision.ops", "box_iou", "torchvision.ops.box_iou"),
         ("torchvision.ops.boxes", "box_iou", "torchvision.ops.boxes.box_iou"),
         ("torchvision.ops.boxes", "_box_inter_union", "torchvision.ops.boxes._box_inter_union"),
@@ -314,7 +313,6 @@ _NMS = Exercise(
     cases=_nms_cases,
     torch_op=_torchvision_nms,
     forbidden=[
-        (detection, "nms", "seglab.detection.nms"),
         ("torchvision.ops", "nms", "torchvision.ops.nms"),
         ("torchvision.ops", "batched_nms", "torchvision.ops.batched_nms"),
         ("torchvision.ops.boxes", "nms", "torchvision.ops.boxes.nms"),
@@ -360,7 +358,7 @@ _NMS = Exercise(
     adapt=_kept_indices,
     delegation_hint=(
         "sort the boxes by score (torch.argsort(scores, descending=True)), then loop: keep a box unless "
-        "a kept box overlaps it by more than the threshold. box_iou (your own or seglab's) is welcome."
+        "a kept box overlaps it by more than the threshold. box_iou (your own of Exercise 8.1, or torchvision.ops.box_iou) is welcome."
     ),
 )
 
@@ -613,10 +611,6 @@ _ROI_ALIGN = Exercise(
     cases=_roi_cases,
     torch_op=_torchvision_roi_align,
     forbidden=[
-        (detection, "roi_align", "seglab.detection.roi_align"),
-        (detection, "roi_align_sampling_points", "seglab.detection.roi_align_sampling_points"),
-        (detection, "_sampling_points", "seglab.detection._sampling_points"),
-        (detection, "_bilinear_sample", "seglab.detection._bilinear_sample"),
         ("torchvision.ops", "roi_align", "torchvision.ops.roi_align"),
         ("torchvision.ops.roi_align", "roi_align", "torchvision.ops.roi_align"),
         ("torchvision.ops.roi_align", "_roi_align", "torchvision.ops.roi_align._roi_align"),
@@ -795,7 +789,6 @@ _MASK_HEAD_LOSS = Exercise(
     cases=_mask_loss_cases,
     torch_op=_torch_mask_loss,
     forbidden=[
-        (detection, "mask_head_loss", "seglab.detection.mask_head_loss"),
         ("torchvision.models.detection.roi_heads", "maskrcnn_loss", "torchvision.models.detection.roi_heads.maskrcnn_loss"),
     ],
     mistakes=[
@@ -995,7 +988,6 @@ _AVERAGE_PRECISION = Exercise(
     reference=detection.average_precision,
     cases=_ap_cases,
     torch_op=_ap_by_hand,  # no PyTorch version: a second computation with Python lists
-    forbidden=[(detection, "average_precision", "seglab.detection.average_precision")],
     mistakes=[
         Mistake(
             "precision must be made non-increasing (interpolated) before it is read: p_interp(r) is the "

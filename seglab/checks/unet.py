@@ -73,7 +73,6 @@ _BILINEAR_KERNEL = Exercise(
     cases=_kernel_cases,
     torch_op=_impulse_response,
     forbidden=[
-        (ops, "bilinear_kernel", "seglab.ops.bilinear_kernel"),
         (F, "interpolate", "torch.nn.functional.interpolate"),
         (F, "upsample", "torch.nn.functional.upsample"),
         (F, "upsample_bilinear", "torch.nn.functional.upsample_bilinear"),
@@ -152,10 +151,6 @@ _CENTER_CROP = Exercise(
     reference=ops.center_crop,
     cases=_crop_cases,
     torch_op=lambda x, size: _crop_at(x, size, lambda n, m: (n - m) // 2),
-    forbidden=[
-        (ops, "center_crop", "seglab.ops.center_crop"),
-        (ops, "crop_and_concat", "seglab.ops.crop_and_concat"),
-    ],
     mistakes=[
         Mistake(
             "the crop was cut from the top-left corner; U-Net keeps the centre: start at "
@@ -243,7 +238,6 @@ _UNET_OUTPUT_SIZE = Exercise(
     reference=ops.unet_output_size,
     cases=_size_cases,
     torch_op=_measured_output_size,
-    forbidden=[(ops, "unet_output_size", "seglab.ops.unet_output_size")],
     mistakes=[
         Mistake(
             "each block removed 2 pixels; it removes 4: it has TWO valid 3x3 convolutions, and each "
@@ -379,7 +373,6 @@ _UNET_WEIGHT_MAP = Exercise(
     reference=losses.unet_weight_map,
     cases=_weight_cases,
     torch_op=_weight_map_with,  # computed independently: torch.cdist, then the two smallest
-    forbidden=[(losses, "unet_weight_map", "seglab.losses.unet_weight_map")],
     mistakes=[
         Mistake(
             "the border term used only the distance d1 to the nearest cell. It is large only where TWO "
@@ -502,7 +495,6 @@ _DICE_LOSS = Exercise(
     reference=losses.dice_loss,
     cases=_dice_cases,
     torch_op=_dice_independent,
-    forbidden=[(losses, "dice_loss", "seglab.losses.dice_loss"), (losses, "combo_loss", "seglab.losses.combo_loss")],
     mistakes=[
         Mistake(
             "the denominator is sum p + sum g; the lecture's form squares them: sum p^2 + sum g^2. "
@@ -616,7 +608,6 @@ _FOCAL_LOSS = Exercise(
     reference=losses.focal_loss,
     cases=_focal_cases,
     torch_op=_focal_independent,
-    forbidden=[(losses, "focal_loss", "seglab.losses.focal_loss")],
     mistakes=[
         Mistake(
             "this is the plain cross-entropy: the modulating factor (1 - p_t)^gamma, which shrinks the "

@@ -59,7 +59,6 @@ _NEAREST = Exercise(
     cases=_scale_cases,
     torch_op=lambda x, scale: F.interpolate(x[None, None], scale_factor=scale, mode="nearest")[0, 0],
     forbidden=[
-        (ops, "nearest_upsample", "seglab.ops.nearest_upsample"),
         (F, "interpolate", "torch.nn.functional.interpolate"),
         (F, "upsample", "torch.nn.functional.upsample"),
         (F, "upsample_nearest", "torch.nn.functional.upsample_nearest"),
@@ -94,7 +93,6 @@ _BED_OF_NAILS = Exercise(
     summary="x (Tensor[H, W]) -> Tensor[H * scale, W * scale], each pixel at the top left of its block, zeros elsewhere.",
     reference=ops.bed_of_nails,
     cases=_scale_cases,
-    forbidden=[(ops, "bed_of_nails", "seglab.ops.bed_of_nails")],
     mistakes=[
         Mistake(
             "each value fills its whole block: that is nearest neighbour. Bed of nails puts the value "
@@ -180,7 +178,6 @@ _MAX_UNPOOL = Exercise(
     cases=_unpool_cases,
     torch_op=_torch_unpool,
     forbidden=[
-        (ops, "max_unpool2d", "seglab.ops.max_unpool2d"),
         (F, "max_unpool2d", "torch.nn.functional.max_unpool2d"),
     ],
     mistakes=[
@@ -266,8 +263,6 @@ _TRANSPOSED_1D = Exercise(
         x[None, None], w[None, None], stride=stride, padding=padding
     )[0, 0],
     forbidden=[
-        (ops, "transposed_conv1d", "seglab.ops.transposed_conv1d"),
-        (ops, "transposed_conv2d", "seglab.ops.transposed_conv2d"),
         (F, "conv_transpose1d", "torch.nn.functional.conv_transpose1d"),
         (F, "conv_transpose2d", "torch.nn.functional.conv_transpose2d"),
         (torch, "conv_transpose1d", "torch.conv_transpose1d"),
@@ -356,7 +351,6 @@ _TRANSPOSED_2D = Exercise(
         x[None, None], w[None, None], stride=stride, padding=padding
     )[0, 0],
     forbidden=[
-        (ops, "transposed_conv2d", "seglab.ops.transposed_conv2d"),
         (F, "conv_transpose2d", "torch.nn.functional.conv_transpose2d"),
         (torch, "conv_transpose2d", "torch.conv_transpose2d"),
     ],
@@ -438,7 +432,6 @@ _CONV1D_MATRIX = Exercise(
     reference=ops.conv1d_matrix,
     cases=_matrix_cases,
     torch_op=_matrix_by_conv1d,
-    forbidden=[(ops, "conv1d_matrix", "seglab.ops.conv1d_matrix")],
     mistakes=[
         # the flip before the transpose: with stride 1 and m == n, M of the flipped w *is* M.T, and a
         # student with the right shape has more likely flipped the kernel than transposed the matrix
