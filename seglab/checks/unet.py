@@ -502,7 +502,11 @@ _DICE_LOSS = Exercise(
     reference=losses.dice_loss,
     cases=_dice_cases,
     torch_op=_dice_independent,
-    forbidden=[(losses, "dice_loss", "seglab.losses.dice_loss"), (losses, "combo_loss", "seglab.losses.combo_loss")],
+    forbidden=[
+        (losses, "dice_loss", "seglab.losses.dice_loss"),
+        (losses, "binary_dice_loss", "seglab.losses.binary_dice_loss"),
+        (losses, "combo_loss", "seglab.losses.combo_loss"),
+    ],
     mistakes=[
         Mistake(
             "the denominator is sum p + sum g; the lecture's form squares them: sum p^2 + sum g^2. "
