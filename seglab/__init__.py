@@ -19,7 +19,8 @@ Modules:
                         AP per class and IoU threshold over a set of images (AP50, AP@[.5:.95]).
     ``seglab.metrics``  confusion matrix, pixel accuracy, IoU / mean IoU, Dice, boundary IoU.
     ``seglab.losses``   segmentation losses: cross-entropy and its binary, weighted, balanced and
-                        focal forms, Dice, their combination, the U-Net weight map.
+                        focal forms, Dice (per class, and binary on one probability per pixel),
+                        their combination, the U-Net weight map.
     ``seglab.models``   the course's small networks (patch classifier, small FCN, FCN-32s/16s/8s,
                         U-Net, a dilated context network with an optional ASPP head, a small
                         Mask R-CNN built on torchvision's) and the trained checkpoints shipped

@@ -20,6 +20,9 @@ focal_loss                  down-weights easy pixels by               --
                             ``(1 - p_t) ** gamma``
 dice_loss                   ``1 - Dice`` on probabilities, per        --
                             class over the whole batch
+binary_dice_loss            ``1 - Dice`` of one foreground            --
+                            probability per pixel, target 0 / 1 or
+                            soft
 combo_loss                  ``alpha CE + (1 - alpha) Dice loss``      --
 unet_weight_map             the U-Net weight map for touching         --
                             objects (use with weighted_cross_entropy)
@@ -49,6 +52,7 @@ __all__ = [
     "balanced_cross_entropy",
     "focal_loss",
     "dice_loss",
+    "binary_dice_loss",
     "combo_loss",
     "unet_weight_map",
 ]
@@ -57,10 +61,12 @@ __all__ = [
 # --- input checks -----------------------------------------------------------------------------------
 
 
-def _scores_and_target(scores, target, name: str, ignore_index=None) -> tuple[torch.Tensor, torch.Tensor]:
+def _scores_and_target(scores, target, name: str, ignore_index=None, one_channel_hint: str = "") -> tuple[torch.Tensor, torch.Tensor]:
     """``scores [N, C, *]`` as a float tensor and ``target [N, *]`` as int64 class indices, checked.
 
     Class indices must lie in ``[0, C - 1]``, except pixels equal to ``ignore_index`` (if given).
+    ``one_channel_hint`` ends the hint when a single channel meets a label 1 (the loss's own
+    binary form, say).
     """
     scores = as_float_tensor(scores, name, min_dim=0)  # the rank is checked below
     target = as_label_tensor(target, "target")
@@ -88,7 +94,7 @@ def _scores_and_target(scores, target, name: str, ignore_index=None) -> tuple[to
         if num_classes == 1:
             hint = (
                 "a single channel (a sigmoid output p) has only class 0: for a binary mask pass "
-                "the two channels torch.cat([1 - p, p], dim=1)."
+                f"the two channels torch.cat([1 - p, p], dim=1){one_channel_hint}."
             )
         raise ValueError(
             f"target: expected class indices in [0, {num_classes - 1}]{or_ignored}, "
@@ -106,6 +112,28 @@ def _check_probabilities(probs: torch.Tensor, name: str) -> None:
             f"{probs.max().item():.4g} ({int(outside.sum())} outside). Hint: these look like logits; "
             f"apply softmax to logits first (logits.softmax(dim=1)), or torch.sigmoid for one channel."
         )
+
+
+def _binary_probs_and_target(probs, target, multiclass_hint: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """``probs [*]`` and ``target [*]`` (0 / 1 or soft labels) as float tensors of the dtype of
+    ``probs``, checked: the same shape, both in ``[0, 1]``. ``multiclass_hint`` says where class
+    indices of more than two classes go."""
+    probs = as_float_tensor(probs, "probs", min_dim=0)
+    target = as_float_tensor(target, "target", min_dim=0).to(probs.dtype)
+    if target.shape != probs.shape:
+        hint = "Hint: target holds one 0 / 1 label per element of probs."
+        if probs.dim() == target.dim() + 1 and probs.shape[1] == 1:
+            hint = "Hint: a one-channel output [N, 1, H, W] is compared with a mask [N, H, W] as probs[:, 0]."
+        elif probs.dim() == target.dim() + 1:
+            hint = f"Hint: probs has {probs.shape[1]} channels in dimension 1; {multiclass_hint}"
+        raise ValueError(f"target: expected the shape of probs {tuple(probs.shape)}, got {describe(target)}. {hint}")
+    _check_probabilities(probs, "probs")
+    if not ((target >= 0) & (target <= 1)).all():
+        raise ValueError(
+            f"target: expected labels 0 / 1 (or soft labels in [0, 1]), got values from "
+            f"{target.min().item():g} to {target.max().item():g}. Hint: {multiclass_hint}"
+        )
+    return probs, target
 
 
 def _picked_log_probs(logits: torch.Tensor, target: torch.Tensor, ignore_index: int):
@@ -211,20 +239,9 @@ def binary_cross_entropy(probs, target, weight=None) -> torch.Tensor:
         >>> binary_cross_entropy(torch.tensor([0.9, 0.2]), torch.tensor([1, 0]), weight=torch.tensor([1.0, 3.0]))
         tensor(0.3874)
     """
-    probs = as_float_tensor(probs, "probs", min_dim=0)
-    target = as_float_tensor(target, "target", min_dim=0).to(probs.dtype)
-    if target.shape != probs.shape:
-        hint = "Hint: target holds one 0 / 1 label per element of probs."
-        if probs.dim() == target.dim() + 1 and probs.shape[1] == 1:
-            hint = "Hint: a one-channel output [N, 1, H, W] is compared with a mask [N, H, W] as probs[:, 0]."
-        raise ValueError(f"target: expected the shape of probs {tuple(probs.shape)}, got {describe(target)}. {hint}")
-    _check_probabilities(probs, "probs")
-    if not ((target >= 0) & (target <= 1)).all():
-        raise ValueError(
-            f"target: expected labels 0 / 1 (or soft labels in [0, 1]), got values from "
-            f"{target.min().item():g} to {target.max().item():g}. Hint: class indices of more than two "
-            f"classes need pixel_cross_entropy on logits [N, C, H, W]."
-        )
+    probs, target = _binary_probs_and_target(
+        probs, target, "class indices of more than two classes need pixel_cross_entropy on logits [N, C, H, W]."
+    )
     log_p = probs.log().clamp_min(-100)  # log p, clamped as PyTorch does
     log_not_p = (1 - probs).log().clamp_min(-100)  # log (1 - p)
     terms = -(target * log_p + (1 - target) * log_not_p)  # [*]: the loss of every element
@@ -484,19 +501,25 @@ def dice_loss(probs, target, eps=1.0) -> torch.Tensor:
     (``p = g = 0`` everywhere) has ``D_c = eps / eps = 1`` (a perfect score, not ``0 / 0``);
     ``eps = 0`` leaves it NaN. A larger ``eps`` also softens the gradient of small regions.
 
+    A binary task with one sigmoid output per pixel, or a soft (float) target, is scored by
+    :func:`binary_dice_loss`, the foreground's ``1 - D`` alone. On the two channels
+    ``torch.stack([1 - p, p], dim=1)`` of such an output this loss is the mean of the
+    foreground's and the background's binary Dice loss (see :func:`binary_dice_loss`).
+
     Args:
         probs (Tensor[N, C, H, W] or Tensor[N, C]): class probabilities in ``[0, 1]``
             (``logits.softmax(dim=1)``; sigmoid outputs for per-class masks); any trailing
             dimensions.
         target (int Tensor[N, H, W] or Tensor[N]): class indices in ``[0, C - 1]`` (one-hot
-            encoded inside). There is no ``ignore_index``.
+            encoded inside). There is no ``ignore_index``. A float mask, 0 / 1 or soft, goes to
+            :func:`binary_dice_loss`.
         eps (float): the smoothing term, ``>= 0``. Default 1.
 
     Returns:
         Tensor[] (a scalar) in the dtype of ``probs``, in ``[0, 1]``.
 
     Raises:
-        TypeError: an argument is not numbers / integer labels.
+        TypeError: an argument is not numbers / integer labels (a float target included).
         ValueError: shapes disagree, a target is out of range, ``eps < 0``, or ``probs`` are
             outside ``[0, 1]`` (logits: apply softmax first).
 
@@ -519,7 +542,16 @@ def dice_loss(probs, target, eps=1.0) -> torch.Tensor:
         (tensor(0.), tensor(nan))
     """
     eps = real_number(eps, "eps", 0.0)
-    probs, target = _scores_and_target(probs, target, "probs")
+    if isinstance(target, torch.Tensor) and target.is_floating_point():
+        raise TypeError(
+            f"target: expected integer class labels, got {describe(target)}. Hint: a float mask "
+            f"(0 / 1 or soft) with one foreground probability per pixel goes to binary_dice_loss(p, mask); "
+            f"for dice_loss, a 0 / 1 mask becomes labels with mask.long() and a one-hot target "
+            f"[N, C, H, W] with target.argmax(dim=1)."
+        )
+    probs, target = _scores_and_target(
+        probs, target, "probs", one_channel_hint=", or binary_dice_loss(p[:, 0], mask) for the foreground's Dice alone"
+    )
     _check_probabilities(probs, "probs")
     num_classes = probs.shape[1]
     one_hot = torch.nn.functional.one_hot(target, num_classes).movedim(-1, 1).to(probs.dtype)  # [N, C, *]
@@ -528,6 +560,82 @@ def dice_loss(probs, target, eps=1.0) -> torch.Tensor:
     denominator = (probs**2).sum(dim=summed) + (one_hot**2).sum(dim=summed)  # [C]: sum p^2 + sum g^2
     dice = (2 * intersection + eps) / (denominator + eps)  # [C]
     return 1 - dice.mean()
+
+
+def binary_dice_loss(probs, target, eps=1.0) -> torch.Tensor:
+    """One minus the soft Dice coefficient of the foreground, from one probability per pixel.
+
+    .. math::
+        D = \\frac{2 \\sum_i p_i\\, g_i + \\epsilon}{\\sum_i p_i^2 + \\sum_i g_i^2 + \\epsilon},
+        \\qquad L = 1 - D
+
+    ``p_i`` is the predicted foreground probability of pixel ``i`` (the binary task's one output
+    channel after a sigmoid, as in :func:`binary_cross_entropy`) and ``g_i`` its target: 0 / 1,
+    or a soft label in ``[0, 1]`` (an averaged or blurred annotation, a smoothed mask). The sums
+    run over every element, all pixels of all images together; the squares and ``eps`` are
+    those of :func:`dice_loss`. Thanks to the squares the loss is 0 exactly when ``p = g``,
+    soft targets included (``2 sum p g <= sum p^2 + sum g^2``, equal only for ``p = g``).
+
+    Only the foreground is scored. :func:`dice_loss` of the two channels
+    ``torch.stack([1 - p, p], dim=1)`` against the class indices ``g`` also scores the
+    background (``1 - p`` against ``1 - g``) and averages the two:
+
+    .. math::
+        \\mathrm{dice\\_loss}([1 - p, p], g) = \\tfrac{1}{2} \\big( \\mathrm{binary\\_dice\\_loss}(p, g)
+        + \\mathrm{binary\\_dice\\_loss}(1 - p, 1 - g) \\big)
+
+    for a 0 / 1 target and the same ``eps``. When the background covers almost every pixel its
+    Dice is close to 1 whatever happens to the small foreground, so the two-class form is about
+    half the foreground's loss, with half its gradient: the binary form is the one to use for a
+    small structure on a large background.
+
+    ``eps`` smooths the ratio: an empty target predicted empty (``p = g = 0`` everywhere) has
+    ``D = eps / eps = 1``, a perfect score; ``eps = 0`` leaves it NaN.
+
+    Args:
+        probs (Tensor[*]): foreground probabilities in ``[0, 1]`` (``torch.sigmoid(logits)``), any
+            shape: ``[N, H, W]``, or ``[N, 1, H, W]`` for a one-channel network output with a
+            target of the same shape.
+        target (Tensor[*]): the shape of ``probs``; 0 / 1 (int, bool or float) or soft labels in
+            ``[0, 1]``.
+        eps (float): the smoothing term, ``>= 0``. Default 1.
+
+    Returns:
+        Tensor[] (a scalar) in the dtype of ``probs``, in ``[0, 1]``.
+
+    Raises:
+        TypeError: an argument is not real numbers.
+        ValueError: shapes disagree, ``probs`` are outside ``[0, 1]`` (logits: apply
+            ``torch.sigmoid`` first), ``target`` is outside ``[0, 1]`` (class indices of more
+            than two classes: use :func:`dice_loss`), or ``eps < 0``.
+
+    Example:
+        Four pixels, two of them foreground. The overlap is ``0.9 + 0.6 = 1.5`` and
+        ``sum p^2 = 0.81 + 0.36 + 0.04 + 0.01 = 1.22``, so ``D = 2 * 1.5 / (1.22 + 2)``; against
+        the soft target ``(1, 0.5, 0, 0)``, ``D = 2 * 1.2 / (1.22 + 1.25)``:
+
+        >>> p = torch.tensor([[0.9, 0.6, 0.2, 0.1]])  # [N=1, L=4], sigmoid outputs
+        >>> g = torch.tensor([[1, 1, 0, 0]])  # [N=1, L=4]
+        >>> binary_dice_loss(p, g, eps=0.0)
+        tensor(0.0683)
+        >>> binary_dice_loss(p, torch.tensor([[1.0, 0.5, 0.0, 0.0]]), eps=0.0)
+        tensor(0.0283)
+
+        The two-class form is the mean of the foreground's and the background's loss:
+
+        >>> dice_loss(torch.stack([1 - p, p], dim=1), g, eps=0.0)  # (0.0683 + 0.0608) / 2
+        tensor(0.0645)
+    """
+    eps = real_number(eps, "eps", 0.0)
+    probs, target = _binary_probs_and_target(
+        probs,
+        target,
+        "class indices of more than two classes need dice_loss on probabilities [N, C, H, W]; "
+        "for two-class probabilities [N, 2, H, W] the foreground's Dice alone is binary_dice_loss(probs[:, 1], target == 1).",
+    )
+    intersection = (probs * target).sum()  # sum_i p_i g_i over every pixel of every image
+    denominator = (probs**2).sum() + (target**2).sum()  # sum p^2 + sum g^2
+    return 1 - (2 * intersection + eps) / (denominator + eps)
 
 
 def combo_loss(logits, target, alpha=0.5, eps=1.0) -> torch.Tensor:

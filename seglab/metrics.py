@@ -28,7 +28,8 @@ Conventions:
   for a batch, ``[H, W]`` for one image). Scores ``[N, C, H, W]`` become labels with
   ``scores.argmax(dim=1)``.
 * ``ignore_index``: pixels whose *target* equals it (e.g. 255 for "void" boundaries) are left out
-  of every count, whatever the prediction says there.
+  of every count, whatever the prediction says there. If it is a class index, that class stays in
+  the scores: a prediction of it on a counted pixel is a false positive (its IoU 0, not NaN).
 * **Dataset-level**: counts are summed over all pixels of all images first and the ratio is taken
   once, at the end. This is not the mean of per-image scores: an image where a class is tiny would
   weigh as much as an image where it is huge. To evaluate batch by batch, add up
@@ -37,6 +38,14 @@ Conventions:
   ``TP + FP + FN = 0``; its IoU and Dice are ``0 / 0 = NaN`` (undefined, not 0 and not 1), and
   ``mean_iou`` leaves it out (``nanmean``).
 * Ratios are float64 tensors (scalars are 0-dim tensors: use ``.item()`` for a Python float).
+* **torchmetrics** (the tests compare the two): ``MulticlassConfusionMatrix``,
+  ``MulticlassAccuracy(average="micro")``, ``MulticlassJaccardIndex(average="macro")`` and
+  ``DiceScore(average="none", aggregation_level="global")`` give the values here. Where seglab says
+  NaN, torchmetrics says 0 for an absent class's ``MulticlassJaccardIndex(average=None)`` (its
+  ``zero_division``) and for the accuracy of no pixel, and -1 in ``MeanIoU(per_class=True)``. Its
+  ``average="macro"`` also leaves out a class equal to ``ignore_index``, which seglab keeps. Its
+  ``MeanIoU`` and ``DiceScore`` (by default) score every image on its own and average the images,
+  the per-image mean that seglab does not compute; they have no ``ignore_index``.
 
 Why IoU and not pixel accuracy (the "99% sky" example): on a 10 x 10 image with one bird pixel,
 predicting "sky" everywhere is 99% accurate but never finds the bird:

@@ -885,6 +885,12 @@ def crop_via_crop_and_concat(x, size):
     return ops.crop_and_concat(flat, flat.new_zeros(1, 0, h, w)).reshape(*x.shape[:-2], h, w)
 
 
+def dice_class_by_class_binary(probs, target, eps=1.0):
+    """The binary Dice loss of every class's channel against its mask, averaged: the reference again."""
+    per_class = [losses.binary_dice_loss(probs[:, c], target == c, eps) for c in range(probs.shape[1])]
+    return torch.stack(per_class).mean()
+
+
 def focal_import_inside(logits, target, gamma=2.0, alpha=None):
     from seglab.losses import focal_loss
 
@@ -912,6 +918,7 @@ DELEGATING = [
     (checks.dice_loss, losses.dice_loss, "seglab.losses.dice_loss"),
     (checks.dice_loss, lambda probs, target, eps=1.0: losses.dice_loss(probs, target, eps), "seglab.losses.dice_loss"),
     (checks.dice_loss, lambda probs, target, eps=1.0: losses.combo_loss(probs.log(), target, alpha=0.0, eps=eps), "seglab.losses.combo_loss"),
+    (checks.dice_loss, dice_class_by_class_binary, "seglab.losses.binary_dice_loss"),
     (checks.focal_loss, losses.focal_loss, "seglab.losses.focal_loss"),
     (checks.focal_loss, lambda logits, target, gamma=2.0, alpha=None: losses.focal_loss(logits, target, gamma, alpha), "seglab.losses.focal_loss"),
     (checks.focal_loss, focal_import_inside, "seglab.losses.focal_loss"),

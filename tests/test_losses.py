@@ -362,6 +362,155 @@ def test_dice_loss_errors():
     raises_with_message(ValueError, "probs", lambda: losses.dice_loss(nan, target), "[0, 1]")
 
 
+# === binary Dice loss ================================================================================
+
+
+def _loop_binary_dice_loss(probs, target, eps):
+    """``1 - D`` of one foreground probability per element, every sum a Python loop."""
+    p, g = probs.detach().double().reshape(-1).tolist(), target.double().reshape(-1).tolist()
+    intersection = sum(a * b for a, b in zip(p, g))
+    squares = sum(a * a for a in p) + sum(b * b for b in g)
+    return 1 - (2 * intersection + eps) / (squares + eps)
+
+
+@pytest.mark.parametrize("shape", [(7,), (2, 5, 4), (3, 1, 4, 4), (2, 3, 2, 2, 2)])
+@pytest.mark.parametrize("eps", [0.0, 1e-6, 1.0, 10.0])
+def test_binary_dice_loss_matches_a_loop_over_pixels(shape, eps):
+    generator = _generator(24)
+    for _ in range(2):
+        probs = torch.sigmoid(3 * torch.randn(*shape, generator=generator, dtype=torch.float64))
+        hard = (torch.rand(shape, generator=generator) < 0.3).long()
+        soft = torch.rand(shape, generator=generator, dtype=torch.float64)
+        for target in (hard, soft):
+            got = losses.binary_dice_loss(probs, target, eps=eps)
+            assert got.shape == () and got.dtype == torch.float64
+            assert got.item() == pytest.approx(_loop_binary_dice_loss(probs, target, eps), rel=1e-12, abs=1e-14)
+
+
+def test_binary_dice_loss_known_values():
+    p = torch.tensor([[0.9, 0.6, 0.2, 0.1]], dtype=torch.float64)
+    g = torch.tensor([[1, 1, 0, 0]])
+    # 2 sum p g = 2 (0.9 + 0.6) = 3, sum p^2 = 0.81 + 0.36 + 0.04 + 0.01 = 1.22, sum g^2 = 2
+    assert losses.binary_dice_loss(p, g, eps=0.0).item() == pytest.approx(1 - 3 / 3.22, rel=1e-12)
+    assert losses.binary_dice_loss(p, g, eps=1.0).item() == pytest.approx(1 - 4 / 4.22, rel=1e-12)
+    assert losses.binary_dice_loss(p, g).item() == losses.binary_dice_loss(p, g, eps=1.0).item()  # default eps 1
+    # a soft target (1, 0.5, 0, 0): 2 sum p g = 2 (0.9 + 0.3) = 2.4, sum g^2 = 1.25
+    soft = torch.tensor([[1.0, 0.5, 0.0, 0.0]], dtype=torch.float64)
+    assert losses.binary_dice_loss(p, soft, eps=0.0).item() == pytest.approx(1 - 2.4 / 2.47, rel=1e-12)
+    # perfect, completely wrong, and an empty target predicted empty
+    assert losses.binary_dice_loss(g.double(), g, eps=0.0).item() == 0.0
+    assert losses.binary_dice_loss(1 - g.double(), g, eps=0.0).item() == 1.0
+    assert losses.binary_dice_loss(1 - g.double(), g, eps=1.0).item() == pytest.approx(1 - 1 / 5)
+    empty = torch.zeros(1, 4, dtype=torch.float64)
+    assert losses.binary_dice_loss(empty, empty.long()).item() == 0.0  # D = eps / eps = 1
+    assert torch.isnan(losses.binary_dice_loss(empty, empty.long(), eps=0.0))  # 0 / 0
+
+
+def test_binary_dice_loss_sums_over_the_batch_not_per_image():
+    generator = _generator(25)
+    probs = torch.rand(3, 4, 4, generator=generator, dtype=torch.float64)
+    target = (torch.rand(3, 4, 4, generator=generator) < 0.4).long()
+    whole = losses.binary_dice_loss(probs, target)
+    torch.testing.assert_close(whole, losses.binary_dice_loss(probs.reshape(-1), target.reshape(-1)), rtol=1e-12, atol=1e-12)
+    per_image = torch.stack([losses.binary_dice_loss(probs[i], target[i]) for i in range(3)]).mean()
+    assert abs(per_image.item() - whole.item()) > 1e-4
+    # a one-channel output [N, 1, H, W] with a target of the same shape is the same loss
+    torch.testing.assert_close(losses.binary_dice_loss(probs[:, None], target[:, None]), whole, rtol=0, atol=0)
+
+
+def test_binary_dice_loss_soft_targets():
+    generator = _generator(26)
+    soft = torch.rand(2, 5, 5, generator=generator, dtype=torch.float64)
+    # with the squares, p = g is a perfect score for a soft target too; any other p is worse
+    for eps in (0.0, 1.0):
+        assert losses.binary_dice_loss(soft, soft, eps=eps).item() == pytest.approx(0.0, abs=1e-15)
+        for scale in (0.5, 0.9, 1.1):
+            assert losses.binary_dice_loss((soft * scale).clamp(0, 1), soft, eps=eps).item() > 1e-6
+    assert losses.binary_dice_loss(soft.roll(1, dims=-1), soft).item() > 1e-3
+    # the sums without squares would score p = g = 0.5 everywhere at 2 * 12.5 / (25 + 25) = 0.5
+    half = torch.full((5, 5), 0.5, dtype=torch.float64)
+    assert losses.binary_dice_loss(half, half, eps=0.0).item() == 0.0
+    # a 0 / 1 target as int, bool or float gives one value
+    hard = soft > 0.5
+    expected = losses.binary_dice_loss(soft, hard.long())
+    for same in (hard, hard.double(), hard.float(), hard.to(torch.uint8)):
+        torch.testing.assert_close(losses.binary_dice_loss(soft, same), expected, rtol=0, atol=0)
+
+
+def test_binary_dice_loss_is_half_of_the_two_class_form():
+    """dice_loss of the channels [1 - p, p] is the mean of the foreground's and the background's loss."""
+    generator = _generator(27)
+    for shape in [(6,), (2, 4, 5), (3, 3, 3)]:
+        logits = 3 * torch.randn(*shape, generator=generator, dtype=torch.float64)
+        p = torch.sigmoid(logits)
+        g = (torch.rand(shape, generator=generator) < 0.3).long()
+        for eps in (0.0, 1e-6, 1.0):
+            two_class = losses.dice_loss(torch.stack([1 - p, p], dim=1), g, eps=eps)
+            halves = (losses.binary_dice_loss(p, g, eps=eps) + losses.binary_dice_loss(1 - p, 1 - g, eps=eps)) / 2
+            torch.testing.assert_close(two_class, halves, rtol=1e-12, atol=1e-12)
+            assert abs(two_class.item() - losses.binary_dice_loss(p, g, eps=eps).item()) > 1e-6  # not the foreground alone
+    # a small foreground: the background's Dice is almost 1, the two-class loss about half the binary one
+    target = torch.zeros(1, 20, 20, dtype=torch.int64)
+    target[0, 8:11, 8:11] = 1  # 9 of 400 pixels
+    p = torch.full((1, 20, 20), 0.02, dtype=torch.float64)
+    p[0, 8:11, 8:11] = 0.3
+    binary = losses.binary_dice_loss(p, target).item()
+    two_class = losses.dice_loss(torch.stack([1 - p, p], dim=1), target).item()
+    assert binary > 0.4 and two_class == pytest.approx(binary / 2, rel=0.05)
+
+
+def test_binary_dice_loss_gradients():
+    generator = _generator(28)
+    probs = torch.rand(2, 3, 2, generator=generator, dtype=torch.float64).requires_grad_(True)
+    soft = torch.rand(2, 3, 2, generator=generator, dtype=torch.float64)
+    hard = (soft > 0.5).long()
+    for eps in (0.0, 1.0):
+        for target in (soft, hard):
+            assert torch.autograd.gradcheck(lambda q: losses.binary_dice_loss(q, target, eps=eps), (probs,))
+    logits = torch.randn(2, 3, 2, generator=generator, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda z: losses.binary_dice_loss(torch.sigmoid(z), soft), (logits,))
+    # the gradient by hand: dL/dp_i = -(2 g_i S - 2 p_i T) / S^2, T = 2 sum p g + eps, S = sum p^2 + sum g^2 + eps
+    p = probs.detach()
+    top, bottom = 2 * (p * soft).sum() + 1.0, (p**2).sum() + (soft**2).sum() + 1.0
+    (grad,) = torch.autograd.grad(losses.binary_dice_loss(probs, soft), probs)
+    torch.testing.assert_close(grad, -(2 * soft * bottom - 2 * p * top) / bottom**2, rtol=1e-12, atol=1e-12)
+    # the gradient of the two-class form is the mean of the two binary gradients
+    z = logits.detach().clone().requires_grad_(True)
+    (two_class,) = torch.autograd.grad(losses.dice_loss(torch.stack([1 - torch.sigmoid(z), torch.sigmoid(z)], 1), hard), z)
+    w = logits.detach().clone().requires_grad_(True)
+    q = torch.sigmoid(w)
+    (halves,) = torch.autograd.grad((losses.binary_dice_loss(q, hard) + losses.binary_dice_loss(1 - q, 1 - hard)) / 2, w)
+    torch.testing.assert_close(two_class, halves, rtol=1e-12, atol=1e-12)
+    # dtypes: the loss runs in the dtype of probs, whatever the target's
+    assert losses.binary_dice_loss(p.float(), soft).dtype == torch.float32
+    assert losses.binary_dice_loss(p, hard.bool()).dtype == torch.float64
+    torch.testing.assert_close(losses.binary_dice_loss(p.float(), soft).double(), losses.binary_dice_loss(p, soft), rtol=1e-5, atol=1e-6)
+
+
+def test_binary_dice_loss_errors():
+    probs = torch.rand(2, 4, 4, generator=_generator(29))
+    mask = (probs > 0.5).long()
+    message = raises_with_message(ValueError, "probs", lambda: losses.binary_dice_loss(probs * 6 - 3, mask), "[0, 1]")
+    assert "torch.sigmoid" in message
+    raises_with_message(ValueError, "probs", lambda: losses.binary_dice_loss(torch.full((2, 4, 4), float("nan")), mask), "[0, 1]")
+    raises_with_message(ValueError, "target", lambda: losses.binary_dice_loss(probs, mask + 1), "0 / 1", "got values from 1 to 2", "dice_loss")
+    raises_with_message(ValueError, "target", lambda: losses.binary_dice_loss(probs, -0.5 * probs), "soft labels in [0, 1]")
+    raises_with_message(ValueError, "target", lambda: losses.binary_dice_loss(probs[:, None], mask), "probs[:, 0]")
+    two = torch.stack([1 - probs, probs], dim=1)  # [2, 2, 4, 4] softmax-like
+    raises_with_message(ValueError, "target", lambda: losses.binary_dice_loss(two, mask), "2 channels", "binary_dice_loss(probs[:, 1], target == 1)")
+    raises_with_message(ValueError, "target", lambda: losses.binary_dice_loss(probs, mask[0]), "(2, 4, 4)", "(4, 4)")
+    raises_with_message(ValueError, "eps", lambda: losses.binary_dice_loss(probs, mask, eps=-1.0), ">= 0")
+    raises_with_message(TypeError, "eps", lambda: losses.binary_dice_loss(probs, mask, eps="1"), "real number")
+    raises_with_message(TypeError, "probs", lambda: losses.binary_dice_loss("probs", mask))
+    raises_with_message(ValueError, "probs", lambda: losses.binary_dice_loss(torch.zeros(0), torch.zeros(0)), "non-empty")
+    # dice_loss points to the binary form: a float mask, or one channel with a label 1
+    message = raises_with_message(TypeError, "target", lambda: losses.dice_loss(two, mask.float()), "integer class labels")
+    assert "binary_dice_loss(p, mask)" in message and "mask.long()" in message
+    one_channel = probs[:, None]
+    message = raises_with_message(ValueError, "target", lambda: losses.dice_loss(one_channel, mask), "torch.cat([1 - p, p], dim=1)")
+    assert "binary_dice_loss(p[:, 0], mask)" in message
+
+
 # === the U-Net weight map ===========================================================================
 
 
@@ -632,5 +781,6 @@ def test_losses_do_not_modify_their_inputs():
     losses.weighted_cross_entropy(logits, target, torch.ones(3))
     losses.balanced_cross_entropy(logits, target)
     losses.dice_loss(logits.softmax(1), target.clamp_min(0))
+    losses.binary_dice_loss(torch.sigmoid(logits[:, 0]), (target > 0).long())
     losses.unet_weight_map(instances)
     assert all(torch.equal(a, b) for a, b in zip(before, (logits, target, instances)))

@@ -469,3 +469,241 @@ def test_boundary_errors():
     far_from_the_band[0, 0, 0] = 5  # outside [0, 1]: caught even where there is no boundary
     raises_with_message(ValueError, "pred", lambda: metrics.boundary_iou(far_from_the_band, labels, 2), "label 5")
     raises_with_message(ValueError, "target", lambda: metrics.boundary_iou(labels, far_from_the_band, 2), "label 5")
+
+
+# --- a second reference: torchmetrics -------------------------------------------------------------
+#
+# torchmetrics (in the [dev] extra) computes the same quantities with its own code. Where the two
+# agree the values must match; where they differ by convention (what an absent class scores,
+# per-image against dataset-level averages, a class equal to ignore_index) the difference is
+# asserted, so that a change on either side shows up here.
+
+
+@pytest.fixture(scope="module")
+def torchmetrics():
+    """The torchmetrics module; the tests that use it skip where it is not installed."""
+    return pytest.importorskip("torchmetrics", minversion="1.4")
+
+
+def _as_float64(values):
+    return np.asarray(values.detach().double() if isinstance(values, torch.Tensor) else values, dtype=np.float64)
+
+
+def _assert_close_to_torchmetrics(ours, theirs):
+    """seglab's float64 value against torchmetrics' float32 one, NaN where the other has NaN."""
+    np.testing.assert_allclose(_as_float64(ours), _as_float64(theirs), rtol=1e-6, atol=1e-7, equal_nan=True)
+
+
+def _labels_with_absent_classes(generator, shape, num_classes):
+    """Random ``pred`` and ``target`` in which class ``C - 1`` appears nowhere, ``C - 2`` only in
+    the prediction and ``C - 3`` only in the target (``num_classes >= 4``)."""
+    pred, target = _random_labels(generator, shape, num_classes - 3)  # classes 0 .. C - 4
+    pred, target = pred.clone(), target.clone()
+    pred.view(-1)[0] = num_classes - 2  # predicted once, never true
+    target.view(-1)[1] = num_classes - 3  # true once, never predicted
+    assert not ((pred == num_classes - 1) | (target == num_classes - 1)).any()
+    assert not (target == num_classes - 2).any() and not (pred == num_classes - 3).any()
+    return pred, target
+
+
+def _ignore_some(generator, target, ignore_index, fraction=0.2):
+    """``target`` with about ``fraction`` of its pixels set to ``ignore_index``, never the first
+    two (where :func:`_labels_with_absent_classes` puts its one-sided classes)."""
+    if ignore_index is None:
+        return target
+    ignored = torch.rand(target.shape, generator=generator) < fraction
+    ignored.view(-1)[:2] = False
+    return torch.where(ignored, ignore_index, target)
+
+
+def _hand_made_absent_classes():
+    """Class 0 in both, class 1 only in the prediction, class 2 only in the target, class 3 nowhere."""
+    return torch.tensor([0, 0, 1, 0]), torch.tensor([0, 2, 0, 0])
+
+
+@pytest.mark.parametrize("ignore_index", [None, 255, -1, 0])
+def test_confusion_matrix_equals_torchmetrics(torchmetrics, ignore_index):
+    from torchmetrics.classification import MulticlassConfusionMatrix
+
+    generator = _generator(40)
+    for trial in range(12):
+        num_classes = 2 + trial % 5  # torchmetrics' multiclass metrics want at least 2 classes
+        pred, target = _random_labels(generator, (2, 6, 5), num_classes, ignore_index)
+        ours = metrics.confusion_matrix(pred, target, num_classes, ignore_index=ignore_index)
+        theirs = MulticlassConfusionMatrix(num_classes, ignore_index=ignore_index)(pred, target)
+        assert ours.tolist() == theirs.tolist()  # rows = target in both
+    pred, target = _hand_made_absent_classes()
+    assert MulticlassConfusionMatrix(4)(pred, target).tolist() == metrics.confusion_matrix(pred, target, 4).tolist()
+
+
+@pytest.mark.parametrize("ignore_index", [None, 255])
+def test_pixel_accuracy_equals_torchmetrics_micro_accuracy(torchmetrics, ignore_index):
+    from torchmetrics.classification import MulticlassAccuracy
+
+    generator = _generator(41)
+    for trial in range(10):
+        num_classes = 2 + trial % 5
+        pred, target = _random_labels(generator, (3, 7, 6), num_classes, ignore_index)
+        theirs = MulticlassAccuracy(num_classes, average="micro", ignore_index=ignore_index)(pred, target)
+        _assert_close_to_torchmetrics(metrics.pixel_accuracy(pred, target, ignore_index=ignore_index), theirs)
+
+
+def test_pixel_accuracy_differs_from_torchmetrics_default_accuracy_and_on_no_pixel(torchmetrics):
+    from torchmetrics.classification import MulticlassAccuracy
+
+    pred, target = _sky_and_bird()
+    # torchmetrics' default average="macro" is the mean of the per-class recalls (sky 1, bird 0),
+    # not the fraction of pixels right: only average="micro" is pixel accuracy
+    assert MulticlassAccuracy(2)(pred, target).item() == pytest.approx(0.5)
+    assert MulticlassAccuracy(2, average="micro")(pred, target).item() == pytest.approx(0.99)
+    assert metrics.pixel_accuracy(pred, target).item() == pytest.approx(0.99)
+    # no pixel counted: seglab says NaN (0 / 0), torchmetrics 0
+    pred, target = torch.tensor([0, 1]), torch.tensor([255, 255])
+    assert torch.isnan(metrics.pixel_accuracy(pred, target, ignore_index=255))
+    assert MulticlassAccuracy(2, average="micro", ignore_index=255)(pred, target).item() == 0.0
+
+
+@pytest.mark.parametrize("ignore_index", [None, 255])
+def test_iou_and_mean_iou_equal_torchmetrics_jaccard_index(torchmetrics, ignore_index):
+    from torchmetrics.classification import MulticlassJaccardIndex
+
+    generator = _generator(42)
+    for trial in range(12):
+        num_classes = 4 + trial % 3
+        if trial % 2:
+            pred, target = _labels_with_absent_classes(generator, (2, 6, 5), num_classes)
+            target = _ignore_some(generator, target, ignore_index)
+        else:
+            pred, target = _random_labels(generator, (2, 6, 5), num_classes, ignore_index)
+        ours = metrics.iou(pred, target, num_classes, ignore_index=ignore_index)
+        absent = torch.isnan(ours)
+        # per class: the same values where a class is present; an absent class is NaN in seglab and
+        # zero_division (0 by default) in torchmetrics
+        with_nan = MulticlassJaccardIndex(num_classes, average=None, ignore_index=ignore_index, zero_division=math.nan)
+        _assert_close_to_torchmetrics(ours, with_nan(pred, target))
+        default = MulticlassJaccardIndex(num_classes, average=None, ignore_index=ignore_index)(pred, target)
+        assert (default[absent] == 0).all()
+        _assert_close_to_torchmetrics(ours[~absent], default[~absent])
+        # macro: both leave the absent classes out of the mean
+        macro = MulticlassJaccardIndex(num_classes, average="macro", ignore_index=ignore_index)(pred, target)
+        _assert_close_to_torchmetrics(metrics.mean_iou(pred, target, num_classes, ignore_index=ignore_index), macro)
+        if trial % 2:
+            assert absent[-1] and not absent[-3:-1].any()  # nowhere: absent; only predicted or only true: present
+
+
+def test_jaccard_index_accumulated_over_batches_is_dataset_level_as_in_seglab(torchmetrics):
+    from torchmetrics.classification import MulticlassJaccardIndex
+
+    generator = _generator(43)
+    pred, target = _random_labels(generator, (6, 5, 7), 4, ignore_index=255)
+    metric = MulticlassJaccardIndex(4, average=None, ignore_index=255)
+    for i in range(0, 6, 2):
+        metric.update(pred[i : i + 2], target[i : i + 2])  # sums one confusion matrix, as seglab does
+    _assert_close_to_torchmetrics(metrics.iou(pred, target, 4, ignore_index=255), metric.compute())
+
+
+def test_absent_classes_by_hand_seglab_and_torchmetrics(torchmetrics):
+    from torchmetrics.classification import MulticlassJaccardIndex
+    from torchmetrics.segmentation import DiceScore, MeanIoU
+
+    pred, target = _hand_made_absent_classes()
+    # class 0: TP 2, FP 1, FN 1 -> IoU 2/4, Dice 4/6; only predicted (1) or only true (2): 0; nowhere (3): undefined
+    ours = metrics.iou(pred, target, 4)
+    assert ours[:3].tolist() == [0.5, 0.0, 0.0] and torch.isnan(ours[3])
+    assert MulticlassJaccardIndex(4, average=None)(pred, target).tolist() == [0.5, 0.0, 0.0, 0.0]  # 0, not NaN
+    assert MeanIoU(4, per_class=True, input_format="index")(pred[None], target[None]).tolist() == [0.5, 0.0, 0.0, -1.0]  # -1
+    # the means leave class 3 out: (1/2 + 0 + 0) / 3 everywhere
+    assert metrics.mean_iou(pred, target, 4).item() == pytest.approx(1 / 6)
+    assert MulticlassJaccardIndex(4, average="macro")(pred, target).item() == pytest.approx(1 / 6)
+    assert MeanIoU(4, input_format="index")(pred[None], target[None]).item() == pytest.approx(1 / 6)
+    # Dice: NaN for class 3 in both
+    ours_dice = metrics.dice_coefficient(pred, target, 4)
+    theirs_dice = DiceScore(4, average="none", aggregation_level="global", input_format="index")(pred[None], target[None])
+    _assert_close_to_torchmetrics(ours_dice, theirs_dice)
+    assert ours_dice[:3].tolist() == pytest.approx([2 / 3, 0.0, 0.0]) and torch.isnan(theirs_dice[3])
+    # a prediction on an ignored pixel does not make its class present: class 1 becomes absent
+    ignored = torch.tensor([0, 2, 255, 0])
+    ours = metrics.iou(pred, ignored, 4, ignore_index=255)
+    assert ours[[0, 2]].tolist() == [2 / 3, 0.0] and torch.isnan(ours[[1, 3]]).all()
+    assert MulticlassJaccardIndex(4, average=None, ignore_index=255)(pred, ignored).tolist() == pytest.approx([2 / 3, 0.0, 0.0, 0.0])
+    assert metrics.mean_iou(pred, ignored, 4, ignore_index=255).item() == pytest.approx(1 / 3)
+    assert MulticlassJaccardIndex(4, average="macro", ignore_index=255)(pred, ignored).item() == pytest.approx(1 / 3)
+
+
+def test_ignore_index_that_is_a_class_differs_from_torchmetrics_macro(torchmetrics):
+    """Both drop the pixels whose target is the ignored class; torchmetrics' macro average also
+    drops that class from the mean, seglab keeps it (its predictions elsewhere are false positives)."""
+    from torchmetrics.classification import MulticlassJaccardIndex
+
+    target, pred = torch.tensor([0, 0, 1, 2]), torch.tensor([1, 0, 1, 0])
+    ours = metrics.iou(pred, target, 3, ignore_index=0)
+    assert ours.tolist() == [0.0, 1.0, 0.0]  # class 0: predicted once where the truth is 2
+    assert MulticlassJaccardIndex(3, average=None, ignore_index=0)(pred, target).tolist() == [0.0, 1.0, 0.0]
+    assert metrics.mean_iou(pred, target, 3, ignore_index=0).item() == pytest.approx(1 / 3)
+    assert MulticlassJaccardIndex(3, average="macro", ignore_index=0)(pred, target).item() == pytest.approx(1 / 2)  # class 0 left out
+    assert torch.nanmean(ours[1:]).item() == pytest.approx(1 / 2)
+
+
+@pytest.mark.parametrize("ignore_index", [None, 255])
+def test_dice_equals_torchmetrics_global_dice_score(torchmetrics, ignore_index):
+    from torchmetrics.segmentation import DiceScore
+
+    generator = _generator(44)
+    for trial in range(10):
+        num_classes = 4 + trial % 3
+        if trial % 2:
+            pred, target = _labels_with_absent_classes(generator, (3, 5, 6), num_classes)
+            target = _ignore_some(generator, target, ignore_index)
+        else:
+            pred, target = _random_labels(generator, (3, 5, 6), num_classes, ignore_index)
+        ours = metrics.dice_coefficient(pred, target, num_classes, ignore_index=ignore_index)
+        # DiceScore has no ignore_index: give it the counted pixels only, as one image
+        keep = target != ignore_index if ignore_index is not None else torch.ones_like(target, dtype=torch.bool)
+        kept_pred, kept_target = pred[keep][None], target[keep][None]  # [1, M]
+        score = DiceScore(num_classes, average="none", aggregation_level="global", input_format="index")
+        _assert_close_to_torchmetrics(ours, score(kept_pred, kept_target))  # NaN for a class absent from both
+        macro = DiceScore(num_classes, average="macro", aggregation_level="global", input_format="index")
+        _assert_close_to_torchmetrics(torch.nanmean(ours), macro(kept_pred, kept_target))
+        if ignore_index is None:  # the batch [N, H, W] as it is, summed over the images
+            _assert_close_to_torchmetrics(ours, score(pred, target))
+
+
+def test_mean_iou_of_one_image_equals_torchmetrics_mean_iou(torchmetrics):
+    from torchmetrics.segmentation import MeanIoU
+
+    generator = _generator(45)
+    for trial in range(10):
+        num_classes = 4 + trial % 3
+        maker = _labels_with_absent_classes if trial % 2 else (lambda g, s, c: _random_labels(g, s, c))
+        pred, target = maker(generator, (1, 7, 6), num_classes)  # one image
+        ours = metrics.iou(pred, target, num_classes)
+        per_class = MeanIoU(num_classes, per_class=True, input_format="index")(pred, target)
+        _assert_close_to_torchmetrics(ours.nan_to_num(-1.0), per_class)  # absent: NaN here, -1 there
+        assert (per_class[torch.isnan(ours)] == -1).all()
+        _assert_close_to_torchmetrics(metrics.mean_iou(pred, target, num_classes), MeanIoU(num_classes, input_format="index")(pred, target))
+
+
+def test_torchmetrics_segmentation_metrics_average_per_image_seglab_does_not(torchmetrics):
+    """MeanIoU and DiceScore (aggregation_level="samplewise", the default) score every image on its
+    own and average the images where a class is present; seglab counts the whole batch at once."""
+    from torchmetrics.segmentation import DiceScore, MeanIoU
+
+    # the example of test_dataset_level_iou_is_not_the_mean_of_per_image_iou
+    preds = torch.tensor([[[0, 0], [0, 0]], [[1, 1], [1, 1]]])
+    targets = torch.tensor([[[0, 0], [0, 1]], [[1, 1], [1, 1]]])
+    assert metrics.iou(preds, targets, 2).tolist() == pytest.approx([3 / 4, 4 / 5])
+    assert MeanIoU(2, per_class=True, input_format="index")(preds, targets).tolist() == pytest.approx([3 / 4, (0 + 1) / 2])
+    assert metrics.mean_iou(preds, targets, 2).item() == pytest.approx(0.775)
+    assert MeanIoU(2, input_format="index")(preds, targets).item() == pytest.approx((3 / 4 + 0 + 1) / 3)  # (image, class) pairs
+    assert metrics.dice_coefficient(preds, targets, 2).tolist() == pytest.approx([6 / 7, 8 / 9])
+    samplewise = DiceScore(2, average="none", input_format="index")(preds, targets)
+    assert samplewise.tolist() == pytest.approx([6 / 7, (0 + 1) / 2])
+    # on random batches: torchmetrics' value is seglab's per-image IoU, averaged over the images that have the class
+    generator = _generator(46)
+    for _ in range(5):
+        pred, target = _labels_with_absent_classes(generator, (4, 5, 5), 6)
+        per_image = torch.stack([metrics.iou(pred[i], target[i], 6) for i in range(4)])  # [N, C], NaN where absent
+        per_class = MeanIoU(6, per_class=True, input_format="index")(pred, target)
+        _assert_close_to_torchmetrics(torch.nanmean(per_image, dim=0).nan_to_num(-1.0), per_class)
+        _assert_close_to_torchmetrics(torch.nanmean(per_image), MeanIoU(6, input_format="index")(pred, target))
+        assert abs(torch.nanmean(per_image).item() - metrics.mean_iou(pred, target, 6).item()) > 1e-3

@@ -285,6 +285,7 @@ NAN_AS_A_REAL_NUMBER = {  # argument: (the call with a NaN, the expectation it n
     "detection.evaluate_detections iou_thresholds[0]": (lambda: detection.evaluate_detections(*_box_pair(), 2, (NAN,), "box"), "a number in [0, 1]"),
     "losses.focal_loss gamma": (lambda: losses.focal_loss(*_logits_and_target(), gamma=NAN), "a number >= 0"),
     "losses.dice_loss eps": (lambda: losses.dice_loss(_logits_and_target()[0].softmax(1), _logits_and_target()[1], eps=NAN), "a number >= 0"),
+    "losses.binary_dice_loss eps": (lambda: losses.binary_dice_loss(torch.rand(2, 2), torch.ones(2, 2), eps=NAN), "a number >= 0"),
     "losses.combo_loss alpha": (lambda: losses.combo_loss(*_logits_and_target(), alpha=NAN), "a number in [0, 1]"),
     "losses.unet_weight_map w0": (lambda: losses.unet_weight_map(torch.tensor([[1, 0, 2]]), w0=NAN), "a number >= 0"),
     "losses.unet_weight_map sigma": (lambda: losses.unet_weight_map(torch.tensor([[1, 0, 2]]), sigma=NAN), "a number > 0"),
