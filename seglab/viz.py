@@ -8,15 +8,19 @@ Cell ``(r, c)`` of a grid is drawn centred on the data coordinates ``(x=c, y=r)`
 the top, like ``imshow``; the number written in it is a ``matplotlib.text.Text`` in
 ``ax.texts`` at that position, so a figure can be checked by reading its texts back.
 
-=================  =================================================================================
-plot_grid          a 1D or 2D tensor as an image, the value written in every cell
-plot_stamps_1d     a 1D transposed convolution as stamps: one row per ``x[i] * w``, then their sum
-plot_stamps_2d     a 2D transposed convolution as stamps: one canvas per ``x[i, j] * w``, then the sum
-class_colors       the fixed class palette (stuff muted, things vivid)
-overlay_mask       an image with its semantic mask overlaid in the class colours, and a legend
-plot_instances     an image with each instance's mask, box and label (ground truth or Mask R-CNN output)
-plot_history       training curves of ``seglab.train.fit``: the training loss or a validation metric
-=================  =================================================================================
+=====================  =====================================================================================
+plot_grid              a 1D or 2D tensor as an image, the value written in every cell
+plot_stamps_1d         a 1D transposed convolution as stamps: one row per ``x[i] * w``, then their sum
+plot_stamps_2d         a 2D transposed convolution as stamps: one canvas per ``x[i, j] * w``, then the sum
+plot_sample_positions  where a resize's output pixels sample the input, ``align_corners`` False or True
+class_colors           the fixed class palette (stuff muted, things vivid)
+overlay_mask           an image with its semantic mask overlaid in the class colours, and a legend
+plot_errors            the pixels where a prediction differs from the ground truth, red on a grey image
+plot_instances         an image with each instance's mask, box and label (ground truth or Mask R-CNN output)
+plot_history           training curves of ``seglab.train.fit``: the training loss or a validation metric
+plot_unet              a U-Net drawn as a U: contracting path, bottleneck, expanding path, skips across
+plot_crop_and_concat   a U-Net skip: the encoder map, its centre crop, and the concatenation along channels
+=====================  =====================================================================================
 """
 
 from __future__ import annotations
@@ -26,17 +30,21 @@ import math
 import torch
 
 from seglab import ops
-from seglab._validate import as_float_tensor, as_index_tensor, describe, int_pair, nonnegative_int, positive_int, real_number
+from seglab._validate import as_float_tensor, as_index_tensor, describe, flag, int_pair, nonnegative_int, positive_int, real_number
 from seglab.data import THING_CLASSES
 
 __all__ = [
     "plot_grid",
     "plot_stamps_1d",
     "plot_stamps_2d",
+    "plot_sample_positions",
     "class_colors",
     "overlay_mask",
+    "plot_errors",
     "plot_instances",
     "plot_history",
+    "plot_unet",
+    "plot_crop_and_concat",
 ]
 
 _EDGE = "0.35"  # outline of a cell holding a value
@@ -428,6 +436,89 @@ def plot_stamps_2d(x, w, stride=1, padding=0, ax=None, cmap="Blues", fmt=None, t
     return ax
 
 
+def plot_sample_positions(in_size, out_size, align_corners=False, ax=None, title=None):
+    """Draw where the output pixels of a 1D resize sample the input grid (``align_corners``).
+
+    Both rows are drawn in input coordinates. Input pixel ``i`` (top row) is the cell
+    ``[i - 0.5, i + 0.5]`` with its centre at ``u = i``. Output pixel ``j`` (bottom row) is drawn
+    centred on the input coordinate it samples, which is what ``F.interpolate(..., mode="linear")``
+    and ``mode="bilinear"`` (per axis) compute:
+
+    .. math::
+        u_j = \\frac{j + 0.5}{s} - 0.5 \\quad (\\text{align\\_corners=False}, s = n_\\text{out} / n_\\text{in}),
+        \\qquad u_j = j\\, \\frac{n_\\text{in} - 1}{n_\\text{out} - 1} \\quad (\\text{align\\_corners=True}).
+
+    With ``False`` pixels are squares and the outer edges of the two rows line up (the image's
+    corners coincide); samples beyond the first or last input centre are clamped to that border
+    pixel and drawn as hollow markers. With ``True`` the centres of the corner pixels line up,
+    and the output pixels are drawn ``(n_in - 1) / (n_out - 1)`` wide. The two lines along which
+    the rows are aligned are drawn in green.
+
+    Args:
+        in_size (int): the number of input pixels ``n_in``, at least 1.
+        out_size (int): the number of output pixels ``n_out``, at least 1.
+        align_corners (bool): PyTorch's ``align_corners`` of ``F.interpolate``.
+        ax (matplotlib.axes.Axes, optional): where to draw; a new figure when ``None``.
+        title (str, optional): the title; by default the sizes and ``align_corners``.
+
+    Returns:
+        matplotlib.axes.Axes: the axes. ``ax.lines[0]`` (label ``"sample position"``) has the x
+        data ``u_0 .. u_{n_out - 1}`` (at y = 1, the input row); ``ax.lines[1]`` (label
+        ``"clamped to the border pixel"``) the ``u_j`` outside ``[0, n_in - 1]``. Every ``u_j`` is
+        also written under its output pixel (a text at y = -0.5, 3 significant digits).
+
+    Raises:
+        TypeError, ValueError: a size is not an int >= 1, ``align_corners`` is not a bool.
+
+    Example:
+        >>> ax = plot_sample_positions(4, 8, align_corners=True)
+        >>> [round(float(u), 3) for u in ax.lines[0].get_xdata()[:3]]
+        [0.0, 0.429, 0.857]
+    """
+    from matplotlib.patches import Rectangle
+
+    n_in, n_out = positive_int(in_size, "in_size"), positive_int(out_size, "out_size")
+    align_corners = flag(align_corners, "align_corners")
+    j = torch.arange(n_out, dtype=torch.float64)
+    if align_corners:
+        step = (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
+        u = j * step  # [n_out]; PyTorch samples u = 0 for a single output pixel
+        width = step if step > 0 else n_in / n_out
+    else:
+        u = (j + 0.5) * n_in / n_out - 0.5  # [n_out]
+        width = n_in / n_out
+    clamped = (u < 0) | (u > n_in - 1)  # [n_out]
+
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=(max(4.0, 1.6 * n_in + 1.5), 2.6))
+    ax.plot(u.tolist(), [1.0] * n_out, ls="none", marker="o", ms=5, color=_HIGHLIGHT, zorder=3, label="sample position")
+    ax.plot(u[clamped].tolist(), [1.0] * int(clamped.sum()), ls="none", marker="o", ms=10, mfc="none",
+            mec="black", mew=1.2, zorder=3, label="clamped to the border pixel")  # fmt: skip
+    for i in range(n_in):
+        ax.add_patch(Rectangle((i - 0.5, 0.7), 1, 0.6, facecolor="#c6dbef", edgecolor=_EDGE, lw=0.8))
+    for k in range(n_out):
+        ax.add_patch(Rectangle((u[k].item() - width / 2, -0.3), width, 0.6, facecolor="#fdd0a2", edgecolor=_EDGE, lw=0.8))
+        ax.text(u[k].item(), 0.0, f"{k}", ha="center", va="center", fontsize=9)
+        ax.text(u[k].item(), -0.5, _format_value(u[k].item(), ".3g"), ha="center", va="center", fontsize=8, color="0.25")
+    ax.vlines(u.tolist(), 0.3, 1.0, colors="0.35", linestyles=":", lw=1.0)  # from each output pixel up to its sample
+    aligned = (0.0, n_in - 1.0) if align_corners else (-0.5, n_in - 0.5)
+    for x in aligned:
+        ax.axvline(x, color="tab:green", lw=1.5, alpha=0.8, label="the rows align here" if x == aligned[0] else None)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    ax.set_xlim(min(-0.5, u.min().item() - width / 2) - 0.3, max(n_in - 0.5, u.max().item() + width / 2) + 0.3)
+    ax.set_ylim(-0.75, 1.5)
+    ax.set_yticks([1.0, 0.0], [f"input ({n_in} pixels)", f"output ({n_out} pixels)"])
+    ax.set_xticks(range(n_in))
+    ax.set_xlabel("input coordinate u (input pixel i is centred on u = i)")
+    ax.tick_params(length=0, labelsize=9)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.set_title(title if title is not None else f"{n_in} -> {n_out} pixels, align_corners={align_corners}")
+    return ax
+
+
 def _longest(grid: torch.Tensor, fmt) -> int:
     """The number of characters of the longest number written into ``grid`` (NaN cells are blank)."""
     values = grid[torch.isfinite(grid)].tolist()
@@ -593,6 +684,65 @@ def overlay_mask(image, mask, ax=None, alpha=0.5, classes=None, title=None):
     ax.set_axis_off()
     if title is not None:
         ax.set_title(title)
+    return ax
+
+
+_ERROR_COLOR = (0.90, 0.05, 0.05)  # wrong pixels in an error map
+
+
+def plot_errors(image, prediction, target, ax=None, title=None, ignore_index=None):
+    """Draw where a prediction is wrong: the wrong pixels in red on a grey, dimmed copy of the image.
+
+    An overlay of the predicted classes hides the image and has to be compared with the ground
+    truth by eye; this map shows the comparison itself. Pixel ``(r, c)`` is drawn in red when
+    ``prediction[r, c] != target[r, c]``, and otherwise as the image's grey level (the mean of
+    its channels), mapped to ``0.3 + 0.5 * grey``, so that red stands out on any image. Pixels
+    whose target is ``ignore_index`` count as right.
+
+    Args:
+        image (Tensor[3, H, W]): RGB in [0, 1] (uint8 in 0..255; ``[1, H, W]`` or ``[H, W]`` grey).
+        prediction (Tensor[H, W]): integer class indices (``logits.argmax(0)``).
+        target (Tensor[H, W]): the ground truth, integer class indices.
+        ax (matplotlib.axes.Axes, optional): where to draw; a new figure when ``None``.
+        title (str, optional): the title; by default how many pixels are wrong.
+        ignore_index (int, optional): a target value that is never counted wrong (e.g. -100).
+
+    Returns:
+        matplotlib.axes.Axes: the axes; ``ax.images[0]`` holds the ``[H, W, 3]`` picture, and the
+        legend names the red pixels.
+
+    Raises:
+        TypeError: an input is not array-like, or ``prediction`` / ``target`` is not integer.
+        ValueError: the shapes do not match.
+
+    Example:
+        >>> image = torch.full((3, 2, 3), 0.5)
+        >>> prediction = torch.tensor([[0, 1, 1], [2, 2, 2]])
+        >>> target = torch.tensor([[0, 1, 2], [2, 2, 2]])
+        >>> ax = plot_errors(image, prediction, target)
+        >>> ax.get_title()
+        '1 of 6 pixels wrong (16.7%)'
+        >>> [round(v, 2) for v in ax.images[0].get_array()[0, 2].tolist()]  # the wrong pixel: red
+        [0.9, 0.05, 0.05]
+    """
+    from matplotlib.patches import Patch
+
+    rgb = _as_rgb(image)  # [H, W, 3]
+    predicted = _as_label_mask(prediction, "prediction", rgb.shape[:2])  # [H, W]
+    truth = _as_label_mask(target, "target", rgb.shape[:2])  # [H, W]
+    wrong = predicted != truth  # [H, W]
+    if ignore_index is not None:
+        wrong &= truth != int(ignore_index)
+    grey = 0.3 + 0.5 * rgb.mean(dim=-1, keepdim=True).expand(-1, -1, 3)  # [H, W, 3]
+    picture = torch.where(wrong[..., None], torch.tensor(_ERROR_COLOR), grey)  # [H, W, 3]
+
+    ax = _image_axes(ax, *wrong.shape)
+    ax.imshow(picture.numpy(), interpolation="nearest")
+    count = int(wrong.sum())
+    ax.legend(handles=[Patch(facecolor=_ERROR_COLOR, edgecolor="0.3", label="wrong")], loc="upper left",
+              bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False, handlelength=1.0, borderaxespad=0.0)  # fmt: skip
+    ax.set_axis_off()
+    ax.set_title(title if title is not None else f"{count} of {wrong.numel()} pixels wrong ({count / wrong.numel():.1%})")
     return ax
 
 
@@ -780,4 +930,296 @@ def _history_axes(ax):
     import matplotlib.pyplot as plt
 
     _, ax = plt.subplots(figsize=(5.0, 3.2))
+    return ax
+
+
+# --- network diagrams ------------------------------------------------------------------------------
+
+_POOL_COLOR, _UP_COLOR, _SKIP_COLOR = "tab:red", "tab:green", "0.45"
+_ENCODER_FACE, _DECODER_FACE = "#c6dbef", "#fdd0a2"
+
+
+def _shape_list(values, name: str, length: int) -> list[tuple[int, ...]]:
+    """``values`` as a list of tuples of ``length`` ints >= 1 (e.g. ``(channels, side)``)."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise TypeError(f"{name}: expected a sequence of {length}-tuples of ints, got {describe(values)}.")
+    shapes = []
+    for index, value in enumerate(values):
+        if isinstance(value, torch.Size):
+            value = tuple(value)
+        if not isinstance(value, (tuple, list)) or len(value) != length:
+            raise ValueError(f"{name}[{index}]: expected a tuple of {length} ints, got {describe(value)}.")
+        shapes.append(tuple(positive_int(v, f"{name}[{index}]") for v in value))
+    return shapes
+
+
+def _arrow(ax, start, end, color, gid, lw=1.6, style="-|>"):
+    from matplotlib.patches import FancyArrowPatch
+
+    arrow = FancyArrowPatch(start, end, arrowstyle=style, mutation_scale=12, color=color, lw=lw, shrinkA=0, shrinkB=0)
+    arrow.set_gid(gid)
+    ax.add_patch(arrow)
+    return arrow
+
+
+def plot_unet(encoder, bottleneck, decoder=None, input_shape=None, num_classes=None, ax=None, title=None):
+    """Draw a U-Net as a U, with the channels and the side of every level's feature maps.
+
+    The contracting path goes down the left (one box per level, the output of its two 3x3
+    convolutions; a red arrow is a 2x2 max pooling), the bottleneck sits at the bottom, and the
+    expanding path comes up the right (a green arrow is a 2x2 up-convolution, whose output is
+    concatenated with the skip and mixed by two 3x3 convolutions). A grey arrow across every
+    level is the skip that copies the encoder's maps (cropped, with valid convolutions) to the
+    decoder. Boxes grow with the number of channels (width, logarithmically) and with the side
+    (height); every box is labelled ``"C ch, S x S"``.
+
+    Args:
+        encoder (sequence of (int, int)): ``(channels, side)`` of each contracting level's output,
+            top level first, e.g. ``[(16, 64), (32, 32), (64, 16), (128, 8)]``.
+        bottleneck ((int, int)): ``(channels, side)`` of the bottleneck's output.
+        decoder (sequence of (int, int), optional): ``(channels, side)`` of each expanding level's
+            output in the order the decoder runs (deepest level first); by default the encoder's,
+            mirrored (same padding).
+        input_shape ((int, int), optional): ``(channels, side)`` of the image, drawn left of the
+            first level.
+        num_classes (int, optional): the channels of the 1x1 convolution's class scores, drawn
+            right of the last level (at the last level's side).
+        ax (matplotlib.axes.Axes, optional): where to draw; a new figure when ``None``.
+        title (str, optional): the title of the axes.
+
+    Returns:
+        matplotlib.axes.Axes: the axes. The boxes are the ``Rectangle`` patches with the gid
+        ``"input"``, ``"encoder"`` (top level first), ``"bottleneck"``, ``"decoder"`` (deepest
+        first) and ``"output"``; the arrows the ``FancyArrowPatch`` patches with the gid
+        ``"pool"``, ``"up"``, ``"skip"`` (top level first), ``"conv"`` and ``"classifier"``. Box
+        ``k`` of a kind is labelled by the ``k``-th text of that kind, in the same order.
+
+    Raises:
+        TypeError, ValueError: a shape is not a pair of ints >= 1, or ``decoder`` does not have
+            one entry per encoder level.
+
+    Example:
+        >>> ax = plot_unet([(16, 64), (32, 32)], (64, 16), input_shape=(3, 64), num_classes=4)
+        >>> [t.get_text() for t in ax.texts if t.get_gid() == "encoder"]
+        ['16 ch, 64 x 64', '32 ch, 32 x 32']
+        >>> sum(p.get_gid() == "skip" for p in ax.patches)
+        2
+    """
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Rectangle
+
+    encoder = _shape_list(encoder, "encoder", 2)
+    if not encoder:
+        raise ValueError("encoder: expected at least one level (channels, side), got an empty sequence.")
+    (bottom,) = _shape_list([bottleneck], "bottleneck", 2)
+    depth = len(encoder)
+    decoder = _shape_list(decoder, "decoder", 2) if decoder is not None else encoder[::-1]
+    if len(decoder) != depth:
+        raise ValueError(
+            f"decoder: expected one (channels, side) per encoder level ({depth}), got {len(decoder)}. "
+            f"Hint: list the expanding path's levels deepest first, as the decoder runs."
+        )
+    if input_shape is not None:
+        (input_shape,) = _shape_list([input_shape], "input_shape", 2)
+    if num_classes is not None:
+        num_classes = positive_int(num_classes, "num_classes")
+
+    stages = [*encoder, bottom, *decoder] + ([input_shape] if input_shape else [])
+    min_channels = min(c for c, _ in stages)
+    max_side = max(side for _, side in stages)
+
+    def box_size(channels, side):
+        return 0.3 + 0.12 * math.log2(channels / min_channels), 0.12 + 0.5 * side / max_side
+
+    step_x, step_y = 0.75, 1.0
+    centre_x = depth * step_x + 0.5
+    boxes = {}  # (kind, index) -> (x, y, width, height)
+
+    def add_box(kind, index, x, y, channels, side, face, label_side):
+        width, height = box_size(channels, side)
+        rect = Rectangle((x - width / 2, y - height / 2), width, height, facecolor=face, edgecolor="0.2", lw=1.0)
+        rect.set_gid(kind)
+        ax.add_patch(rect)
+        label = f"{channels} ch, {side} x {side}"
+        if label_side == "above":
+            text = ax.text(x, y + height / 2 + 0.08, label, ha="center", va="bottom", fontsize=8)
+        elif label_side == "left":
+            text = ax.text(x - width / 2 - 0.08, y, label, ha="right", va="center", fontsize=8)
+        elif label_side == "right":
+            text = ax.text(x + width / 2 + 0.08, y, label, ha="left", va="center", fontsize=8)
+        else:
+            text = ax.text(x, y - height / 2 - 0.1, label, ha="center", va="top", fontsize=8)
+        text.set_gid(kind)
+        boxes[(kind, index)] = (x, y, width, height)
+
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=(2.0 * depth + 5.0, 1.1 * depth + 2.2))
+    for level, (channels, side) in enumerate(encoder):
+        where = "above" if level == 0 and input_shape is not None else "left"
+        add_box("encoder", level, level * step_x, -level * step_y, channels, side, _ENCODER_FACE, where)
+    add_box("bottleneck", 0, centre_x, -depth * step_y, *bottom, "#dadaeb", "below")
+    for index, (channels, side) in enumerate(decoder):
+        level = depth - 1 - index
+        where = "above" if level == 0 and num_classes is not None else "right"
+        add_box("decoder", index, 2 * centre_x - level * step_x, -level * step_y, channels, side, _DECODER_FACE, where)
+
+    def edge(kind, index, where):
+        x, y, width, height = boxes[(kind, index)]
+        return {"top": (x, y + height / 2), "bottom": (x, y - height / 2), "left": (x - width / 2, y), "right": (x + width / 2, y)}[where]
+
+    for level in range(depth):  # down: level -> level + 1 (or the bottleneck)
+        below = ("encoder", level + 1) if level + 1 < depth else ("bottleneck", 0)
+        _arrow(ax, edge("encoder", level, "bottom"), edge(*below, "top"), _POOL_COLOR, "pool")
+    for index in range(depth):  # up: the level below (or the bottleneck) -> this decoder level
+        below = ("decoder", index - 1) if index > 0 else ("bottleneck", 0)
+        _arrow(ax, edge(*below, "top"), edge("decoder", index, "bottom"), _UP_COLOR, "up")
+    for level in range(depth):  # across: encoder level -> decoder level, top level first
+        _arrow(ax, edge("encoder", level, "right"), edge("decoder", depth - 1 - level, "left"), _SKIP_COLOR, "skip", lw=1.3)
+    if input_shape is not None:
+        channels, side = input_shape
+        width, _ = box_size(channels, side)
+        add_box("input", 0, -1.6, 0.0, channels, side, "white", "below")
+        _arrow(ax, edge("input", 0, "right"), edge("encoder", 0, "left"), "black", "conv")
+    if num_classes is not None:
+        side = decoder[-1][1]
+        add_box("output", 0, 2 * centre_x + 1.6, 0.0, num_classes, side, "#e5f5e0", "below")
+        _arrow(ax, edge("decoder", depth - 1, "right"), edge("output", 0, "left"), "black", "classifier")
+
+    handles = [
+        Line2D([], [], color=_POOL_COLOR, lw=2, label="2x2 max pool, then two 3x3 convs"),
+        Line2D([], [], color=_UP_COLOR, lw=2, label="2x2 up-conv, concatenate, two 3x3 convs"),
+        Line2D([], [], color=_SKIP_COLOR, lw=2, label="skip: copy (crop), concatenate"),
+    ]
+    if input_shape is not None or num_classes is not None:
+        handles.append(Line2D([], [], color="black", lw=2, label="in: two 3x3 convs; out: 1x1 conv"))
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=2, fontsize=8, frameon=False)
+    left = -1.6 - 1.2 if input_shape is not None else -1.4
+    right = 2 * centre_x + (1.6 + 1.2 if num_classes is not None else 1.4)
+    ax.set_xlim(left, right)
+    ax.set_ylim(-depth * step_y - 0.7, 0.75)
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
+def _cuboid(ax, x, y, width, height, depth, face, gid):
+    """A feature map as a box in oblique projection: front face ``width x height`` at ``(x, y)``,
+    receding ``depth`` (the channels) up and to the right."""
+    from matplotlib.colors import to_rgb
+    from matplotlib.patches import Polygon, Rectangle
+
+    dx, dy = 0.6 * depth, 0.4 * depth
+    shade = tuple(0.8 * c for c in to_rgb(face))
+    top = Polygon([(x, y + height), (x + dx, y + height + dy), (x + width + dx, y + height + dy), (x + width, y + height)],
+                  closed=True, facecolor=shade, edgecolor="0.2", lw=0.8)  # fmt: skip
+    side = Polygon([(x + width, y), (x + width + dx, y + dy), (x + width + dx, y + height + dy), (x + width, y + height)],
+                   closed=True, facecolor=shade, edgecolor="0.2", lw=0.8)  # fmt: skip
+    front = Rectangle((x, y), width, height, facecolor=face, edgecolor="0.2", lw=0.8)
+    for patch in (top, side, front):
+        patch.set_gid(gid)
+        ax.add_patch(patch)
+
+
+def plot_crop_and_concat(skip_shape, up_shape, ax=None, names=("encoder", "up-convolution"), title=None):
+    """Draw one U-Net skip: the encoder's map, its centre crop, and the concatenation along channels.
+
+    Every feature map is a box: its front face is ``H x W`` pixels (drawn to scale, all maps in
+    the same units) and its depth stands for the channels. From left to right: the encoder's map
+    ``skip_shape`` with the crop window of :func:`seglab.ops.center_crop` dashed on its front face
+    and the border it cuts away hatched; the cropped map; the decoder's map ``up_shape``; and
+    their concatenation, ``seglab.ops.crop_and_concat``: the same ``h x w`` pixels with the
+    encoder's channels first (front, blue) and the decoder's behind them (orange).
+
+    Args:
+        skip_shape ((int, int, int)): ``(C1, H, W)`` of the encoder's map.
+        up_shape ((int, int, int)): ``(C2, h, w)`` of the up-convolution's output, ``h <= H``, ``w <= W``.
+        ax (matplotlib.axes.Axes, optional): where to draw; a new figure when ``None``.
+        names ((str, str)): what to call the two maps in the labels.
+        title (str, optional): the title of the axes.
+
+    Returns:
+        matplotlib.axes.Axes: the axes. The crop window is the ``Rectangle`` with the gid
+        ``"crop window"`` (``xy`` its lower left corner in the encoder's front face, x from its left
+        edge, y from its bottom edge); the boxes' patches have the gids ``"encoder"``,
+        ``"cropped"``, ``"decoder"``, ``"concatenated encoder"`` and ``"concatenated decoder"``.
+        The shapes are written in the texts, e.g. ``"C1 + C2 = C x h x w"``.
+
+    Raises:
+        TypeError, ValueError: a shape is not three ints >= 1, or ``up_shape`` is larger than
+            ``skip_shape`` in height or width.
+
+    Example:
+        >>> ax = plot_crop_and_concat((512, 64, 64), (512, 56, 56))
+        >>> window = next(p for p in ax.patches if p.get_gid() == "crop window")
+        >>> window.get_xy(), window.get_width()
+        ((4.0, 4.0), 56)
+        >>> [t.get_text() for t in ax.texts if "=" in t.get_text()]
+        ['512 + 512 = 1024 x 56 x 56']
+    """
+    from matplotlib.patches import Rectangle
+
+    ((skip_channels, H, W),) = _shape_list([skip_shape], "skip_shape", 3)
+    ((up_channels, h, w),) = _shape_list([up_shape], "up_shape", 3)
+    if h > H or w > W:
+        raise ValueError(
+            f"up_shape: expected a map no larger than the encoder's ({H} x {W}), got {h} x {w}. "
+            f"Hint: the encoder's map is the larger one; it is cropped to the decoder's size."
+        )
+    if not (isinstance(names, (tuple, list)) and len(names) == 2):
+        raise ValueError(f"names: expected two names (encoder, decoder), got {describe(names)}.")
+    top, left = (H - h) // 2, (W - w) // 2  # as seglab.ops.center_crop
+    total = skip_channels + up_channels
+    unit = 0.45 * max(H, W) / total  # depth per channel: the concatenation is the deepest box
+    gap = 0.5 * max(H, W)
+
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=(14.0, 3.6))
+    label = dict(ha="center", fontsize=9)
+    base = (H - h) / 2  # the smaller maps sit centred on the encoder's height
+
+    _cuboid(ax, 0.0, 0.0, W, H, unit * skip_channels, _ENCODER_FACE, "encoder")
+    ax.add_patch(Rectangle((0.0, 0.0), W, H, fill=False, hatch="///", edgecolor="0.55", lw=0.0))  # the cut border
+    ax.add_patch(Rectangle((left, H - top - h), w, h, facecolor=_ENCODER_FACE, edgecolor="none"))
+    window = Rectangle((float(left), float(H - top - h)), w, h, fill=False, edgecolor="black", ls="--", lw=1.5)
+    window.set_gid("crop window")
+    ax.add_patch(window)
+    ax.text(W / 2, -0.08 * H, f"{names[0]}: {skip_channels} x {H} x {W}", va="top", **label)
+    if (H - h, W - w) == (2 * top, 2 * left) and top == left:
+        cut = f"center_crop: {top} px off each side"
+    else:
+        cut = f"center_crop: rows {top} / {H - h - top}, columns {left} / {W - w - left} off"
+    ax.text(W / 2, -0.2 * H, cut, va="top", color="0.35", **label)
+
+    x = W + unit * skip_channels * 0.6 + gap
+    _arrow(ax, (x - 0.85 * gap, H / 2), (x - 0.15 * gap, H / 2), "black", "arrow")
+    ax.text(x - 0.5 * gap, H / 2 + 0.06 * H, "crop", va="bottom", fontsize=8, ha="center")
+    _cuboid(ax, x, base, w, h, unit * skip_channels, _ENCODER_FACE, "cropped")
+    ax.text(x + w / 2, base - 0.08 * H, f"cropped: {skip_channels} x {h} x {w}", va="top", **label)
+
+    x += w + unit * skip_channels * 0.6 + 0.6 * gap
+    ax.text(x - 0.3 * gap, H / 2, "+", ha="center", va="center", fontsize=18, fontweight="bold")
+    _cuboid(ax, x, base, w, h, unit * up_channels, _DECODER_FACE, "decoder")
+    ax.text(x + w / 2, base - 0.08 * H, f"{names[1]}: {up_channels} x {h} x {w}", va="top", **label)
+
+    x += w + unit * up_channels * 0.6 + gap
+    _arrow(ax, (x - 0.85 * gap, H / 2), (x - 0.15 * gap, H / 2), "black", "arrow")
+    ax.text(x - 0.5 * gap, H / 2 + 0.08 * H, "concatenate\nalong channels", va="bottom", fontsize=8, ha="center")
+    back = unit * skip_channels  # the decoder's channels sit behind the encoder's
+    _cuboid(ax, x + 0.6 * back, base + 0.4 * back, w, h, unit * up_channels, _DECODER_FACE, "concatenated decoder")
+    _cuboid(ax, x, base, w, h, back, _ENCODER_FACE, "concatenated encoder")
+    ax.text(x + w / 2, base - 0.08 * H, f"{skip_channels} + {up_channels} = {total} x {h} x {w}", va="top", **label)
+
+    right = x + w + 0.6 * unit * total
+    ax.set_xlim(-0.05 * W, right + 0.05 * W)
+    ax.set_ylim(-0.32 * H, H + 0.4 * unit * total + 0.1 * H)
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    if title is not None:
+        ax.set_title(title)
     return ax

@@ -214,6 +214,62 @@ def test_stamps_2d_bad_input():
         viz.plot_stamps_2d(torch.zeros(2, 2), [1.0, 2.0])
 
 
+# --- plot_sample_positions -------------------------------------------------------------------------
+
+
+def _line(ax, label):
+    (line,) = [line for line in ax.lines if line.get_label() == label]
+    return line
+
+
+@pytest.mark.parametrize("align_corners", [False, True])
+@pytest.mark.parametrize("in_size, out_size", [(4, 8), (2, 4), (5, 3), (3, 7)])
+def test_sample_positions_are_where_linear_interpolation_samples(in_size, out_size, align_corners):
+    ax = viz.plot_sample_positions(in_size, out_size, align_corners=align_corners)
+    u = torch.tensor(_line(ax, "sample position").get_xdata(), dtype=torch.float64)
+    assert u.shape == (out_size,)
+    # linear interpolation of the ramp 0, 1, ..., n - 1 returns the sample positions, clamped to the ramp
+    ramp = torch.arange(in_size, dtype=torch.float64)[None, None]
+    sampled = torch.nn.functional.interpolate(ramp, size=out_size, mode="linear", align_corners=align_corners)[0, 0]
+    assert torch.allclose(u.clamp(0, in_size - 1), sampled)
+    outside = (u < 0) | (u > in_size - 1)
+    assert np.allclose(_line(ax, "clamped to the border pixel").get_xdata(), u[outside].numpy())
+    under = sorted((t.get_position()[0], t.get_text()) for t in ax.texts if t.get_position()[1] == -0.5)
+    assert [float(text) for _, text in under] == pytest.approx(u.tolist(), abs=0.006)
+
+
+def test_sample_positions_4_to_8_false_aligns_the_edges_true_the_corner_centres():
+    ax = viz.plot_sample_positions(4, 8)
+    assert _line(ax, "sample position").get_xdata().tolist() == [-0.25, 0.25, 0.75, 1.25, 1.75, 2.25, 2.75, 3.25]
+    assert _line(ax, "clamped to the border pixel").get_xdata().tolist() == [-0.25, 3.25]
+    cells = [p for p in ax.patches if p.get_y() == -0.3]  # the output row
+    assert len(cells) == 8 and cells[0].get_x() == -0.5 and cells[-1].get_x() + cells[-1].get_width() == 3.5
+    assert [line.get_xdata()[0] for line in ax.lines if line.get_color() == "tab:green"] == [-0.5, 3.5]
+    assert ax.get_title() == "4 -> 8 pixels, align_corners=False"
+
+    ax = viz.plot_sample_positions(4, 8, align_corners=True)
+    u = _line(ax, "sample position").get_xdata()
+    assert u[0] == 0 and u[-1] == 3 and np.allclose(np.diff(u), 3 / 7)
+    assert len(_line(ax, "clamped to the border pixel").get_xdata()) == 0
+    assert [line.get_xdata()[0] for line in ax.lines if line.get_color() == "tab:green"] == [0, 3]
+
+
+def test_sample_positions_single_output_pixel_and_the_given_axes():
+    fig, ax = plt.subplots()
+    assert viz.plot_sample_positions(3, 1, align_corners=True, ax=ax) is ax
+    assert _line(ax, "sample position").get_xdata().tolist() == [0.0]  # PyTorch: u = 0
+    assert len(plt.get_fignums()) == 1
+
+
+def test_sample_positions_bad_input():
+    with pytest.raises(ValueError, match="in_size: expected"):
+        viz.plot_sample_positions(0, 4)
+    with pytest.raises(TypeError, match="out_size: expected an int"):
+        viz.plot_sample_positions(4, 2.5)
+    with pytest.raises(TypeError, match="align_corners: expected True or False"):
+        viz.plot_sample_positions(4, 8, align_corners=1)
+
+
 # --- class_colors ----------------------------------------------------------------------------------
 
 
@@ -299,6 +355,49 @@ def test_overlay_mask_bad_input():
         viz.overlay_mask(torch.rand(4, 4, 3), torch.zeros(4, 4, dtype=torch.int64))
     with pytest.raises(ValueError, match=r"alpha: expected a number in \[0, 1\]"):
         viz.overlay_mask(image, torch.zeros(4, 4, dtype=torch.int64), alpha=1.5)
+
+
+# --- plot_errors -----------------------------------------------------------------------------------
+
+
+def test_plot_errors_draws_the_wrong_pixels_red_on_grey():
+    image = torch.rand(3, 5, 6)
+    target = torch.zeros(5, 6, dtype=torch.int64)
+    target[1:3, 2:4] = 3
+    prediction = target.clone()
+    prediction[1, 2] = 0  # a missed thing pixel
+    prediction[4, 5] = 2  # a background pixel given another class
+    ax = viz.plot_errors(image, prediction, target)
+    assert isinstance(ax, Axes) and ax.get_title() == "2 of 30 pixels wrong (6.7%)"
+    picture = torch.as_tensor(np.asarray(ax.images[0].get_array()))  # [5, 6, 3]
+    wrong = prediction != target
+    assert torch.allclose(picture[wrong], torch.tensor([0.90, 0.05, 0.05]).expand(2, 3))
+    grey = 0.3 + 0.5 * image.mean(dim=0)  # [5, 6]
+    assert torch.allclose(picture[~wrong], grey[~wrong][:, None].expand(-1, 3), atol=1e-6)
+    assert _legend_texts(ax) == ["wrong"]
+
+
+def test_plot_errors_ignore_index_title_and_the_given_axes():
+    fig, axes = plt.subplots(1, 2)
+    target = torch.tensor([[0, 1], [-100, 1]])
+    prediction = torch.tensor([[1, 1], [0, 1]])
+    ax = viz.plot_errors(torch.rand(2, 2), prediction, target, ax=axes[1], title="U-Net", ignore_index=-100)
+    assert ax is axes[1] and ax.get_title() == "U-Net" and len(plt.get_fignums()) == 1
+    picture = np.asarray(ax.images[0].get_array())
+    assert np.allclose(picture[0, 0], [0.90, 0.05, 0.05])  # wrong
+    assert np.allclose(picture[1, 0], picture[1, 0, 0])  # ignored: grey, not red
+    assert viz.plot_errors(torch.rand(2, 2), prediction, target).get_title() == "2 of 4 pixels wrong (50.0%)"
+
+
+def test_plot_errors_bad_input():
+    image = torch.rand(3, 4, 4)
+    labels = torch.zeros(4, 4, dtype=torch.int64)
+    with pytest.raises(ValueError, match=r"prediction: expected a label mask of the image's shape \(4, 4\)"):
+        viz.plot_errors(image, torch.zeros(3, 4, dtype=torch.int64), labels)
+    with pytest.raises(ValueError, match=r"target: expected a label mask"):
+        viz.plot_errors(image, labels, torch.zeros(4, 5, dtype=torch.int64))
+    with pytest.raises(TypeError, match="target: expected integer indices"):
+        viz.plot_errors(image, labels, torch.zeros(4, 4))
 
 
 # --- plot_instances --------------------------------------------------------------------------------
@@ -435,6 +534,110 @@ def test_plot_history_bad_input():
         viz.plot_history({"steps": [1, 2], "loss": [1.0], "val": []})
 
 
+# --- plot_unet and plot_crop_and_concat ------------------------------------------------------------
+
+
+def _by_gid(ax, gid, kind="patches"):
+    return [artist for artist in getattr(ax, kind) if artist.get_gid() == gid]
+
+
+def _centre(patch):
+    return patch.get_x() + patch.get_width() / 2, patch.get_y() + patch.get_height() / 2
+
+
+def test_plot_unet_lecture_network():
+    encoder, bottleneck = [(16, 64), (32, 32), (64, 16), (128, 8)], (256, 4)
+    ax = viz.plot_unet(encoder, bottleneck, input_shape=(3, 64), num_classes=4, title="U-Net")
+    assert isinstance(ax, Axes) and ax.get_title() == "U-Net"
+    texts = {gid: [t.get_text() for t in _by_gid(ax, gid, "texts")] for gid in ("input", "encoder", "bottleneck", "decoder", "output")}
+    assert texts == {
+        "input": ["3 ch, 64 x 64"],
+        "encoder": ["16 ch, 64 x 64", "32 ch, 32 x 32", "64 ch, 16 x 16", "128 ch, 8 x 8"],
+        "bottleneck": ["256 ch, 4 x 4"],
+        "decoder": ["128 ch, 8 x 8", "64 ch, 16 x 16", "32 ch, 32 x 32", "16 ch, 64 x 64"],  # mirrored by default
+        "output": ["4 ch, 64 x 64"],
+    }
+    down = [_centre(p) for p in _by_gid(ax, "encoder")]
+    up = [_centre(p) for p in _by_gid(ax, "decoder")]
+    (bottom,) = [_centre(p) for p in _by_gid(ax, "bottleneck")]
+    assert [y for _, y in down] == sorted((y for _, y in down), reverse=True)  # the contracting path goes down
+    assert [y for _, y in up] == sorted(y for _, y in up)  # the expanding path comes up
+    assert bottom[1] < min(y for _, y in down + up)  # the bottleneck at the bottom of the U
+    assert max(x for x, _ in down) < bottom[0] < min(x for x, _ in up)  # encoder left, decoder right
+    assert [len(_by_gid(ax, gid)) for gid in ("pool", "up", "skip", "conv", "classifier")] == [4, 4, 4, 1, 1]
+    # every skip runs across one level: from an encoder box to the decoder box at the same height
+    for arrow, (_, y) in zip(_by_gid(ax, "skip"), down):
+        (x0, y0), (x1, y1) = arrow._posA_posB
+        assert y0 == y1 == y and x0 < bottom[0] < x1
+    # boxes grow with the channels and the side
+    widths = [p.get_width() for p in _by_gid(ax, "encoder")]
+    heights = [p.get_height() for p in _by_gid(ax, "encoder")]
+    assert widths == sorted(widths) and heights == sorted(heights, reverse=True)
+
+
+def test_plot_unet_valid_decoder_sizes_and_the_given_axes():
+    fig, ax = plt.subplots()
+    encoder = [(64, 568), (128, 280), (256, 136), (512, 64)]
+    decoder = [(512, 52), (256, 100), (128, 196), (64, 388)]
+    assert viz.plot_unet(encoder, (1024, 28), decoder, ax=ax) is ax
+    assert [t.get_text() for t in _by_gid(ax, "decoder", "texts")][-1] == "64 ch, 388 x 388"
+    assert _by_gid(ax, "input") == [] and _by_gid(ax, "classifier") == []
+    assert len(plt.get_fignums()) == 1
+
+
+def test_plot_unet_bad_input():
+    with pytest.raises(ValueError, match=r"decoder: expected one \(channels, side\) per encoder level \(2\), got 1"):
+        viz.plot_unet([(8, 16), (16, 8)], (32, 4), [(16, 8)])
+    with pytest.raises(ValueError, match=r"encoder\[1\]: expected a tuple of 2 ints"):
+        viz.plot_unet([(8, 16), (16, 8, 8)], (32, 4))
+    with pytest.raises(ValueError, match="encoder: expected at least one level"):
+        viz.plot_unet([], (32, 4))
+    with pytest.raises(ValueError, match="bottleneck"):
+        viz.plot_unet([(8, 16)], (0, 4))
+    with pytest.raises(TypeError, match="encoder: expected a sequence"):
+        viz.plot_unet(8, (32, 4))
+
+
+@pytest.mark.parametrize("skip, up", [((512, 64, 64), (512, 56, 56)), ((3, 7, 9), (2, 4, 4)), ((4, 5, 5), (6, 5, 5))])
+def test_plot_crop_and_concat_window_is_center_crop(skip, up):
+    ax = viz.plot_crop_and_concat(skip, up)
+    (window,) = _by_gid(ax, "crop window")
+    (C1, H, W), (C2, h, w) = skip, up
+    # mark the window of seglab.ops.center_crop in an H x W map and compare (rows counted from the top)
+    marked = torch.zeros(H, W, dtype=torch.bool)
+    ops.center_crop(marked, (h, w))[...] = True
+    x, y = window.get_xy()
+    drawn = torch.zeros(H, W, dtype=torch.bool)
+    drawn[H - int(y) - window.get_height() : H - int(y), int(x) : int(x) + window.get_width()] = True
+    assert torch.equal(drawn, marked)
+    concatenated = ops.crop_and_concat(torch.zeros(1, *skip), torch.zeros(1, *up))
+    texts = [t.get_text() for t in ax.texts]
+    assert f"{C1} + {C2} = {concatenated.shape[1]} x {h} x {w}" in texts
+    assert f"encoder: {C1} x {H} x {W}" in texts and f"up-convolution: {C2} x {h} x {w}" in texts
+    # the concatenation is as deep as both maps together, the encoder's channels in front
+    front, = [p for p in _by_gid(ax, "concatenated encoder") if isinstance(p, matplotlib.patches.Rectangle)]
+    back, = [p for p in _by_gid(ax, "concatenated decoder") if isinstance(p, matplotlib.patches.Rectangle)]
+    assert back.get_x() > front.get_x() and back.get_y() > front.get_y()
+    assert (front.get_width(), front.get_height()) == (back.get_width(), back.get_height()) == (w, h)
+
+
+def test_plot_crop_and_concat_says_how_much_is_cut():
+    ax = viz.plot_crop_and_concat((64, 568, 568), (64, 392, 392), names=("encoder[0]", "decoder[3].up"))
+    texts = [t.get_text() for t in ax.texts]
+    assert "center_crop: 88 px off each side" in texts and "encoder[0]: 64 x 568 x 568" in texts
+    ax = viz.plot_crop_and_concat((1, 7, 9), (1, 4, 4))
+    assert "center_crop: rows 1 / 2, columns 2 / 3 off" in [t.get_text() for t in ax.texts]
+
+
+def test_plot_crop_and_concat_bad_input():
+    with pytest.raises(ValueError, match=r"up_shape: expected a map no larger than the encoder's \(8 x 8\), got 9 x 9"):
+        viz.plot_crop_and_concat((4, 8, 8), (4, 9, 9))
+    with pytest.raises(ValueError, match=r"skip_shape\[0\]: expected a tuple of 3 ints"):
+        viz.plot_crop_and_concat((8, 8), (4, 4, 4))
+    with pytest.raises(ValueError, match="names: expected two names"):
+        viz.plot_crop_and_concat((4, 8, 8), (4, 4, 4), names="encoder")
+
+
 def test_new_helpers_do_not_change_global_style():
     from seglab.data import ThingsAndStuff
 
@@ -443,6 +646,10 @@ def test_new_helpers_do_not_change_global_style():
     viz.overlay_mask(image, target["semantic"])
     viz.plot_instances(image, target)
     viz.plot_history(_history())
+    viz.plot_errors(image, target["semantic"], target["semantic"])
+    viz.plot_sample_positions(4, 8)
+    viz.plot_unet([(8, 16), (16, 8)], (32, 4), input_shape=(3, 16), num_classes=2)
+    viz.plot_crop_and_concat((8, 16, 16), (8, 12, 12))
     assert dict(matplotlib.rcParams) == before
 
 
