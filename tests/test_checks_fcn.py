@@ -1136,6 +1136,17 @@ HIDDEN = [
     ("iou", "iou_absent_zero", "iou: wrong answer in case 'a third class"),
     ("iou", "seglab.metrics.iou", "iou calls seglab.metrics.iou, one of seglab's reference implementations"),
     ("pixel_cross_entropy", "ce_functional", "pixel_cross_entropy calls torch.nn.functional.cross_entropy"),
+    ("pixel_cross_entropy", "cross_entropy_softmax_plus_eps", "pixel_cross_entropy: wrong answer in case 'large logits", "log(softmax(...) + eps)"),
+    ("sliding_window_predict", "sliding_batches_of_16", "passed"),
+    ("sliding_window_predict", "sliding_loop_cut_then_one_call", "passed"),
+    (
+        "sliding_window_predict",
+        "sliding_per_row",
+        "sliding_window_predict, case 'lecture example: the sum of every 3x3 window of a 1x3x4 image of ones': "
+        "your function called the classifier 3 times for a 3x4 image",
+        "at most 2 calls are allowed here",
+    ),
+    ("pixel_accuracy", "accuracy_from_confusion_matrix", "pixel_accuracy calls seglab.metrics.confusion_matrix, one of seglab's"),
 ]
 
 
