@@ -59,6 +59,21 @@ def kernel_numpy_ogrid(factor):
     return torch.from_numpy((1 - abs(og[0] - center) / factor) * (1 - abs(og[1] - center) / factor))
 
 
+def kernel_clamped_distance(factor):
+    """The tent as max(0, 1 - |x| / f) on a float32 grid, then a broadcast product."""
+    k = 2 * factor - factor % 2
+    x = torch.arange(k, dtype=torch.float32) - (k - 1) / 2
+    tent = torch.clamp(1 - x.abs() / factor, min=0)
+    return tent[:, None] * tent[None, :]
+
+
+def kernel_integer_steps(factor):
+    """Counted in half-pixel steps (ints) so that the centre is exact: |2i - (k - 1)| / (2f)."""
+    k = 2 * factor - factor % 2
+    rows = torch.tensor([2 * factor - abs(2 * i - (k - 1)) for i in range(k)], dtype=torch.float64) / (2 * factor)
+    return torch.einsum("i,j->ij", rows, rows)
+
+
 def crop_slices(x, size):
     if isinstance(size, int):
         h = w = size
@@ -72,6 +87,22 @@ def crop_slices(x, size):
 def crop_narrow(x, size):
     h, w = (size, size) if isinstance(size, int) else size
     return x.narrow(-2, (x.shape[-2] - h) // 2, h).narrow(-1, (x.shape[-1] - w) // 2, w).clone()
+
+
+def crop_margins(x, size):
+    """The margins above and below (left and right) computed first, then sliced from both ends."""
+    h, w = (size, size) if isinstance(size, int) else tuple(size)
+    height, width = x.shape[-2:]
+    top, left = (height - h) // 2, (width - w) // 2
+    bottom, right = height - h - top, width - w - left
+    return x[..., top : height - bottom, left : width - right]
+
+
+def crop_index_select(x, size):
+    h, w = (size, size) if isinstance(size, int) else size
+    rows = torch.arange(h) + (x.shape[-2] - h) // 2
+    cols = torch.arange(w) + (x.shape[-1] - w) // 2
+    return x.index_select(-2, rows).index_select(-1, cols)
 
 
 def size_loop(input_size, depth=4):
@@ -146,6 +177,38 @@ def weight_map_cdist(instances, w0=10.0, sigma=5.0, class_weights=(1.0, 1.0)):
     return weights + border * background  # float64: any floating dtype is right
 
 
+def weight_map_numpy(instances, w0=10.0, sigma=5.0, class_weights=(1.0, 1.0)):
+    """Broadcast distances in numpy, float64; a dict from each cell to its minimum distance map."""
+    grid = instances.numpy()
+    rows, cols = np.indices(grid.shape)
+    per_cell = {}
+    for k in np.unique(grid[grid != 0]):
+        r, c = np.nonzero(grid == k)
+        d = np.sqrt((rows[..., None] - r) ** 2 + (cols[..., None] - c) ** 2)  # [H, W, P_k]
+        per_cell[k] = d.min(axis=-1)
+    weights = np.where(grid == 0, class_weights[0], class_weights[1]).astype(np.float64)
+    if len(per_cell) >= 2:
+        d = np.sort(np.stack(list(per_cell.values())), axis=0)
+        weights += np.where(grid == 0, w0 * np.exp(-((d[0] + d[1]) ** 2) / (2 * sigma**2)), 0.0)
+    return torch.from_numpy(weights)
+
+
+def weight_map_topk_float32(instances, w0=10.0, sigma=5.0, class_weights=(1.0, 1.0)):
+    """float32 throughout, the two nearest cells by torch.topk(largest=False) instead of a sort."""
+    height, width = instances.shape
+    rows, cols = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
+    points = torch.stack([rows, cols], dim=-1).reshape(-1, 2).float()
+    flat = instances.reshape(-1)
+    background = (flat == 0).float()
+    weights = class_weights[0] * background + class_weights[1] * (1 - background)
+    ids = flat[flat != 0].unique()
+    if len(ids) > 1:
+        per_cell = torch.stack([torch.cdist(points, points[flat == k]).amin(dim=1) for k in ids], dim=1)  # [P, K]
+        d = per_cell.topk(2, dim=1, largest=False).values  # [P, 2], nearest first
+        weights = weights + background * w0 * torch.exp(-(d.sum(dim=1) ** 2) / (2 * sigma**2))
+    return weights.reshape(height, width)
+
+
 def dice_per_class(probs, target, eps=1.0):
     classes = probs.shape[1]
     total = 0
@@ -161,6 +224,25 @@ def dice_one_hot(probs, target, eps=1.0):
     dims = (0, 2, 3)
     dice = (2 * (probs * g).sum(dims) + eps) / ((probs**2).sum(dims) + (g**2).sum(dims) + eps)
     return 1 - dice.mean()
+
+
+def dice_einsum(probs, target, eps=1.0):
+    g = F.one_hot(target, probs.shape[1]).movedim(-1, 1).to(probs.dtype)
+    overlap = torch.einsum("nchw,nchw->c", probs, g)
+    sizes = torch.einsum("nchw,nchw->c", probs, probs) + torch.einsum("nchw,nchw->c", g, g)
+    return 1 - ((2 * overlap + eps) / (sizes + eps)).mean()
+
+
+def dice_accumulated_over_images(probs, target, eps=1.0):
+    """Sums per class accumulated image by image (float64), then one Dice per class."""
+    classes = probs.shape[1]
+    overlap, sizes = torch.zeros(classes, dtype=torch.float64), torch.zeros(classes, dtype=torch.float64)
+    for p, t in zip(probs.double(), target):  # p [C, H, W], t [H, W]
+        for c in range(classes):
+            g = (t == c).double()
+            overlap[c] += (p[c] * g).sum()
+            sizes[c] += (p[c] ** 2).sum() + g.sum()  # g^2 = g for 0 / 1
+    return (1 - ((2 * overlap + eps) / (sizes + eps)).mean()).to(probs.dtype)
 
 
 def focal_gather(logits, target, gamma=2.0, alpha=None):
@@ -186,13 +268,20 @@ def focal_loops(logits, target, gamma=2.0, alpha=None):
     return total / (n * height * width)
 
 
+def focal_from_cross_entropy(logits, target, gamma=2.0, alpha=None):
+    """F.cross_entropy(reduction="none") as a building block: -log p_t per pixel, p_t = exp(-ce)."""
+    ce = F.cross_entropy(logits, target, reduction="none")  # [N, H, W]
+    weight = 1.0 if alpha is None else alpha.to(logits.dtype)[target]
+    return (weight * (-torch.expm1(-ce)) ** gamma * ce).mean()
+
+
 CORRECT = {  # name -> (the model student, a vectorised one for the tests that run many seeds, other right answers ...)
-    "bilinear_kernel": (kernel_loops, kernel_outer_float64, kernel_numpy_ogrid),
-    "center_crop": (crop_slices, crop_slices, crop_narrow),
+    "bilinear_kernel": (kernel_loops, kernel_outer_float64, kernel_numpy_ogrid, kernel_clamped_distance, kernel_integer_steps),
+    "center_crop": (crop_slices, crop_slices, crop_narrow, crop_margins, crop_index_select),
     "unet_output_size": (size_loop, size_loop, size_whole_float, size_numpy_int),
-    "unet_weight_map": (weight_map_loops, weight_map_cdist),
-    "dice_loss": (dice_per_class, dice_one_hot),
-    "focal_loss": (focal_gather, focal_gather, focal_loops),
+    "unet_weight_map": (weight_map_loops, weight_map_cdist, weight_map_numpy, weight_map_topk_float32),
+    "dice_loss": (dice_per_class, dice_one_hot, dice_einsum, dice_accumulated_over_images),
+    "focal_loss": (focal_gather, focal_gather, focal_loops, focal_from_cross_entropy),
 }
 
 
@@ -382,6 +471,30 @@ def size_true_division(input_size, depth=4):
     return _size(input_size, depth, halve=lambda n: n / 2)  # keeps the half pixel of an odd map
 
 
+def size_convs_before_up(input_size, depth=4):
+    size = input_size
+    for _ in range(depth):
+        size = (size - 4) // 2
+    size -= 4
+    for _ in range(depth):
+        size = 2 * (size - 4)  # the block, then the up-convolution
+    return size
+
+
+def size_pool_before_convs(input_size, depth=4):
+    size = input_size
+    for _ in range(depth):
+        size = size // 2 - 4  # the pool, then the block
+    size -= 4
+    for _ in range(depth):
+        size = 2 * size - 4
+    return size
+
+
+def size_depth_ignored(input_size, depth=4):
+    return _size(input_size, 4)  # the original U-Net's four levels, whatever depth says
+
+
 def size_same_padding(input_size, depth=4):
     return input_size
 
@@ -445,6 +558,33 @@ def weight_map_class_weights_swapped(instances, w0=10.0, sigma=5.0, class_weight
     return _weight_map(instances, w0, sigma, (cell, background), _right_border)
 
 
+def weight_map_two_nearest_pixels(instances, w0=10.0, sigma=5.0, class_weights=(1.0, 1.0)):
+    """d1, d2: the two nearest cell pixels, whichever cells they belong to."""
+    height, width = instances.shape
+    cell_pixels = [(r, c) for r in range(height) for c in range(width) if instances[r, c] != 0]
+    several = len(instances.unique()) > 2
+    out = torch.zeros(height, width)
+    for r in range(height):
+        for c in range(width):
+            if instances[r, c] != 0:
+                out[r, c] = class_weights[1]
+                continue
+            out[r, c] = class_weights[0]
+            if several:
+                d1, d2 = sorted(math.dist((r, c), p) for p in cell_pixels)[:2]
+                out[r, c] += _right_border(d1, d2, w0, sigma)
+    return out
+
+
+def weight_map_pixels_in_between(instances, w0=10.0, sigma=5.0, class_weights=(1.0, 1.0)):
+    """Counts the background pixels between x and the cell: one less than the distance."""
+    return _weight_map(instances, w0, sigma, class_weights, _right_border, distance=lambda p, q: math.dist(p, q) - 1)
+
+
+def weight_map_one_too_far(instances, w0=10.0, sigma=5.0, class_weights=(1.0, 1.0)):
+    return _weight_map(instances, w0, sigma, class_weights, lambda d1, d2, w0, s: _right_border(d1 + 1, d2 + 1, w0, s))
+
+
 def _dice_terms(probs, target):
     g = F.one_hot(target, probs.shape[1]).permute(0, 3, 1, 2).to(probs.dtype)
     return probs, g
@@ -492,6 +632,37 @@ def dice_without_background(probs, target, eps=1.0):
         p, g = probs[:, c], (target == c).to(probs.dtype)
         total = total + (2 * (p * g).sum() + eps) / ((p * p).sum() + (g * g).sum() + eps)
     return 1 - total / (probs.shape[1] - 1)
+
+
+def dice_one_hot_reshaped(probs, target, eps=1.0):
+    g = F.one_hot(target, probs.shape[1]).reshape(probs.shape).to(probs.dtype)  # [N, H, W, C] read as [N, C, H, W]
+    dims = (0, 2, 3)
+    return 1 - ((2 * (probs * g).sum(dims) + eps) / ((probs**2).sum(dims) + (g**2).sum(dims) + eps)).mean()
+
+
+def dice_one_hot_view_as(probs, target, eps=1.0):
+    g = F.one_hot(target, probs.shape[1]).to(probs.dtype).view_as(probs)  # the same numbers, relabelled
+    return 1 - _dice_by_class(probs, g, eps).mean()
+
+
+def _dice_by_class(p, g, eps):
+    dims = (0, 2, 3)
+    return (2 * (p * g).sum(dims) + eps) / ((p * p).sum(dims) + (g * g).sum(dims) + eps)
+
+
+def dice_eps_only_above(probs, target, eps=1.0):
+    p, g = _dice_terms(probs, target)
+    dims = (0, 2, 3)
+    return 1 - ((2 * (p * g).sum(dims) + eps) / ((p * p).sum(dims) + (g * g).sum(dims))).mean()
+
+
+def dice_softmax_again(probs, target, eps=1.0):
+    return dice_one_hot(torch.softmax(probs, dim=1), target, eps)  # "the network's output goes through a softmax"
+
+
+def dice_classes_added(probs, target, eps=1.0):
+    p, g = _dice_terms(probs, target)
+    return 1 - _dice_by_class(p, g, eps).sum()
 
 
 def _focal_terms(logits, target, dim=1):
@@ -560,6 +731,22 @@ def focal_softmax_last_dim(logits, target, gamma=2.0, alpha=None):
     return loss.mean()
 
 
+def focal_gamma_multiplied(logits, target, gamma=2.0, alpha=None):
+    log_p_t, p_t = _focal_terms(logits, target)
+    loss = -((1 - p_t) * gamma) * log_p_t
+    if alpha is not None:
+        loss = alpha.to(logits.dtype)[target] * loss
+    return loss.mean()
+
+
+def focal_alpha_of_the_prediction(logits, target, gamma=2.0, alpha=None):
+    log_p_t, p_t = _focal_terms(logits, target)
+    loss = -((1 - p_t) ** gamma) * log_p_t
+    if alpha is not None:
+        loss = alpha.to(logits.dtype)[logits.argmax(dim=1)] * loss
+    return loss.mean()
+
+
 # (checker, buggy student, the case it fails first, a distinctive piece of the hint)
 MISTAKES = [
     ("bilinear_kernel", kernel_centre_at_half_k, "lecture example", "the centre is off by half a pixel"),
@@ -580,6 +767,9 @@ MISTAKES = [
     ("unet_output_size", size_true_division, "an odd map before a pool", "the side was halved with / (true division)"),
     ("unet_output_size", size_pool_rounds_up, "an odd map before a pool", "the pooling rounded up"),
     ("unet_output_size", size_same_padding, "lecture example", "this is the input size"),
+    ("unet_output_size", size_convs_before_up, "lecture example", "the expanding path ran in the wrong order"),
+    ("unet_output_size", size_pool_before_convs, "lecture example", "the contracting path ran in the wrong order"),
+    ("unet_output_size", size_depth_ignored, "depth 0", "the depth argument was ignored"),
     ("unet_weight_map", weight_map_nearest_only, "lecture example", "the border term used only the distance d1"),
     ("unet_weight_map", weight_map_nearest_twice, "lecture example", "the border term used the nearest cell's distance twice"),
     ("unet_weight_map", weight_map_squared_separately, "lecture example", "the distances were squared separately"),
@@ -587,6 +777,9 @@ MISTAKES = [
     ("unet_weight_map", weight_map_sigma_not_squared, "lecture example", "sigma is not squared"),
     ("unet_weight_map", weight_map_border_on_cells_too, "lecture example", "the border term was added on the cells' own pixels too"),
     ("unet_weight_map", weight_map_city_block, "lecture example", "the distances are city-block"),
+    ("unet_weight_map", weight_map_two_nearest_pixels, "lecture example", "d2 is the distance to the second-nearest CELL"),
+    ("unet_weight_map", weight_map_pixels_in_between, "lecture example", "the distances are one pixel too short"),
+    ("unet_weight_map", weight_map_one_too_far, "lecture example", "the distances are one pixel too long"),
     ("unet_weight_map", weight_map_class_weights_swapped, "class_weights=(0.5, 3.0)", "the class weights are swapped"),
     ("dice_loss", dice_sums_not_squared, "probabilities hedged", "the denominator is sum p + sum g"),
     ("dice_loss", dice_coefficient_not_loss, "lecture example", "this is the Dice coefficient; the loss is 1 - Dice"),
@@ -594,10 +787,17 @@ MISTAKES = [
     ("dice_loss", dice_all_classes_at_once, "probabilities hedged", "the sums also ran over the classes"),
     ("dice_loss", dice_without_eps, "a rare class", "eps is missing"),
     ("dice_loss", dice_eps_only_below, "lecture example", "eps was added only to the denominator"),
+    ("dice_loss", dice_eps_only_above, "lecture example", "eps was added only to the numerator"),
+    ("dice_loss", dice_one_hot_reshaped, "lecture example", "the one-hot target is in the wrong order"),
+    ("dice_loss", dice_one_hot_view_as, "lecture example", "the one-hot target is in the wrong order"),
+    ("dice_loss", dice_softmax_again, "lecture example", "softmax was applied to probs"),
+    ("dice_loss", dice_classes_added, "lecture example", "the Dice of the classes were added up"),
     ("dice_loss", dice_argmax, "probabilities hedged", "the probabilities were turned into hard labels (argmax)"),
     ("dice_loss", dice_without_background, "probabilities hedged", "the background (class 0) was left out of the mean"),
     ("focal_loss", focal_cross_entropy, "lecture example", "this is the plain cross-entropy"),
     ("focal_loss", focal_factor_p_t, "lecture example", "the factor is p_t^gamma"),
+    ("focal_loss", focal_gamma_multiplied, "lecture example", "(1 - p_t) was multiplied by gamma"),
+    ("focal_loss", focal_alpha_of_the_prediction, "alpha: one weight per class", "alpha_t was picked by the predicted class"),
     ("focal_loss", focal_sum, "lecture example", "this is a sum over the pixels"),
     ("focal_loss", focal_alpha_normalised, "alpha: one weight per class", "divided by the sum of the weights"),
     ("focal_loss", focal_alpha_ignored, "alpha: one weight per class", "alpha was ignored"),
@@ -891,6 +1091,18 @@ def dice_class_by_class_binary(probs, target, eps=1.0):
     return torch.stack(per_class).mean()
 
 
+def crop_torchvision(x, size):
+    import torchvision.transforms.functional as TF
+
+    return TF.center_crop(x, [size, size] if isinstance(size, int) else list(size))
+
+
+def crop_torchvision_module(x, size):
+    from torchvision import transforms
+
+    return transforms.CenterCrop(size)(x)
+
+
 def focal_import_inside(logits, target, gamma=2.0, alpha=None):
     from seglab.losses import focal_loss
 
@@ -907,6 +1119,8 @@ DELEGATING = [
     (checks.center_crop, ops.center_crop, "seglab.ops.center_crop"),
     (checks.center_crop, lambda x, size: ops.center_crop(x, size).clone(), "seglab.ops.center_crop"),
     (checks.center_crop, crop_via_crop_and_concat, "seglab.ops.crop_and_concat"),
+    (checks.center_crop, crop_torchvision, "torchvision.transforms.functional.center_crop"),
+    (checks.center_crop, crop_torchvision_module, "torchvision.transforms.functional.center_crop"),
     (checks.unet_output_size, ops.unet_output_size, "seglab.ops.unet_output_size"),
     (checks.unet_output_size, lambda input_size, depth=4: ops.unet_output_size(input_size, depth), "seglab.ops.unet_output_size"),
     (checks.unet_weight_map, losses.unet_weight_map, "seglab.losses.unet_weight_map"),
@@ -1084,4 +1298,8 @@ HIDDEN = [
     ("unet_output_size", "size_loop", "passed"),
     ("dice_loss", "dice_per_class", "passed"),
     ("focal_loss", "seglab.losses.focal_loss", "focal_loss calls seglab.losses.focal_loss"),
+    ("focal_loss", "focal_alpha_of_the_prediction", "focal_loss: wrong answer in case 'alpha: one weight per class", "alpha[target]"),
+    ("unet_weight_map", "weight_map_two_nearest_pixels", "unet_weight_map: wrong answer in case 'lecture example", "second-nearest CELL"),
+    ("dice_loss", "dice_one_hot_reshaped", "dice_loss: wrong answer in case 'lecture example", ".permute(0, 3, 1, 2)"),
+    ("center_crop", "crop_torchvision", "center_crop calls torchvision.transforms.functional.center_crop"),
 ]

@@ -8,7 +8,8 @@ functions checked:
 * ``iou(pred, target, num_classes)``: int64 labels (e.g. ``[N, H, W]``) -> float Tensor[num_classes],
   counted over all pixels of all images, NaN for a class absent from both
 * ``sliding_window_predict(classifier, image, window)``: image (Tensor[C, H, W]) -> scores
-  Tensor[K, H, W], the windows cut with ``F.unfold`` and classified in a batch
+  Tensor[K, H, W], the windows cut with ``F.unfold`` and classified in batches: at most
+  ``ceil(H * W / 16) + 1`` calls of the classifier, the rule the exercise states
 * ``fc_to_conv(linear, input_shape)``: nn.Linear on a flattened (C, H, W) input -> nn.Conv2d
 * ``receptive_field(layers)``: layers = [(kernel, stride, dilation), ...] -> int
 * ``pixel_cross_entropy(logits, target, ignore_index=-100)``: logits (Tensor[N, C, H, W]),
@@ -26,7 +27,7 @@ from torch import nn
 from seglab import losses, metrics, ops
 from seglab.checks._assignment import Assignment, Graded
 from seglab.checks._cases import fixed_generator, labels, measured_reach, random_int, random_tensor
-from seglab.checks._core import Case, CheckFailed, Exercise, Mistake, short, whole_number
+from seglab.checks._core import Case, CheckFailed, Exercise, Mistake, close, short, whole_number
 
 
 def _random_labels(generator: torch.Generator, num_classes: int, *shape: int) -> torch.Tensor:
@@ -70,6 +71,16 @@ def _accuracy_cases(generator: torch.Generator, n_random: int) -> list[Case]:
     return cases
 
 
+def _foreground_only(got: torch.Tensor, expected: torch.Tensor, case: Case) -> bool:
+    """The accuracy over the pixels whose target is not 0 (a floating answer: integer division
+    of the right count also gives 0 on the lecture's sky, and has a hint of its own)."""
+    pred, target = case.args
+    counted = target != 0
+    if not got.is_floating_point() or not bool(counted.any()):
+        return False
+    return close(got, (pred == target)[counted].double().mean())
+
+
 def _accuracy_shape_hint(pred, target) -> str:
     return (
         "one number for all pixels of all images: a 0-dim tensor, shape (). The mean of a whole "
@@ -91,9 +102,20 @@ _PIXEL_ACCURACY = Exercise(
             lambda pred, target: (pred == target).sum(),
         ),
         Mistake(
+            "only the pixels whose target is not 0 were counted; the pixel accuracy counts every "
+            "pixel, background (class 0) included: that is why 'sky everywhere' scores 0.99. "
+            "(Leaving the background out is what IoU per class does, in Exercise 1.2.)",
+            matches=_foreground_only,
+        ),
+        Mistake(
             "integer division (//) rounds the fraction down to 0 (or 1). Divide with /, or take the "
             "mean of (pred == target).float().",
             lambda pred, target: (pred == target).sum() // pred.numel(),
+        ),
+        Mistake(
+            "the count was divided by len(pred), the size of the first dimension only (the rows of "
+            "one image, or the images of a batch); divide by the number of ALL pixels, pred.numel().",
+            lambda pred, target: (pred == target).sum() / len(pred),
         ),
         Mistake(
             "this is the fraction of wrong pixels (the error rate); the accuracy counts the pixels "
@@ -241,13 +263,14 @@ class _CallLog:
     """
 
     def __init__(self, parent: _CallLog | None = None):
-        self.parent, self.calls, self.windows = parent, 0, 0
+        self.parent, self.calls, self.windows, self.batches = parent, 0, 0, []
 
     def record(self, windows: int) -> None:
         log = self
         while log is not None:
             log.calls += 1
             log.windows += windows
+            log.batches.append(windows)
             log = log.parent
 
     def __deepcopy__(self, memo):
@@ -323,6 +346,10 @@ def _sliding_cases(generator: torch.Generator, n_random: int) -> list[Case]:
             "float64 image and classifier keep their dtype",
             (_classifier(fixed, 1, 3, 2, torch.float64), random_tensor(fixed, 1, 4, 3, dtype=torch.float64), 3),
         ),
+        Case(
+            f"a larger 1x32x32 image (1024 windows): at most {_allowed_calls(1024)} classifier calls",
+            (_classifier(fixed, 1, 3, 2), random_tensor(fixed, 1, 32, 32), 3),
+        ),
     ]
     for i in range(n_random):
         channels, height, width = random_int(generator, 1, 3), random_int(generator, 1, 7), random_int(generator, 1, 7)
@@ -357,23 +384,51 @@ def _sliding_with(classifier, image, window, *, mode="constant", pad=True, colum
     return scores_to_output(scores, rows, cols)
 
 
+BATCH = 16
+"""The smallest batch of windows the classifier must see: an image of P pixels allows at most
+``ceil(P / BATCH) + 1`` calls (one call on all windows, batches of 16 or more, and one spare call)."""
+
+
+def _allowed_calls(pixels: int) -> int:
+    return math.ceil(pixels / BATCH) + 1
+
+
+def _batches(sizes: list[int]) -> str:
+    """``"1 window per call"``, ``"batches of 8 windows, the last of 6"`` or ``"batches of 1, 12 windows"``."""
+    if len(set(sizes)) == 1:
+        return f"{sizes[0]} window{'' if sizes[0] == 1 else 's'} per call"
+    if len(set(sizes[:-1])) == 1:
+        return f"batches of {sizes[0]} window{'' if sizes[0] == 1 else 's'}, the last of {sizes[-1]}"
+    shown = ", ".join(str(n) for n in sizes[:6]) + (", ..." if len(sizes) > 6 else "")
+    return f"batches of {shown} windows"
+
+
 def _batching_audit(case: Case, args: tuple, kwargs: dict) -> str | None:
+    """The rule the exercise states: every window through the classifier, in batches: at most
+    ``ceil(H * W / 16) + 1`` calls, whatever the image (the same rule in every case, visible or hidden)."""
     classifier, image = args[0], args[1]
     log = getattr(classifier, "log", None)
     if not isinstance(log, _CallLog) or not isinstance(image, torch.Tensor) or image.dim() != 3:
         return None
-    pixels = image.shape[1] * image.shape[2]
-    allowed = 1 + math.ceil(pixels / 64)  # one batch (or a few large ones), and one spare call
+    height, width = image.shape[1], image.shape[2]
+    pixels = height * width
+    if log.calls == 0:
+        return (
+            f"your function never called the classifier for a {height}x{width} image. Hint: the scores "
+            f"must come from classifier(windows), the function you are given (it need not be linear, "
+            f"nor have a .weight): cut the windows with F.unfold and classify them."
+        )
+    allowed = _allowed_calls(pixels)
     if log.calls <= allowed:
         return None
-    per_call = log.windows / log.calls
     return (
-        f"the classifier was called {log.calls} times for the {pixels} pixels of a "
-        f"{image.shape[1]}x{image.shape[2]} image ({per_call:.3g} window{'' if per_call == 1 else 's'} per call). "
-        f"Hint: batch the windows: zero-pad the image by window // 2, cut every window at once with "
-        f"F.unfold(padded[None], window) -> [1, C * w * w, H * W], reshape to [H * W, C, w, w] and "
-        f"classify them all in one call. One call per pixel is the slow sliding window of the "
-        f"lecture: 480,000 separate calls for a 600x800 image."
+        f"your function called the classifier {log.calls} times for a {height}x{width} image "
+        f"({pixels} windows; {_batches(log.batches)}); at most {allowed} calls are allowed here "
+        f"(ceil({pixels} / {BATCH}) + 1). Hint: classify the windows in batches, not one pixel or one "
+        f"row at a time: cut every window at once with F.unfold(padded[None], window) -> "
+        f"[1, C * w * w, H * W], reshape to [H * W, C, w, w] and call the classifier once on all of "
+        f"them (batches of {BATCH} windows or more are fine too). One call per pixel is the slow sliding "
+        f"window of the lecture: 480,000 separate calls for a 600x800 image."
     )
 
 
@@ -447,9 +502,17 @@ _SLIDING = Exercise(
         f"one score vector per pixel: [K, H, W] = [{classifier.weight.shape[0]}, {image.shape[1]}, {image.shape[2]}]. "
         f"Pad by window // 2 = {window // 2} on every side so that every pixel is a window's centre."
     ),
+    forbidden=[
+        (F, "conv2d", "torch.nn.functional.conv2d"),
+        (torch, "conv2d", "torch.conv2d"),
+    ],
     dtype_from="image",
     audit=_batching_audit,
-    delegation_hint="zero-pad the image, cut the windows with F.unfold, classify them in one batch, reshape.",
+    delegation_hint=(
+        "zero-pad the image, cut the windows with F.unfold, classify them with classifier(windows) in "
+        "one batch, reshape. Reading the classifier's weights to convolve with them works only for a "
+        "linear classifier; this exercise calls the classifier you are given."
+    ),
 )
 
 
@@ -827,6 +890,22 @@ def _ce_with(logits, target, ignore_index=-100, *, dim=1, probs=False, unstable=
     return sign * value
 
 
+_EPSILONS = tuple(10.0**-k for k in range(3, 17))  # the eps a student adds, 1e-3 ... 1e-16
+
+
+def _softmax_plus_eps(got: torch.Tensor, expected: torch.Tensor, case: Case) -> bool:
+    """The loss from log(softmax + eps) or log(softmax.clamp(min=eps)), for any usual eps."""
+    logits, target = case.args
+    ignore_index = case.kwargs.get("ignore_index", -100)
+    probs = logits.softmax(dim=1)
+    for eps in _EPSILONS:
+        for log_probs in ((probs + eps).log(), probs.clamp(min=eps).log()):
+            picked, counted = _picked(log_probs, target, ignore_index)
+            if close(got, -picked[counted].mean()):
+                return True
+    return False
+
+
 _PIXEL_CROSS_ENTROPY = Exercise(
     name="pixel_cross_entropy",
     signature="pixel_cross_entropy(logits, target, ignore_index=-100)",
@@ -854,6 +933,13 @@ _PIXEL_CROSS_ENTROPY = Exercise(
             "its log -inf. F.log_softmax(logits, dim=1) (or logits - torch.logsumexp(logits, dim=1, "
             "keepdim=True)) computes the same log-probabilities without ever forming the tiny number.",
             lambda logits, target, ignore_index=-100: _ce_with(logits, target, ignore_index, unstable=True),
+        ),
+        Mistake(
+            "log(softmax(...) + eps) (or a clamp(min=eps)) hides the underflow instead of avoiding it: a "
+            "probability that rounded to 0 gets log(eps) (-18.4 for eps = 1e-8), not its true log (-200 "
+            "here). F.log_softmax(logits, dim=1) (or logits - torch.logsumexp(logits, dim=1, keepdim=True)) "
+            "gives the exact log-probabilities, with no eps at all.",
+            matches=_softmax_plus_eps,
         ),
         Mistake(
             "the ignored pixels were counted in the mean's denominator. Divide by the number M of "

@@ -151,6 +151,9 @@ _CENTER_CROP = Exercise(
     reference=ops.center_crop,
     cases=_crop_cases,
     torch_op=lambda x, size: _crop_at(x, size, lambda n, m: (n - m) // 2),
+    forbidden=[
+        ("torchvision.transforms.functional", "center_crop", "torchvision.transforms.functional.center_crop"),
+    ],
     mistakes=[
         Mistake(
             "the crop was cut from the top-left corner; U-Net keeps the centre: start at "
@@ -219,15 +222,22 @@ def _measured_output_size(input_size, depth=4) -> int:
     return x.shape[-2]
 
 
-def _size_with(input_size, depth=4, *, convs=2, bottleneck=True, decoder_convs=True, ceil=False, true_division=False):
+def _size_with(input_size, depth=4, *, convs=2, bottleneck=True, decoder_convs=True, ceil=False, true_division=False,
+               pool_first=False, convs_before_up=False):
     size = input_size
     for _ in range(depth):
-        size -= 2 * convs
+        if not pool_first:
+            size -= 2 * convs
         size = size / 2 if true_division else -(-size // 2) if ceil else size // 2
+        if pool_first:
+            size -= 2 * convs
     if bottleneck:
         size -= 2 * convs
     for _ in range(depth):
-        size = 2 * size - (2 * convs if decoder_convs else 0)
+        if convs_before_up:
+            size = 2 * (size - 2 * convs)
+        else:
+            size = 2 * size - (2 * convs if decoder_convs else 0)
     return size
 
 
@@ -262,6 +272,23 @@ _UNET_OUTPUT_SIZE = Exercise(
         Mistake(
             "the pooling rounded up; nn.MaxPool2d(2) rounds down (an odd last row is dropped): size // 2.",
             lambda input_size, depth=4: _size_with(input_size, depth, ceil=True),
+        ),
+        Mistake(
+            "the expanding path ran in the wrong order: the two valid convolutions came before the "
+            "up-convolution, 2 (n - 4). Each level first doubles (the 2x2 up-convolution), then "
+            "loses 4 pixels to its two convolutions: n -> 2n - 4 (28 -> 56 -> 52 in the original).",
+            lambda input_size, depth=4: _size_with(input_size, depth, convs_before_up=True),
+        ),
+        Mistake(
+            "the contracting path ran in the wrong order: the pool came before the two convolutions, "
+            "n // 2 - 4. Each level first loses 4 pixels to its two valid convolutions, then pools: "
+            "n -> (n - 4) // 2 (572 -> 568 -> 284 in the original).",
+            lambda input_size, depth=4: _size_with(input_size, depth, pool_first=True),
+        ),
+        Mistake(
+            "the depth argument was ignored: the answer is that of the original U-Net's 4 levels. "
+            "Loop `for _ in range(depth)` down the contracting path and again up the expanding path.",
+            lambda input_size, depth=4: _size_with(input_size, 4),
         ),
         Mistake(
             "this is the input size: with padding='same' the size would be kept, but this U-Net's "
@@ -339,14 +366,25 @@ def _distances(instances: torch.Tensor, metric: str = "euclidean") -> torch.Tens
     return torch.stack(per_instance).sort(dim=0).values  # [K, H, W]: nearest first
 
 
-def _weight_map_with(instances, w0=10.0, sigma=5.0, class_weights=(1.0, 1.0), *, term="two", where="background", metric="euclidean"):
+def _two_nearest_pixels(instances: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``[H, W]`` twice: the distances to the nearest and the second-nearest cell PIXEL, of any cell."""
+    height, width = instances.shape
+    rows, cols = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
+    points = torch.stack([rows.flatten(), cols.flatten()], dim=1).double()
+    nearest = torch.cdist(points, points[instances.flatten() != 0]).sort(dim=1).values  # [P, cell pixels]
+    return nearest[:, 0].reshape(height, width), nearest[:, 1].reshape(height, width)
+
+
+def _weight_map_with(instances, w0=10.0, sigma=5.0, class_weights=(1.0, 1.0), *, term="two", where="background",
+                     metric="euclidean", offset=0.0, pixels=False):
     instances = torch.as_tensor(instances)
     cells = instances != 0
     weights = torch.where(cells, float(class_weights[1]), float(class_weights[0])).double()
     d = _distances(instances, metric)
     if d.shape[0] < 2:
         return weights
-    d1, d2 = d[0], d[1]
+    d1, d2 = _two_nearest_pixels(instances) if pixels else (d[0], d[1])
+    d1, d2 = d1 + offset, d2 + offset
     if term == "two":
         border = w0 * torch.exp(-((d1 + d2) ** 2) / (2 * sigma**2))
     elif term == "one":
@@ -407,6 +445,24 @@ _UNET_WEIGHT_MAP = Exercise(
             lambda instances, w0=10.0, sigma=5.0, class_weights=(1.0, 1.0): _weight_map_with(instances, w0, sigma, class_weights, metric="manhattan"),
         ),
         Mistake(
+            "d2 is the distance to the second-nearest CELL, not to the second-nearest cell pixel: the two "
+            "nearest pixels usually belong to the same cell. Take each cell's smallest distance first "
+            "(one number per cell), then the two smallest of those: d1 and d2 come from two different cells.",
+            lambda instances, w0=10.0, sigma=5.0, class_weights=(1.0, 1.0): _weight_map_with(instances, w0, sigma, class_weights, pixels=True),
+        ),
+        Mistake(
+            "the distances are one pixel too short: they are measured between pixel centres, so a "
+            "background pixel right next to a cell is at distance 1, not 0 (do not subtract 1, nor count "
+            "only the background pixels in between).",
+            lambda instances, w0=10.0, sigma=5.0, class_weights=(1.0, 1.0): _weight_map_with(instances, w0, sigma, class_weights, offset=-1.0),
+        ),
+        Mistake(
+            "the distances are one pixel too long: they are measured between pixel centres, so a "
+            "background pixel right next to a cell is at distance 1, not 2 (do not add 1, nor count the "
+            "cell's pixel and the pixel itself).",
+            lambda instances, w0=10.0, sigma=5.0, class_weights=(1.0, 1.0): _weight_map_with(instances, w0, sigma, class_weights, offset=1.0),
+        ),
+        Mistake(
             "the class weights are swapped: class_weights[0] is w_c on background pixels, class_weights[1] on cell pixels.",
             lambda instances, w0=10.0, sigma=5.0, class_weights=(1.0, 1.0): _weight_map_with(instances, w0, sigma, class_weights[::-1]),
         ),
@@ -457,11 +513,17 @@ def _dice_cases(generator: torch.Generator, n_random: int) -> list[Case]:
     return cases
 
 
-def _dice_with(probs, target, eps=1.0, *, squares=True, per_image=False, micro=False, eps_where="both", hard=False, loss=True, skip_background=False):
+def _dice_with(probs, target, eps=1.0, *, squares=True, per_image=False, micro=False, eps_where="both", hard=False, loss=True,
+               skip_background=False, reshaped=False, softmax=False, summed=False):
     classes = probs.shape[1]  # computed in the dtype of probs, as a student's code would
     if hard:
         probs = F.one_hot(probs.argmax(dim=1), classes).movedim(-1, 1).to(probs.dtype)
-    onehot = F.one_hot(target, classes).movedim(-1, 1).to(probs.dtype)  # [N, C, H, W]
+    if softmax:
+        probs = probs.softmax(dim=1)
+    if reshaped:  # [N, H, W, C] read as [N, C, H, W] without moving the classes
+        onehot = F.one_hot(target, classes).reshape(probs.shape).to(probs.dtype)
+    else:
+        onehot = F.one_hot(target, classes).movedim(-1, 1).to(probs.dtype)  # [N, C, H, W]
     dims = tuple(range(2, probs.dim())) if per_image else (0,) + tuple(range(2, probs.dim()))
     if micro:
         dims = tuple(range(probs.dim()))
@@ -470,12 +532,15 @@ def _dice_with(probs, target, eps=1.0, *, squares=True, per_image=False, micro=F
         denominator = (probs**2).sum(dims) + (onehot**2).sum(dims)
     else:
         denominator = probs.sum(dims) + onehot.sum(dims)
-    top = 2 * intersection + (eps if eps_where == "both" else 0.0)
+    top = 2 * intersection + (eps if eps_where in ("both", "top") else 0.0)
     bottom = denominator + (eps if eps_where in ("both", "bottom") else 0.0)
     dice = top / bottom
     if skip_background:
         dice = dice[..., 1:]
-    value = 1 - dice.mean() if loss else dice.mean()
+    if summed:
+        value = 1 - dice.sum()
+    else:
+        value = 1 - dice.mean() if loss else dice.mean()
     return value.to(probs.dtype)
 
 
@@ -525,6 +590,27 @@ _DICE_LOSS = Exercise(
             lambda probs, target, eps=1.0: _dice_with(probs, target, eps, eps_where="bottom"),
         ),
         Mistake(
+            "eps was added only to the numerator; it goes into both: (2 sum p g + eps) / (sum p^2 + sum g^2 + eps) "
+            "(with eps above only, a perfect prediction scores above 1 and the loss turns negative).",
+            lambda probs, target, eps=1.0: _dice_with(probs, target, eps, eps_where="top"),
+        ),
+        Mistake(
+            "the one-hot target is in the wrong order: F.one_hot(target, C) is [N, H, W, C], classes LAST, "
+            "and a reshape (or view) to [N, C, H, W] only relabels the numbers, it does not move them. "
+            "Move the classes with .permute(0, 3, 1, 2) (or .movedim(-1, 1)).",
+            lambda probs, target, eps=1.0: _dice_with(probs, target, eps, reshaped=True),
+        ),
+        Mistake(
+            "softmax was applied to probs, which already are probabilities (they sum to 1 over dimension "
+            "1); a second softmax pulls them towards 1 / C. Use probs as they are.",
+            lambda probs, target, eps=1.0: _dice_with(probs, target, eps, softmax=True),
+        ),
+        Mistake(
+            "the Dice of the classes were added up; the loss averages them: L = 1 - (1 / C) sum_c Dice_c, "
+            "so that it lies in [0, 1].",
+            lambda probs, target, eps=1.0: _dice_with(probs, target, eps, summed=True),
+        ),
+        Mistake(
             "the probabilities were turned into hard labels (argmax): the loss must use the "
             "probabilities themselves, which is what makes it differentiable.",
             lambda probs, target, eps=1.0: _dice_with(probs, target, eps, hard=True),
@@ -570,7 +656,8 @@ def _focal_cases(generator: torch.Generator, n_random: int) -> list[Case]:
     return cases
 
 
-def _focal_with(logits, target, gamma=2.0, alpha=None, *, factor="1-p", reduce="mean", dim=1, unstable=False, alpha_mode="plain", sigmoid=False):
+def _focal_with(logits, target, gamma=2.0, alpha=None, *, factor="1-p", reduce="mean", dim=1, unstable=False, alpha_mode="plain",
+                sigmoid=False):
     x = logits  # computed in the dtype of the logits, as a student's code would (float32 can underflow)
     if sigmoid:  # per-class binary focal loss (torchvision's sigmoid_focal_loss), no alpha
         onehot = F.one_hot(target, x.shape[1]).movedim(-1, 1).to(x.dtype)
@@ -581,9 +668,10 @@ def _focal_with(logits, target, gamma=2.0, alpha=None, *, factor="1-p", reduce="
     log_p = x.softmax(dim=dim).log() if unstable else x.log_softmax(dim=dim)
     log_p_t = log_p.gather(1, target.unsqueeze(1)).squeeze(1)  # [N, H, W]
     p_t = log_p_t.exp()
-    modulation = {"1-p": (1 - p_t) ** gamma, "p": p_t**gamma, "none": torch.ones_like(p_t)}[factor]
+    modulation = {"1-p": (1 - p_t) ** gamma, "p": p_t**gamma, "none": torch.ones_like(p_t), "times": (1 - p_t) * gamma}[factor]
     terms = -modulation * log_p_t
-    weights = torch.ones_like(terms) if alpha is None or alpha_mode == "ignored" else torch.as_tensor(alpha).to(x.dtype)[target]
+    picked_by = x.argmax(dim=1) if alpha_mode == "argmax" else target
+    weights = torch.ones_like(terms) if alpha is None or alpha_mode == "ignored" else torch.as_tensor(alpha).to(x.dtype)[picked_by]
     terms = weights * terms
     if reduce == "sum":
         value = terms.sum()
@@ -617,6 +705,16 @@ _FOCAL_LOSS = Exercise(
         Mistake(
             "the factor is p_t^gamma; it is (1 - p_t)^gamma: an easy pixel (p_t near 1) must count LESS.",
             lambda logits, target, gamma=2.0, alpha=None: _focal_with(logits, target, gamma, alpha, factor="p"),
+        ),
+        Mistake(
+            "(1 - p_t) was multiplied by gamma; it is raised to the power gamma: (1 - p_t) ** gamma "
+            "(at gamma = 2 an easy pixel with p_t = 0.9 is scaled by 0.01, not by 0.2).",
+            lambda logits, target, gamma=2.0, alpha=None: _focal_with(logits, target, gamma, alpha, factor="times"),
+        ),
+        Mistake(
+            "alpha_t was picked by the predicted class (logits.argmax(dim=1)); it is the weight of the "
+            "pixel's TRUE class: alpha[target].",
+            lambda logits, target, gamma=2.0, alpha=None: _focal_with(logits, target, gamma, alpha, alpha_mode="argmax"),
         ),
         Mistake(
             "this is a sum over the pixels; the loss is their mean.",
