@@ -646,3 +646,29 @@ def test_a_replaced_setprofile_stops_the_check(monkeypatch):
     monkeypatch.setattr(sys, "setprofile", lambda hook: None)
     message = failure_message(checks.nearest_upsample, SUITES["upsampling"].CORRECT["nearest_upsample"][1])
     assert message.startswith("seglab.checks: sys.setprofile was replaced by a cell of this notebook"), message
+
+
+def test_the_fields_reference_tools_are_refused():
+    """torchmetrics computes IoU and accuracy, pycocotools AP: no exercise may call them."""
+    torchmetrics = pytest.importorskip("torchmetrics")
+    pytest.importorskip("pycocotools")
+
+    def iou_by_torchmetrics(pred, target, num_classes):
+        from torchmetrics.functional.classification import multiclass_jaccard_index
+
+        return multiclass_jaccard_index(pred, target, num_classes, average="none")
+
+    def accuracy_by_torchmetrics_class(pred, target):
+        metric = torchmetrics.classification.MulticlassAccuracy(num_classes=int(max(pred.max(), target.max())) + 1, average="micro")
+        return metric(pred.flatten(), target.flatten())
+
+    def ap_by_cocotools(scores, is_true, num_objects):
+        from pycocotools import mask
+
+        mask.encode(torch.zeros(2, 2, 1, dtype=torch.uint8).numpy(order="F"))
+        return 0.5
+
+    for checker, student in [(checks.iou, iou_by_torchmetrics), (checks.pixel_accuracy, accuracy_by_torchmetrics_class),
+                             (checks.average_precision, ap_by_cocotools)]:
+        message = failure_message(checker, student)
+        assert re.match(r"\w+ calls (torchmetrics|pycocotools)\.\S+, a function of (torchmetrics|pycocotools), one of the field's reference tools", message), message

@@ -24,9 +24,11 @@ changes the random numbers of the notebook.
 Two rules hold for every exercise, whatever its table says:
 
 * **no function of seglab's reference modules** (:data:`REFERENCE_MODULES`: ``seglab.ops``,
-  ``seglab.metrics``, ``seglab.losses``, ``seglab.detection``) may run inside the student's call,
-  however it is reached (an alias, a helper, a copy made before the check): a profile hook
-  watches every Python call into those files while the student's function runs;
+  ``seglab.metrics``, ``seglab.losses``, ``seglab.detection``), nor of the field's reference
+  tools (:data:`REFERENCE_PACKAGES`: ``torchmetrics``, ``pycocotools``, installed with the
+  course's tools) may run inside the student's call, however it is reached (an alias, a helper,
+  a copy made before the check): a profile hook watches every Python call into those files
+  while the student's function runs;
 * **a case may take at most** :data:`CASE_SECONDS`, and the whole check :data:`CHECK_SECONDS`:
   a function that runs longer (an endless loop) is stopped and the case is named, long before
   the grader's cell timeout would end the cell with no explanation.
@@ -48,6 +50,7 @@ import importlib.util
 import inspect
 import math
 import numbers
+import os
 import signal
 import sys
 import threading
@@ -70,6 +73,7 @@ __all__ = [
     "forbidden_operations",
     "not_allowed",
     "REFERENCE_MODULES",
+    "REFERENCE_PACKAGES",
     "CASE_SECONDS",
     "CHECK_SECONDS",
     "close",
@@ -83,6 +87,9 @@ RTOL, ATOL = 1e-4, 1e-5  # float32 sums of a few products agree with float64 to 
 
 REFERENCE_MODULES = ("seglab.ops", "seglab.metrics", "seglab.losses", "seglab.detection")
 """The modules of seglab's reference implementations: no exercise may call any of their functions."""
+
+REFERENCE_PACKAGES = ("torchmetrics", "pycocotools")
+"""The field's reference tools for metrics and AP: no exercise may call any function of theirs."""
 
 CASE_SECONDS = 5.0  # a right answer takes milliseconds per case; a slow, honest loop well under a second
 CHECK_SECONDS = 30.0  # all cases together: half the grader's 60 s cell timeout
@@ -281,7 +288,7 @@ def not_allowed(exercise: Exercise) -> str:
 
     Example:
         >>> not_allowed(Exercise("f", "f(x)", "", abs, lambda g, n: []))
-        '**Not allowed:** any function of `seglab`.'
+        '**Not allowed:** any function of `seglab`, `torchmetrics` or `pycocotools`.'
     """
     names: dict[int, list[str]] = {}  # one operation -> the names it has
     for owner, attribute, label in forbidden_operations(exercise):
@@ -292,26 +299,42 @@ def not_allowed(exercise: Exercise) -> str:
         names.setdefault(id(getattr(owner, attribute, None)), []).append(text)
     shown = [min(texts, key=len) for texts in names.values()]  # F.conv2d rather than torch.conv2d
     if not shown:
-        return "**Not allowed:** any function of `seglab`."
-    return f"**Not allowed:** {', '.join(shown)}, and any function of `seglab`."
+        return "**Not allowed:** any function of `seglab`, `torchmetrics` or `pycocotools`."
+    return f"**Not allowed:** {', '.join(shown)}, and any function of `seglab`, `torchmetrics` or `pycocotools`."
 
 
-def _reference_files() -> dict[str, str]:
-    """``file -> module name`` of :data:`REFERENCE_MODULES`, found without importing them."""
-    files = {}
+def _reference_files() -> tuple[dict[str, str], dict[str, str]]:
+    """``(file -> module name, folder -> package name)``: the files of :data:`REFERENCE_MODULES` and
+    the folders of the installed :data:`REFERENCE_PACKAGES`, found without importing them."""
+    files, folders = {}, {}
     for name in REFERENCE_MODULES:
         module = sys.modules.get(name)
         origin = getattr(module, "__file__", None) or importlib.util.find_spec(name).origin
         files[str(origin)] = name
-    return files
+    for name in REFERENCE_PACKAGES:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            spec = None
+        for folder in (spec.submodule_search_locations or []) if spec is not None else []:
+            folders[str(folder).rstrip("/\\") + os.sep] = name
+    return files, folders
 
 
-def _reference_label(code: types.CodeType, files: dict[str, str]) -> str | None:
-    """``"seglab.ops.conv1d_matrix"`` when ``code`` is a function of a reference module, else ``None``."""
+def _reference_label(code: types.CodeType, where: tuple[dict[str, str], dict[str, str]]) -> str | None:
+    """``"seglab.ops.conv1d_matrix"`` (or ``"torchmetrics.functional...."``) when ``code`` is a
+    function of a reference module or package, else ``None``."""
+    files, folders = where
+    name = getattr(code, "co_qualname", code.co_name)
     module = files.get(code.co_filename)
-    if module is None:
-        return None
-    return f"{module}.{getattr(code, 'co_qualname', code.co_name)}"
+    if module is not None:
+        return f"{module}.{name}"
+    for folder, package in folders.items():
+        if code.co_filename.startswith(folder):
+            inside = code.co_filename[len(folder):].rsplit(".", 1)[0].replace(os.sep, ".")
+            inside = inside.removesuffix("__init__").strip(".")
+            return ".".join(part for part in (package, inside, name) if part)
+    return None
 
 
 def _forbidden_objects(exercise: Exercise) -> dict[int, str]:
@@ -327,8 +350,11 @@ def _delegation_message(exercise: Exercise, label: str) -> str:
         "build the output step by step as in the lecture (Python loops are fine); helpers such "
         "as torch.zeros and indexing are welcome."
     )
+    package = label.split(".")[0]
     if label.startswith("seglab."):
         what = f"{label}, one of seglab's reference implementations (no exercise may call them)"
+    elif package in REFERENCE_PACKAGES:
+        what = f"{label}, a function of {package}, one of the field's reference tools (no exercise may call them)"
     else:
         what = f"{label}, which already computes the answer"
     return f"{exercise.name} calls {what}: this exercise asks you to write the operation yourself. Hint: {hint}"
