@@ -214,9 +214,29 @@ def mask_numpy(layers):
     return torch.from_numpy(reach)
 
 
+def dilate_by_stamping(w, rate):
+    """Every tap stamped r apart by a transposed convolution of w with a 1x1 kernel of one at stride
+    r: the convolution only places the taps (no dilation), as out[::r_h, ::r_w] = w would."""
+    k_h, k_w = w.shape[-2:]
+    one = torch.ones(1, 1, 1, 1, dtype=w.dtype)
+    out = F.conv_transpose2d(w.reshape(-1, 1, k_h, k_w), one, stride=_two(rate))
+    return out.reshape(*w.shape[:-2], *out.shape[-2:])
+
+
+def dilate_by_index_put(w, rate):
+    """The target positions of all taps at once: rows i * r_h, columns j * r_w, with index_put_."""
+    r_h, r_w = _two(rate)
+    k_h, k_w = w.shape[-2:]
+    out = w.new_zeros(*w.shape[:-2], (k_h - 1) * r_h + 1, (k_w - 1) * r_w + 1)
+    rows = (torch.arange(k_h) * r_h)[:, None].expand(k_h, k_w)
+    cols = (torch.arange(k_w) * r_w)[None, :].expand(k_h, k_w)
+    out[..., rows, cols] = w
+    return out
+
+
 CORRECT = {  # name -> (the model student, a vectorised one for the tests that run many seeds, other right answers ...)
     "effective_kernel_size": (span_formula, span_formula, span_by_counting, span_numpy, span_tap_positions),
-    "dilate_kernel": (dilate_loops, dilate_slicing, dilate_numpy, dilate_kron),
+    "dilate_kernel": (dilate_loops, dilate_slicing, dilate_numpy, dilate_kron, dilate_by_stamping, dilate_by_index_put),
     "dilated_conv2d": (conv_loops, conv_shifts, conv_numpy, conv_dilated_kernel_windows),
     "receptive_field_mask": (mask_sets, mask_sets, mask_backwards, mask_shifts, mask_numpy),
 }
@@ -788,6 +808,18 @@ def dilate_by_impulse(w, rate):
     return out.flip(-2, -1).reshape(*w.shape[:-2], span_h, span_w)
 
 
+def conv_by_dilated_transposed_conv(x, w, rate=1, padding=0):
+    """The dilated cross-correlation as a transposed convolution with dilation=r of the flipped kernel."""
+    r_h, r_w = _two(rate)
+    p_h, p_w = _two(padding)
+    k_h, k_w = w.shape
+    flat = F.pad(x.reshape(-1, 1, *x.shape[-2:]), (p_w, p_w, p_h, p_h))
+    full = F.conv_transpose2d(flat, w.flip(-2, -1)[None, None].to(x.dtype), dilation=(r_h, r_w))
+    cut_h, cut_w = (k_h - 1) * r_h, (k_w - 1) * r_w
+    out = full[..., cut_h : full.shape[-2] - cut_h, cut_w : full.shape[-1] - cut_w]
+    return out.reshape(*x.shape[:-2], *out.shape[-2:])
+
+
 def dilate_by_transposed_conv(w, rate):
     k_h, k_w = w.shape[-2:]
     out = torch.conv_transpose2d(torch.ones(1, 1, 1, 1, dtype=w.dtype), w.reshape(1, 1, k_h, k_w), dilation=_two(rate))
@@ -856,8 +888,8 @@ DELEGATING = [
     (checks.effective_kernel_size, span_by_receptive_field, "seglab.ops.receptive_field"),
     (checks.dilate_kernel, ops.dilate_kernel, "seglab.ops.dilate_kernel"),
     (checks.dilate_kernel, lambda w, rate: ops.dilate_kernel(w, rate).clone(), "seglab.ops.dilate_kernel"),
-    (checks.dilate_kernel, dilate_by_impulse, "torch.nn.functional.conv2d"),
-    (checks.dilate_kernel, dilate_by_transposed_conv, "torch.conv_transpose2d"),
+    (checks.dilate_kernel, dilate_by_impulse, "torch.nn.functional.conv2d with dilation > 1"),
+    (checks.dilate_kernel, dilate_by_transposed_conv, "torch.conv_transpose2d with dilation > 1"),
     (checks.dilated_conv2d, ops.dilated_conv2d, "seglab.ops.dilated_conv2d"),
     (checks.dilated_conv2d, lambda x, w, rate=1, padding=0: ops.dilated_conv2d(x, w, rate, padding), "seglab.ops.dilated_conv2d"),
     (checks.dilated_conv2d, conv_functional, "torch.nn.functional.conv2d"),
@@ -866,6 +898,7 @@ DELEGATING = [
     (checks.dilated_conv2d, conv_3d, "torch.nn.functional.conv3d"),
     (checks.dilated_conv2d, conv_import_inside, "conv2d"),
     (checks.dilated_conv2d, conv_unfold, "torch.nn.functional.unfold"),
+    (checks.dilated_conv2d, conv_by_dilated_transposed_conv, "torch.nn.functional.conv_transpose2d"),
     (checks.receptive_field_mask, ops.receptive_field_mask, "seglab.ops.receptive_field_mask"),
     (checks.receptive_field_mask, lambda layers: ops.receptive_field_mask(layers), "seglab.ops.receptive_field_mask"),
     (checks.receptive_field_mask, mask_from_extent, "seglab.ops.receptive_field"),
@@ -875,7 +908,7 @@ DELEGATING = [
 DELEGATION_HINTS = [  # (checker, student, a piece of the hint: what a solution may use)
     (checks.effective_kernel_size, ops.effective_kernel_size, "count it yourself: k - 1 gaps of r pixels each, plus the pixel of the last tap."),
     (checks.dilate_kernel, ops.dilate_kernel, "place the taps by slicing: out[..., ::r_h, ::r_w] = w."),
-    (checks.dilated_conv2d, conv_functional, "F.conv2d, nn.Conv2d, F.unfold and seglab's dilate_kernel are not allowed."),
+    (checks.dilated_conv2d, conv_functional, "torch's convolutions (F.conv2d, nn.Conv2d, F.conv_transpose2d, ...), F.unfold and seglab's dilate_kernel are not allowed."),
     (checks.receptive_field_mask, mask_from_extent, "keep a set of offsets (or a bool tensor) and the jump J, layer by layer"),
 ]
 

@@ -267,6 +267,17 @@ def _dilate_shape_hint(w, rate) -> str:
     )
 
 
+def _dilated_call(position: int):
+    """``condition(*args, **kwargs)``: the convolution was called with a dilation above 1 (its
+    ``dilation`` argument, given by name or at ``position``), the call that dilates for you."""
+
+    def condition(*args, **kwargs) -> bool:
+        dilation = kwargs.get("dilation", args[position] if len(args) > position else 1)
+        return any(d > 1 for d in pair(dilation))
+
+    return condition
+
+
 _DILATE_KERNEL = Exercise(
     name="dilate_kernel",
     signature="dilate_kernel(w, rate)",
@@ -274,12 +285,21 @@ _DILATE_KERNEL = Exercise(
     reference=ops.dilate_kernel,
     cases=_dilate_cases,
     torch_op=_impulse_response,
+    # A convolution with dilation > 1 spaces the taps for you (the impulse response of F.conv2d at
+    # rate r IS the dilated kernel); a plain stamp, conv_transpose2d of w by a 1x1 kernel at stride r,
+    # only places them, as the slicing would: it is allowed.
     forbidden=[
-        (torch, "conv2d", "torch.conv2d"),
-        (F, "conv2d", "torch.nn.functional.conv2d"),
-        (torch, "conv_transpose2d", "torch.conv_transpose2d"),
-        (F, "conv_transpose2d", "torch.nn.functional.conv_transpose2d"),
+        (torch, "conv2d", "torch.conv2d with dilation > 1"),
+        (F, "conv2d", "torch.nn.functional.conv2d with dilation > 1"),
+        (torch, "conv_transpose2d", "torch.conv_transpose2d with dilation > 1"),
+        (F, "conv_transpose2d", "torch.nn.functional.conv_transpose2d with dilation > 1"),
     ],
+    forbidden_if={
+        "torch.conv2d with dilation > 1": _dilated_call(5),
+        "torch.nn.functional.conv2d with dilation > 1": _dilated_call(5),
+        "torch.conv_transpose2d with dilation > 1": _dilated_call(7),
+        "torch.nn.functional.conv_transpose2d with dilation > 1": _dilated_call(7),
+    },
     mistakes=[
         Mistake(
             "r zeros were inserted between neighbouring taps, one too many per gap (off by one): at rate r "
@@ -320,7 +340,8 @@ _DILATE_KERNEL = Exercise(
     dtype_from="w",
     delegation_hint=(
         "create the zeros with w.new_zeros(...) (or torch.zeros(..., dtype=w.dtype)) and place the taps "
-        "by slicing: out[..., ::r_h, ::r_w] = w."
+        "by slicing: out[..., ::r_h, ::r_w] = w. A convolution with dilation > 1 spaces the taps for you "
+        "and is not allowed; one that only places them (stride r) is."
     ),
 )
 
@@ -430,11 +451,19 @@ _DILATED_CONV2D = Exercise(
     reference=ops.dilated_conv2d,
     cases=_conv_cases,
     torch_op=_torch_dilated_conv,
-    forbidden=[
+    forbidden=[  # every convolution of torch computes the whole answer (conv_transpose2d with dilation=r too)
         (torch, "conv2d", "torch.conv2d"),
         (F, "conv2d", "torch.nn.functional.conv2d"),
+        (torch, "conv1d", "torch.conv1d"),
+        (F, "conv1d", "torch.nn.functional.conv1d"),
         (torch, "conv3d", "torch.conv3d"),
         (F, "conv3d", "torch.nn.functional.conv3d"),
+        (torch, "conv_transpose1d", "torch.conv_transpose1d"),
+        (F, "conv_transpose1d", "torch.nn.functional.conv_transpose1d"),
+        (torch, "conv_transpose2d", "torch.conv_transpose2d"),
+        (F, "conv_transpose2d", "torch.nn.functional.conv_transpose2d"),
+        (torch, "conv_transpose3d", "torch.conv_transpose3d"),
+        (F, "conv_transpose3d", "torch.nn.functional.conv_transpose3d"),
         (F, "unfold", "torch.nn.functional.unfold"),  # with dilation=r it gathers the taps for you
     ],
     mistakes=[
@@ -483,8 +512,8 @@ _DILATED_CONV2D = Exercise(
     dtype_from="x",
     delegation_hint=(
         "pad x with zeros (F.pad, or torch.zeros and slicing), then add up w[a, b] times x_p shifted by "
-        "(a * r_h, b * r_w), or loop over the output pixels; F.conv2d, nn.Conv2d, F.unfold and "
-        "seglab's dilate_kernel are not allowed."
+        "(a * r_h, b * r_w), or loop over the output pixels; torch's convolutions (F.conv2d, nn.Conv2d, "
+        "F.conv_transpose2d, ...), F.unfold and seglab's dilate_kernel are not allowed."
     ),
 )
 
