@@ -173,13 +173,71 @@ def conv1d_matrix_rows(w, n, stride=1, padding=0):
     return torch.stack(rows)
 
 
+def bed_of_nails_view(x, scale):
+    """The output seen as [H, s, W, s]: the top-left corner of every block is [:, 0, :, 0]."""
+    height, width = x.shape
+    out = torch.zeros(height, scale, width, scale, dtype=x.dtype)
+    out[:, 0, :, 0] = x
+    return out.reshape(height * scale, width * scale)
+
+
+def unpool_scatter_add(values, indices, output_size):
+    height, width = output_size
+    flat = torch.zeros(height * width, dtype=values.dtype).scatter_add_(0, indices.flatten(), values.flatten())
+    return flat.view(height, width)
+
+
+def transposed_conv1d_by_zero_insertion(x, w, stride=1, padding=0):
+    """The lecture's equivalence: zeros between the inputs, k - 1 zeros at each end, then an ordinary
+    convolution (a cross-correlation) with the flipped kernel, and the padding trimmed."""
+    n, k = len(x), len(w)
+    stuffed = torch.zeros((n - 1) * stride + 1, dtype=x.dtype)
+    stuffed[::stride] = x
+    full = F.conv1d(F.pad(stuffed, (k - 1, k - 1))[None, None], w.flip(0)[None, None])[0, 0]
+    return full[padding : len(full) - padding]
+
+
+def transposed_conv2d_by_taps(x, w, stride=1, padding=0):
+    """A loop over the kernel's taps instead of the input's pixels: tap (a, b) adds w[a, b] * x onto
+    every stride-th position from (a, b) on."""
+    (height, width), (k_h, k_w) = x.shape, w.shape
+    out = torch.zeros((height - 1) * stride + k_h, (width - 1) * stride + k_w, dtype=x.dtype)
+    for a in range(k_h):
+        for b in range(k_w):
+            out[a : a + (height - 1) * stride + 1 : stride, b : b + (width - 1) * stride + 1 : stride] += w[a, b] * x
+    return out[padding : out.shape[0] - padding, padding : out.shape[1] - padding]
+
+
+def conv1d_matrix_by_columns(w, n, stride=1, padding=0):
+    """Column by column: input value c meets tap j = c - (r * stride - padding) of output r."""
+    k = len(w)
+    m = (n + 2 * padding - k) // stride + 1
+    matrix = torch.zeros(m, n, dtype=w.dtype)
+    for c in range(n):
+        for r in range(m):
+            j = c - (r * stride - padding)
+            if 0 <= j < k:
+                matrix[r, c] = w[j]
+    return matrix
+
+
+def conv1d_matrix_numpy(w, n, stride=1, padding=0):
+    """The padded matrix in numpy, then the padding's columns dropped."""
+    k, kernel = len(w), w.numpy()
+    m = (n + 2 * padding - k) // stride + 1
+    padded = np.zeros((m, n + 2 * padding), dtype=kernel.dtype)
+    for r in range(m):
+        padded[r, r * stride : r * stride + k] = kernel
+    return torch.from_numpy(padded[:, padding : padding + n].copy())
+
+
 CORRECT = {  # name -> (the model student, a vectorised one for the tests that run many seeds, other right answers ...)
     "nearest_upsample": (nearest_loops, nearest_indexing, nearest_kron, nearest_numpy),
-    "bed_of_nails": (bed_of_nails_loops, bed_of_nails_slicing, bed_of_nails_kron),
-    "max_unpool2d": (unpool_loops, unpool_index_add, unpool_divmod),
-    "transposed_conv1d": (transposed_conv1d_loops, transposed_conv1d_numpy, transposed_conv1d_gather),
-    "transposed_conv2d": (transposed_conv2d_loops, transposed_conv2d_loops, transposed_conv2d_outer),
-    "conv1d_matrix": (conv1d_matrix_loops, conv1d_matrix_rows),
+    "bed_of_nails": (bed_of_nails_loops, bed_of_nails_slicing, bed_of_nails_kron, bed_of_nails_view),
+    "max_unpool2d": (unpool_loops, unpool_index_add, unpool_divmod, unpool_scatter_add),
+    "transposed_conv1d": (transposed_conv1d_loops, transposed_conv1d_numpy, transposed_conv1d_gather, transposed_conv1d_by_zero_insertion),
+    "transposed_conv2d": (transposed_conv2d_loops, transposed_conv2d_loops, transposed_conv2d_outer, transposed_conv2d_by_taps),
+    "conv1d_matrix": (conv1d_matrix_loops, conv1d_matrix_rows, conv1d_matrix_by_columns, conv1d_matrix_numpy),
 }
 
 
@@ -255,6 +313,57 @@ def bed_of_nails_bottom_right(x, scale):
 
 def bed_of_nails_tiled(x, scale):
     return x.repeat(scale, scale)
+
+
+def bed_of_nails_no_trailing_zeros(x, scale):
+    """Stops at the last value: (H - 1) * s + 1 rows."""
+    height, width = x.shape
+    out = torch.zeros((height - 1) * scale + 1, (width - 1) * scale + 1, dtype=x.dtype)
+    out[::scale, ::scale] = x
+    return out
+
+
+def unpool_twice_the_size(values, indices, output_size):
+    """Assumes a 2x2 pooling at stride 2: the output size from the values, output_size unused."""
+    height, width = 2 * values.shape[0], 2 * values.shape[1]
+    out = torch.zeros(height, width, dtype=values.dtype)
+    for value, index in zip(values.flatten(), indices.flatten().tolist()):
+        out[index // width, index % width] += value
+    return out
+
+
+def conv1d_matrix_wrapping(w, n, stride=1, padding=0):
+    """Checks only the right edge: a negative column indexes from the end of the row."""
+    k = len(w)
+    m = (n + 2 * padding - k) // stride + 1
+    matrix = torch.zeros(m, n, dtype=w.dtype)
+    for r in range(m):
+        for j in range(k):
+            column = r * stride - padding + j
+            if column < n:
+                matrix[r, column] = w[j]
+    return matrix
+
+
+def transposed_conv1d_by_fold(x, w, stride=1, padding=0):
+    """F.fold (col2im) adds the stamps up: it does the whole exercise."""
+    n, k = len(x), len(w)
+    length = (n - 1) * stride + k
+    stamps = (x[:, None] * w[None, :]).T[None]  # [1, k, n]: column i is the stamp x[i] * w
+    full = F.fold(stamps, output_size=(1, length), kernel_size=(1, k), stride=(1, stride))[0, 0, 0]
+    return full[padding : length - padding]
+
+
+def transposed_conv1d_by_matrix(x, w, stride=1, padding=0):
+    """The transpose of seglab's convolution matrix: the lecture's identity, but seglab's matrix."""
+    n, k = len(x), len(w)
+    length = (n - 1) * stride + k - 2 * padding
+    return ops.conv1d_matrix(w, length, stride, padding).T @ x
+
+
+def conv1d_matrix_by_conv1d(w, n, stride=1, padding=0):
+    """The convolution of every unit vector: F.conv1d computes the matrix column by column."""
+    return F.conv1d(torch.eye(n, dtype=w.dtype)[:, None], w[None, None], stride=stride, padding=padding)[:, 0].T
 
 
 def unpool_overwriting(values, indices, output_size):
@@ -381,6 +490,9 @@ MISTAKES = [
     ("bed_of_nails", bed_of_nails_filled, "lecture example: 2x2 by 2", "that is nearest neighbour"),
     ("bed_of_nails", bed_of_nails_bottom_right, "lecture example: 2x2 by 2", "bottom-right corner"),
     ("bed_of_nails", bed_of_nails_tiled, "lecture example: 2x2 by 2", "x.repeat(scale, scale) tiles the whole image; bed of nails"),
+    ("bed_of_nails", bed_of_nails_no_trailing_zeros, "lecture example: 2x2 by 2", "the output stops at the last value"),
+    ("max_unpool2d", unpool_twice_the_size, "overlapping windows: three values land on the centre", "twice the pooled size"),
+    ("conv1d_matrix", conv1d_matrix_wrapping, "padding 1 adds a row at each end", "wrapped around to the end of the row"),
     ("max_unpool2d", unpool_overwriting, "overlapping windows: three values land on the centre", "summed (out[...] += value), not overwritten"),
     ("max_unpool2d", unpool_column_major, "lecture example: unpool", "read column by column"),
     # On a square plane, writing out[col, row] is the same array as column-major decoding, and the
@@ -560,6 +672,9 @@ def delegates_catching_everything(x, w, stride=1, padding=0):
 
 
 DELEGATING = [  # (checker, student, what the message names)
+    (checks.transposed_conv1d, transposed_conv1d_by_fold, "torch.nn.functional.fold"),
+    (checks.transposed_conv1d, transposed_conv1d_by_matrix, "seglab.ops.conv1d_matrix"),
+    (checks.conv1d_matrix, conv1d_matrix_by_conv1d, "torch.nn.functional.conv1d"),
     (checks.transposed_conv1d, delegates_to_seglab, "seglab.ops.transposed_conv1d"),
     (checks.transposed_conv1d, lambda x, w, stride=1, padding=0: ops.transposed_conv1d(x, w, stride=stride, padding=padding), "seglab.ops.transposed_conv1d"),
     (checks.transposed_conv1d, delegates_to_functional, "torch.nn.functional.conv_transpose1d"),

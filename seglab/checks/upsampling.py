@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from seglab import ops
 from seglab.checks._assignment import Assignment, Graded
 from seglab.checks._cases import random_int, random_tensor, tensor
-from seglab.checks._core import Case, Exercise, Mistake
+from seglab.checks._core import Case, Exercise, Mistake, close
 
 # --- nearest neighbour and bed of nails ------------------------------------------------------------
 
@@ -109,6 +109,11 @@ _BED_OF_NAILS = Exercise(
             "(r * scale, c * scale), with zeros around it.",
             lambda x, scale: x.repeat(scale, scale),
         ),
+        Mistake(
+            "the output stops at the last value: the last block needs its scale - 1 rows and columns of "
+            "zeros too, so the output has shape [H * scale, W * scale], not [(H - 1) * scale + 1, ...].",
+            lambda x, scale: ops.bed_of_nails(x, scale)[: (x.shape[0] - 1) * scale + 1, : (x.shape[1] - 1) * scale + 1],
+        ),
     ],
     shape_hint=_scale_shape_hint,
 )
@@ -154,6 +159,10 @@ def _unpool_with(values, indices, output_size, place):
     return out
 
 
+def _summing(out, value, index, height, width):
+    out[index // width, index % width] += value
+
+
 def _overwrite(out, value, index, height, width):
     out[index // width, index % width] = value
 
@@ -192,9 +201,17 @@ _MAX_UNPOOL = Exercise(
             "so r = index // W and c = index % W, with W the width of the output.",
             lambda v, i, size: _unpool_with(v, i, size, _column_major),
         ),
-        Mistake(
+        Mistake(  # on a square plane this is the column-by-column reading, whose hint says it
             "rows and columns are swapped: the output has shape output_size = (H, W).",
-            lambda v, i, size: ops.max_unpool2d(v, i, size).T,
+            matches=lambda got, expected, case: (
+                got.dim() == 2 and got.shape != expected.shape and got.shape == expected.shape[::-1] and close(got.T, expected)
+            ),
+        ),
+        Mistake(
+            "the output size was taken as twice the pooled size (a 2x2 pooling at stride 2); use "
+            "output_size = (H, W): windows may overlap (stride < window) or leave a border, so the "
+            "plane that was pooled need not be (2h, 2w).",
+            lambda v, i, size: _unpool_with(v, i, (2 * v.shape[0], 2 * v.shape[1]), _summing),
         ),
     ],
     shape_hint=lambda values, indices, output_size: f"the output has shape output_size = {tuple(output_size)}.",
@@ -267,6 +284,7 @@ _TRANSPOSED_1D = Exercise(
         (F, "conv_transpose2d", "torch.nn.functional.conv_transpose2d"),
         (torch, "conv_transpose1d", "torch.conv_transpose1d"),
         (torch, "conv_transpose2d", "torch.conv_transpose2d"),
+        (F, "fold", "torch.nn.functional.fold"),  # col2im: sums the overlapping stamps for you
     ],
     mistakes=[
         Mistake(
@@ -353,6 +371,7 @@ _TRANSPOSED_2D = Exercise(
     forbidden=[
         (F, "conv_transpose2d", "torch.nn.functional.conv_transpose2d"),
         (torch, "conv_transpose2d", "torch.conv_transpose2d"),
+        (F, "fold", "torch.nn.functional.fold"),  # col2im: sums the overlapping stamps for you
     ],
     mistakes=[
         Mistake(
@@ -411,6 +430,18 @@ def _matrix_cases(generator: torch.Generator, n_random: int) -> list[Case]:
     return cases
 
 
+def _matrix_wrapping(w, n, stride=1, padding=0):
+    """The mistake: negative columns index from the end of the row."""
+    rows = (n + 2 * padding - w.shape[0]) // stride + 1
+    matrix = torch.zeros(rows, n, dtype=w.dtype)
+    for r in range(rows):
+        for j in range(w.shape[0]):
+            column = r * stride - padding + j
+            if column < n:
+                matrix[r, column] = w[j]
+    return matrix
+
+
 def _matrix_by_conv1d(w, n, stride=1, padding=0):
     """PyTorch's computation: column j is ``F.conv1d`` of the j-th unit vector."""
     units = torch.eye(n, dtype=w.dtype)[:, None, :]  # [n, 1, n]: a batch of unit vectors
@@ -432,6 +463,10 @@ _CONV1D_MATRIX = Exercise(
     reference=ops.conv1d_matrix,
     cases=_matrix_cases,
     torch_op=_matrix_by_conv1d,
+    forbidden=[  # the convolution of the unit vectors IS the matrix, column by column
+        (F, "conv1d", "torch.nn.functional.conv1d"),
+        (torch, "conv1d", "torch.conv1d"),
+    ],
     mistakes=[
         # the flip before the transpose: with stride 1 and m == n, M of the flipped w *is* M.T, and a
         # student with the right shape has more likely flipped the kernel than transposed the matrix
@@ -454,6 +489,12 @@ _CONV1D_MATRIX = Exercise(
             "padding was ignored. Padding adds zeros around the input, so the first row starts at "
             "column -padding: its first taps fall on the zeros and are left out of the matrix.",
             lambda w, n, stride=1, padding=0: ops.conv1d_matrix(w, n, stride, 0),
+        ),
+        Mistake(
+            "taps that fall on the padding wrapped around to the end of the row: a column "
+            "r * stride - padding + j below 0 is negative, and M[r, -1] is the LAST column in Python. "
+            "Skip the taps outside 0 <= column < n (they multiply the padding's zeros).",
+            lambda w, n, stride=1, padding=0: _matrix_wrapping(w, n, stride, padding),
         ),
     ],
     shape_hint=_matrix_shape_hint,
