@@ -497,9 +497,12 @@ def _time_limit(seconds: float, timed_out: list[bool]):
         yield
         return
 
+    running = [True]
+
     def stop(signum, frame):
-        timed_out.append(True)
-        raise _TimedOut()
+        if running[0]:  # an alarm that comes as the call ends is ignored
+            timed_out.append(True)
+            raise _TimedOut()
 
     previous_handler = signal.signal(signal.SIGALRM, stop)
     previous_delay, previous_interval = signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001))
@@ -507,6 +510,7 @@ def _time_limit(seconds: float, timed_out: list[bool]):
     try:
         yield
     finally:
+        running[0] = False
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous_handler)
         if previous_delay:
@@ -525,7 +529,9 @@ def _call_student(exercise: Exercise, student_fn, case: Case, deadline: float | 
     timed_out: list[bool] = []
     seconds = CASE_SECONDS if deadline is None else min(CASE_SECONDS, deadline - time.monotonic())
     try:
-        with _time_limit(seconds, timed_out), _trapped(exercise, caught), _reference_calls_refused(caught):
+        # the timer innermost: it is off before the traps are taken away, so that no late alarm
+        # can interrupt their removal
+        with _trapped(exercise, caught), _reference_calls_refused(caught), _time_limit(seconds, timed_out):
             got = student_fn(*args, **kwargs)
     except (_Delegated, _TimedOut):
         pass  # reported below, also when the student's code swallowed it
