@@ -85,6 +85,32 @@ def iou_numpy(boxes1, boxes2):
     return torch.from_numpy(inter / (area_a[:, None] + area_b[None, :] - inter))
 
 
+def iou_row_by_row(boxes1, boxes2):
+    """One row at a time: a box of boxes1 against all of boxes2, in float64."""
+    out = torch.zeros(len(boxes1), len(boxes2), dtype=torch.float64)
+    b = boxes2.double()
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    for i, box in enumerate(boxes1.double()):
+        width = (torch.minimum(box[2], b[:, 2]) - torch.maximum(box[0], b[:, 0])).clamp(min=0)
+        height = (torch.minimum(box[3], b[:, 3]) - torch.maximum(box[1], b[:, 1])).clamp(min=0)
+        inter = width * height
+        out[i] = inter / ((box[2] - box[0]) * (box[3] - box[1]) + area_b - inter)
+    return out
+
+
+def iou_intervals(boxes1, boxes2):
+    """The overlap of two boxes is the product of the overlaps of their x and y intervals."""
+    x1, y1, x2, y2 = boxes1.float().unbind(dim=1)
+    u1, v1, u2, v2 = boxes2.float().unbind(dim=1)
+
+    def overlap(lo_a, hi_a, lo_b, hi_b):  # [N, M]: the length two sets of intervals share
+        return torch.relu(torch.min(hi_a[:, None], hi_b[None, :]) - torch.max(lo_a[:, None], lo_b[None, :]))
+
+    inter = overlap(x1, x2, u1, u2) * overlap(y1, y2, v1, v2)
+    union = ((x2 - x1) * (y2 - y1))[:, None] + ((u2 - u1) * (v2 - v1))[None, :] - inter
+    return inter / union
+
+
 def nms_loops(boxes, scores, iou_threshold):
     order = sorted(range(len(scores)), key=lambda i: -float(scores[i]))
     rows = boxes.tolist()
@@ -260,6 +286,26 @@ def roi_grid_sample(input, boxes, output_size, spatial_scale=1.0, sampling_ratio
     return out
 
 
+def roi_grid_sample_pixel_edges(input, boxes, output_size, spatial_scale=1.0, sampling_ratio=-1, aligned=False):
+    """F.grid_sample with align_corners=False (-1 and 1 on the outer EDGES of the edge pixels: the
+    normalised x is (2 x + 1) / W - 1), zero padding, the border read by clamping the points first."""
+    out_h, out_w = (output_size, output_size) if isinstance(output_size, int) else output_size
+    height, width = input.shape[-2:]
+    rois = _rois(boxes)
+    out = input.new_zeros(len(rois), input.shape[1], out_h, out_w)
+    for k, (image, *box) in enumerate(rois):
+        points = _point_grid(box, out_h, out_w, spatial_scale, sampling_ratio, aligned)
+        if points is None:
+            continue
+        y, x, s_h, s_w = points
+        inside = ((y >= -1) & (y <= height) & (x >= -1) & (x <= width)).double()
+        y, x = y.clamp(0, height - 1), x.clamp(0, width - 1)
+        grid = torch.stack([(2 * x + 1) / width - 1, (2 * y + 1) / height - 1], dim=-1)[None]
+        values = F.grid_sample(input[int(image)][None].double(), grid, mode="bilinear", padding_mode="zeros", align_corners=False)[0]
+        out[k] = (values * inside).reshape(-1, out_h, s_h, out_w, s_w).mean(dim=(2, 4)).to(input.dtype)
+    return out
+
+
 def loss_bce(mask_logits, labels, mask_targets):
     if len(labels) == 0:
         return mask_logits.sum() * 0
@@ -280,9 +326,25 @@ def loss_logsigmoid_loop(mask_logits, labels, mask_targets):
 def loss_softplus(mask_logits, labels, mask_targets):
     """-[y log s(z) + (1 - y) log(1 - s(z))] = softplus(z) - y z."""
     if mask_targets.numel() == 0:
-        return torch.zeros((), dtype=mask_logits.dtype)
+        return (mask_logits * 0).sum()
     z = mask_logits.gather(1, labels[:, None, None, None].expand(-1, 1, *mask_logits.shape[2:]))[:, 0]
     return (F.softplus(z) - mask_targets * z).mean()
+
+
+def loss_one_hot(mask_logits, labels, mask_targets):
+    """A one-hot of the labels picks each RoI's own channel: every other channel is multiplied by 0."""
+    one_hot = F.one_hot(labels, mask_logits.shape[1]).to(mask_logits.dtype)  # [K, C]
+    z = (mask_logits * one_hot[:, :, None, None]).sum(dim=1)  # [K, M, M]
+    per_pixel = torch.clamp(z, min=0) - z * mask_targets + torch.log1p(torch.exp(-z.abs()))  # the stable form
+    return per_pixel.sum() / max(mask_targets.numel(), 1)
+
+
+def loss_per_roi_means(mask_logits, labels, mask_targets):
+    """The mean of the RoIs' means: every RoI has M * M pixels, so it is the mean over all pixels."""
+    if len(labels) == 0:
+        return mask_logits.sum() * 0
+    losses = [F.binary_cross_entropy_with_logits(mask_logits[k][labels[k]], mask_targets[k]) for k in range(len(labels))]
+    return sum(losses) / len(losses)
 
 
 def ap_tensor(scores, is_true_positive, num_gt, method="11point"):
@@ -325,6 +387,23 @@ def ap_loops(scores, is_true_positive, num_gt, method="11point"):
     return ap
 
 
+def ap_fractions(scores, is_true_positive, num_gt, method="11point"):
+    """Exact arithmetic: precision and recall as fractions, so no level is missed by rounding."""
+    from fractions import Fraction
+
+    if num_gt == 0:
+        return torch.tensor(float("nan"), dtype=torch.float64)
+    hits = [hit for _, hit in sorted(zip(scores.tolist(), is_true_positive.tolist()), reverse=True)]
+    found = [sum(hits[: n + 1]) for n in range(len(hits))]
+    precision = [Fraction(f, n + 1) for n, f in enumerate(found)]
+    recall = [Fraction(f, num_gt) for f in found]
+    envelope = [max(precision[n:]) for n in range(len(precision))]
+    if method == "11point":
+        reached = [next((envelope[n] for n in range(len(recall)) if recall[n] >= Fraction(k, 10)), 0) for k in range(11)]
+        return torch.tensor(float(sum(reached) / 11), dtype=torch.float64)
+    return torch.tensor(float(sum(e for e, hit in zip(envelope, hits) if hit) / num_gt), dtype=torch.float64)
+
+
 def ap_numpy(scores, is_true_positive, num_gt, method="11point"):
     """The PASCAL VOC devkit's way: a padded, made-monotone precision envelope."""
     if num_gt == 0:
@@ -349,11 +428,11 @@ def ap_numpy(scores, is_true_positive, num_gt, method="11point"):
 
 
 CORRECT = {  # name -> (the model student, a vectorised one for the tests that run many seeds, other right answers ...)
-    "box_iou": (iou_loops, iou_broadcast, iou_numpy),
+    "box_iou": (iou_loops, iou_broadcast, iou_numpy, iou_row_by_row, iou_intervals),
     "nms": (nms_loops, nms_suppressed_flags, nms_shrinking_queue, nms_numpy),
-    "roi_align": (roi_loops, roi_vectorised, roi_grid_sample),
-    "mask_head_loss": (loss_logsigmoid_loop, loss_bce, loss_softplus),
-    "average_precision": (ap_loops, ap_tensor, ap_numpy),
+    "roi_align": (roi_loops, roi_vectorised, roi_grid_sample, roi_grid_sample_pixel_edges),
+    "mask_head_loss": (loss_logsigmoid_loop, loss_bce, loss_softplus, loss_one_hot, loss_per_roi_means),
+    "average_precision": (ap_loops, ap_tensor, ap_numpy, ap_fractions),
 }
 
 
@@ -466,7 +545,12 @@ def test_fragile_cases_are_recognised():
 def test_lecture_example_mask_head_loss():
     case = EXERCISES["mask_head_loss"].cases(torch.Generator(), 0)[0]
     logits, labels, targets = case.args
-    by_hand = (-math.log(1 / (1 + math.exp(-2))) - math.log(0.5) - math.log(1 - 1 / (1 + math.exp(1))) - math.log(1 / (1 + math.exp(-3)))) / 4
+    assert logits.shape == (2, 3, 2, 2) and targets.shape == (2, 2, 2)  # square masks, as the exercise's [K, C, M, M]
+    sigmoid = lambda z: 1 / (1 + math.exp(-z))  # noqa: E731
+    roi_0 = -math.log(sigmoid(2)) - math.log(1 - sigmoid(0)) - math.log(1 - sigmoid(-1)) - math.log(sigmoid(3))
+    roi_1 = -math.log(1 - sigmoid(-2)) - math.log(1 - sigmoid(0)) - math.log(sigmoid(1)) - math.log(1 - sigmoid(-3))
+    by_hand = (roi_0 + roi_1) / 8
+    assert by_hand == pytest.approx(0.29548, abs=1e-5)  # the number the exercise's text works out
     assert detection.mask_head_loss(*case.args).item() == pytest.approx(by_hand, rel=1e-6)
     large = fixed_case("mask_head_loss", "large logits")
     assert detection.mask_head_loss(*large.args).item() == pytest.approx(60.0)
@@ -613,6 +697,30 @@ nms_lowest_first = _named("nms_lowest_first", _nms_student(ascending=True))
 nms_listed_lowest_first = _named("nms_listed_lowest_first", _nms_student(listed="reversed"))
 nms_sorted_positions = _named("nms_sorted_positions", _nms_student(positions=True))
 
+def nms_half_boxes(boxes, scores, iou_threshold):
+    """Boxes in float16 "to save memory": every step of the IoU is rounded to 11 bits."""
+    b = boxes.half()
+    area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    wh = (torch.minimum(b[:, None, 2:], b[None, :, 2:]) - torch.maximum(b[:, None, :2], b[None, :, :2])).clamp(min=0)
+    inter = wh[..., 0] * wh[..., 1]
+    iou = inter / (area[:, None] + area[None, :] - inter)
+    suppressed, keep = torch.zeros(len(boxes), dtype=torch.bool), []
+    for i in torch.argsort(scores, descending=True).tolist():
+        if not suppressed[i]:
+            keep.append(i)
+            suppressed |= iou[i] > iou_threshold
+    return torch.tensor(keep, dtype=torch.int64)
+
+
+def nms_half_iou(boxes, scores, iou_threshold):
+    iou = iou_broadcast(boxes, boxes).to(torch.float16)  # the IoU matrix stored in half precision
+    keep = []
+    for i in torch.argsort(scores, descending=True).tolist():
+        if all(iou[j, i] <= iou_threshold for j in keep):
+            keep.append(i)
+    return torch.tensor(keep, dtype=torch.int64)
+
+
 roi_never_shifted = _named("roi_never_shifted", _roi_student(shift=lambda aligned: 0.0))
 roi_always_shifted = _named("roi_always_shifted", _roi_student(shift=lambda aligned: 0.5))
 roi_aligned_flag_flipped = _named("roi_aligned_flag_flipped", _roi_student(shift=lambda aligned: 0.0 if aligned else 0.5, min_size=lambda aligned: aligned))
@@ -700,6 +808,46 @@ def loss_bce_of_sigmoid(mask_logits, labels, mask_targets):
     return F.binary_cross_entropy(torch.sigmoid(_own_masks(mask_logits, labels)), mask_targets)
 
 
+def loss_predicted_class(mask_logits, labels, mask_targets):
+    """The class the mask head 'believes in' (its most confident mask) instead of the ground truth's."""
+    if len(labels) == 0:
+        return mask_logits.sum() * 0
+    predicted = mask_logits.mean(dim=(2, 3)).argmax(dim=1)
+    return F.binary_cross_entropy_with_logits(_own_masks(mask_logits, predicted), mask_targets)
+
+
+def loss_columns_by_label(mask_logits, labels, mask_targets):
+    """mask_logits[:, labels]: every RoI's masks for every RoI's class, then broadcast against the targets."""
+    if len(labels) == 0:
+        return mask_logits.sum() * 0
+    z, y = mask_logits[:, labels], mask_targets
+    return (torch.clamp(z, min=0) - z * y + torch.log1p(torch.exp(-z.abs()))).mean()
+
+
+def loss_thresholded_targets(mask_logits, labels, mask_targets):
+    if len(labels) == 0:
+        return mask_logits.sum() * 0
+    return F.binary_cross_entropy_with_logits(_own_masks(mask_logits, labels), (mask_targets > 0.5).to(mask_logits.dtype))
+
+
+def loss_rounded_targets(mask_logits, labels, mask_targets):
+    if len(labels) == 0:
+        return mask_logits.sum() * 0
+    return F.binary_cross_entropy_with_logits(_own_masks(mask_logits, labels), mask_targets.round())
+
+
+def loss_constant_zero_without_rois(mask_logits, labels, mask_targets):
+    if len(labels) == 0:
+        return torch.tensor(0.0, dtype=mask_logits.dtype)  # right value, but cut off from the graph
+    return F.binary_cross_entropy_with_logits(_own_masks(mask_logits, labels), mask_targets)
+
+
+def loss_new_zeros_without_rois(mask_logits, labels, mask_targets):
+    if mask_targets.numel() == 0:
+        return mask_logits.new_zeros(())
+    return F.binary_cross_entropy_with_logits(_own_masks(mask_logits, labels), mask_targets)
+
+
 def loss_mean_of_nothing(mask_logits, labels, mask_targets):
     own = mask_logits[torch.arange(len(labels)), labels]
     return -(mask_targets * F.logsigmoid(own) + (1 - mask_targets) * F.logsigmoid(-own)).mean()
@@ -741,6 +889,39 @@ ap_mean_over_found = _named("ap_mean_over_found", _ap_student(all_point_over="tr
 ap_recall_over_found = _named("ap_recall_over_found", _ap_student(recall_over="true positives"))
 
 
+def ap_strict_levels(scores, is_true_positive, num_gt, method="11point"):
+    """`recall > level` in the 11-point sum (all-point right)."""
+    if num_gt == 0:
+        return float("nan")
+    ranked = [hit for _, hit in sorted(zip(scores.tolist(), is_true_positive.tolist()), key=lambda pair: -pair[0])]
+    precision, recall, found = [], [], 0
+    for n, hit in enumerate(ranked, start=1):
+        found += hit
+        precision.append(found / n)
+        recall.append(found / num_gt)
+    if method == "all":
+        return sum(max(precision[n:]) for n in range(len(ranked)) if ranked[n]) / num_gt
+    return sum(max([p for p, r in zip(precision, recall) if r > k / 10], default=0.0) for k in range(11)) / 11
+
+
+def ap_strict_envelope(scores, is_true_positive, num_gt, method="11point"):
+    """The interpolated precision over recalls strictly beyond r, in both methods."""
+    if num_gt == 0:
+        return torch.tensor(float("nan"), dtype=torch.float64)
+    order = torch.argsort(scores, descending=True)
+    hits = is_true_positive[order].double()
+    found = hits.cumsum(0)
+    precision, recall = found / torch.arange(1, len(hits) + 1), found / num_gt
+
+    def p_interp(r):
+        beyond = recall > r
+        return precision[beyond].max() if beyond.any() else torch.zeros((), dtype=torch.float64)
+
+    if method == "11point":
+        return sum(p_interp(k / 10) for k in range(11)) / 11
+    return sum(p_interp(recall[n]) for n in range(len(hits)) if hits[n]) / num_gt + torch.zeros((), dtype=torch.float64)
+
+
 def ap_running_levels(scores, is_true_positive, num_gt, method="11point"):
     """Levels by adding 0.1: 0.1 + 0.1 + 0.1 = 0.30000000000000004."""
     if num_gt == 0:
@@ -769,6 +950,8 @@ MISTAKES = [
     ("box_iou", iou_union_without_subtraction, "lecture example", "the union does not subtract the intersection"),
     ("box_iou", iou_transposed, "three boxes against two", "the answer is transposed"),
     ("nms", nms_greater_or_equal, "IoU exactly at the threshold", "EQUALS the threshold"),
+    ("nms", nms_half_boxes, "IoU 2288 / 4574 = 0.50022", "the IoU was computed in half precision"),
+    ("nms", nms_half_iou, "IoU 2288 / 4574 = 0.50022", "the IoU was computed in half precision"),
     ("nms", nms_input_order, "lecture example", "the kept indices are in input order"),
     ("nms", nms_suppressed_boxes_suppress, "a chain A > B > C", "a suppressed box still suppressed others"),
     ("nms", nms_lowest_first, "lecture example", "the scores were taken in ascending order"),
@@ -791,6 +974,10 @@ MISTAKES = [
     ("mask_head_loss", loss_every_class, "lecture example", "the loss used every class's mask"),
     ("mask_head_loss", loss_every_class_summed, "lecture example", "the loss used every class's mask"),
     ("mask_head_loss", loss_labels_minus_one, "lecture example", "off by one: the mask of class c is channel c"),
+    ("mask_head_loss", loss_predicted_class, "lecture example", "the loss scored the mask of another class"),
+    ("mask_head_loss", loss_columns_by_label, "lecture example", "the loss scored the mask of another class"),
+    ("mask_head_loss", loss_thresholded_targets, "fractional targets", "the targets were made 0 or 1"),
+    ("mask_head_loss", loss_rounded_targets, "fractional targets", "the targets were made 0 or 1"),
     ("mask_head_loss", loss_softmax, "lecture example", "a softmax over the classes"),
     ("mask_head_loss", loss_cross_entropy_over_classes, "lecture example", "a softmax over the classes"),
     ("mask_head_loss", loss_summed, "lecture example", "this is the sum over the pixels"),
@@ -804,6 +991,8 @@ MISTAKES = [
     ("average_precision", ap_numpy_arange_levels, "recall exactly 3/10", "a recall level was missed by floating point"),
     ("average_precision", ap_running_levels, "recall exactly 3/10", "a recall level was missed by floating point"),
     ("average_precision", ap_float32_levels, "recall exactly 3/10", "a recall level was missed by floating point"),
+    ("average_precision", ap_strict_levels, "recalls of exactly 1/2 and 1", "a recall EQUAL to the level was not counted"),
+    ("average_precision", ap_strict_envelope, "lecture example, all-point", "a recall EQUAL to the level was not counted"),
     ("average_precision", ap_unsorted, "the lecture's detections in another order", "the detections were not sorted by score"),
     ("average_precision", ap_recall_over_detections, "lecture example", "the recall was divided by the number of detections"),
     ("average_precision", ap_mean_over_found, "lecture example, all-point", "all-point AP divides by num_gt"),
@@ -814,7 +1003,15 @@ MISTAKES = [
 # Mistakes the random cases alone cannot show: they differ from the right answer only on inputs the
 # random cases avoid on purpose (an IoU exactly at the threshold) or do not guarantee (no positive
 # RoI, a recall of exactly 3/10 or 6/10).
-ONLY_FIXED_CASES_SHOW = {nms_greater_or_equal, loss_mean_of_nothing, ap_numpy_arange_levels, ap_running_levels, ap_float32_levels}
+ONLY_FIXED_CASES_SHOW = {
+    nms_greater_or_equal,
+    nms_half_boxes,
+    nms_half_iou,
+    loss_mean_of_nothing,
+    ap_numpy_arange_levels,
+    ap_running_levels,
+    ap_float32_levels,
+}
 
 
 def test_every_mistake_is_caught_by_the_random_cases_alone(one_thread):
@@ -1001,10 +1198,23 @@ def test_mask_head_loss_as_a_python_float():
     assert "hint: return the number as a 0-dim tensor, not as a Python number" in message
 
 
-def test_mask_head_loss_that_is_not_connected_to_the_graph_still_counts(capfd):
-    """torch.tensor(0.0) for K = 0 is a right value (the framework compares values)."""
-    checks.mask_head_loss(lambda mask_logits, labels, mask_targets: torch.tensor(0.0, dtype=mask_logits.dtype) if len(labels) == 0 else loss_bce(mask_logits, labels, mask_targets))
-    assert capfd.readouterr().out.startswith("✓ mask_head_loss:")
+@pytest.mark.parametrize("student", [loss_constant_zero_without_rois, loss_new_zeros_without_rois])
+def test_a_zero_cut_off_from_the_graph_is_explained(student):
+    """For K = 0 the value 0 is right, but the exercise asks for mask_logits.sum() * 0, which backward() can run through."""
+    for message in (failure_message(checks.mask_head_loss, student), failure_message(checks.mask_head_loss, student, seed=HIDDEN_SEEDS["mask_head_loss"], n_random=20)):
+        assert message.startswith("mask_head_loss: wrong answer in case 'K = 0"), message
+        assert "expected 0 computed from mask_logits (a tensor with a grad_fn), got the constant 0 (" in message
+        assert "hint: with K = 0 return mask_logits.sum() * 0" in message
+
+
+def test_the_empty_case_keeps_the_graph():
+    """The K = 0 case's logits require grad, and the reference's 0 is connected to them."""
+    mask_logits, labels, mask_targets = fixed_case("mask_head_loss", "K = 0").args
+    assert mask_logits.requires_grad and len(labels) == 0
+    loss = detection.mask_head_loss(mask_logits, labels, mask_targets)
+    assert loss.item() == 0 and loss.grad_fn is not None
+    loss.backward()
+    assert mask_logits.grad is not None and mask_logits.grad.shape == (0, 3, 2, 2)
 
 
 # --- delegating to the reference or to torchvision ----------------------------------------------------
@@ -1207,7 +1417,7 @@ HARD_CODED_STUDENTS = [  # (name, student, the first case it fails)
     ("nms", nms_hard_coded, "IoU exactly at the threshold"),
     ("roi_align", roi_hard_coded, "spatial_scale 0.5"),
     ("mask_head_loss", loss_hard_coded, "large logits"),
-    ("average_precision", ap_hard_coded, "recall exactly 3/10"),
+    ("average_precision", ap_hard_coded, "recalls of exactly 1/2 and 1"),
 ]
 
 

@@ -191,6 +191,10 @@ def _nms_cases(generator: torch.Generator, n_random: int) -> list[Case]:
         ),
         Case("IoU exactly at the threshold, 16 / 32 = 0.5: both boxes are kept (only IoU > 0.5 suppresses)", (tensor([[0, 0, 6, 4], [2, 0, 8, 4]]), tensor([0.9, 0.8]), 0.5)),
         Case(
+            "IoU 2288 / 4574 = 0.50022, just above the threshold: the second box is suppressed",
+            (tensor([[0, 0, 73, 47], [21, 3, 94, 50]]), tensor([0.9, 0.8]), 0.5),
+        ),
+        Case(
             "a chain A > B > C: B overlaps A and C, C does not overlap A; B is suppressed by A, so C is kept",
             (chain, tensor([0.9, 0.8, 0.7]), 0.5),
         ),
@@ -236,15 +240,16 @@ def _chain(generator: torch.Generator, threshold: float) -> list[list[float]]:
     return [[round(x1 + k * shift, 1), y1, round(x1 + k * shift + w, 1), round(y1 + h, 1)] for k in range(3)]
 
 
-def _nms_with(boxes, scores, iou_threshold, *, strict=True, ascending=False, by_kept=True, listed="by score", positions=False):
+def _nms_with(boxes, scores, iou_threshold, *, strict=True, ascending=False, by_kept=True, listed="by score", positions=False, iou=None):
     """A variant of greedy NMS (int64 indices).
 
     ``strict``: ``IoU > threshold`` suppresses (else ``>=``); ``ascending``: visit the lowest score
     first; ``by_kept``: only kept boxes suppress (else every box with a higher score);
     ``listed``: the kept indices ``"by score"``, ``"reversed"`` or in ``"input"`` order;
-    ``positions``: positions in the sorted list instead of the boxes' own indices.
+    ``positions``: positions in the sorted list instead of the boxes' own indices; ``iou``: the
+    [N, N] IoUs to use (default: computed in float64), compared with the threshold as tensors.
     """
-    iou = detection.box_iou(boxes.double(), boxes.double())  # [N, N]
+    iou = detection.box_iou(boxes.double(), boxes.double()) if iou is None else iou  # [N, N]
     order = torch.sort(scores.double(), descending=not ascending, stable=True).indices.tolist()
     overlaps = (lambda v: v > iou_threshold) if strict else (lambda v: v >= iou_threshold)
     keep = []
@@ -264,6 +269,26 @@ def _nms_with(boxes, scores, iou_threshold, *, strict=True, ascending=False, by_
 def _ascending(got: torch.Tensor, expected: torch.Tensor, case: Case) -> bool:
     """Visited from the lowest score up, or the right boxes listed lowest score first."""
     return close(got, _nms_with(*case.args, ascending=True)) or close(got, _nms_with(*case.args, listed="reversed"))
+
+
+def _iou_in(boxes: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """The [N, N] IoUs of ``boxes`` with every step computed in ``dtype`` (a student's ``boxes.half()``)."""
+    b = boxes.to(dtype)
+    area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])  # [N]
+    sides = (torch.minimum(b[:, None, 2:], b[None, :, 2:]) - torch.maximum(b[:, None, :2], b[None, :, :2])).clamp(min=0)  # [N, N, 2]
+    intersection = sides[..., 0] * sides[..., 1]  # [N, N]
+    return intersection / (area[:, None] + area[None, :] - intersection)
+
+
+def _half_precision(got: torch.Tensor, expected: torch.Tensor, case: Case) -> bool:
+    """The IoUs computed in float16 or bfloat16, or computed right and then rounded to it."""
+    boxes, scores, threshold = case.args
+    for dtype in (torch.float16, torch.bfloat16):
+        exact = detection.box_iou(boxes.double(), boxes.double())  # [N, N]
+        for iou in (_iou_in(boxes, dtype), exact.to(dtype)):
+            if close(got, _nms_with(boxes, scores, threshold, iou=iou)):
+                return True
+    return False
 
 
 def _kept_indices(value, case: Case):
@@ -325,6 +350,13 @@ _NMS = Exercise(
             "greater than iou_threshold suppresses (iou > iou_threshold, as torchvision.ops.nms), so a "
             "box at exactly the threshold is kept.",
             lambda boxes, scores, iou_threshold: _nms_with(boxes, scores, iou_threshold, strict=False),
+        ),
+        Mistake(
+            "the IoU was computed in half precision (float16 or bfloat16), whose numbers near 0.5 are "
+            "about 0.0005 apart: the IoU 0.50022 rounds to 0.5, no longer above the threshold, and a box "
+            "that must go is kept. Compute the IoUs in float32 or float64 (boxes.float(), or Python "
+            "floats from .tolist()).",
+            matches=_half_precision,
         ),
         Mistake(
             "the kept indices are in input order; nms lists them by decreasing score, in the order in "
@@ -679,18 +711,19 @@ def _mask_loss_cases(generator: torch.Generator, n_random: int) -> list[Case]:
     fixed = fixed_generator(20280)
     lecture_logits = tensor(
         [
-            [[[9, -9]], [[2, 0]], [[-9, 9]]],  # RoI 0, class 1: only its channel 1, (2, 0), counts
-            [[[9, 9]], [[-9, -9]], [[-1, 3]]],  # RoI 1, class 2: only its channel 2, (-1, 3), counts
+            [[[9, -9], [9, -9]], [[2, 0], [-1, 3]], [[-9, 9], [-9, 9]]],  # RoI 0, class 1: only its channel 1 counts
+            [[[9, 9], [-9, -9]], [[-9, -9], [9, 9]], [[-2, 0], [1, -3]]],  # RoI 1, class 2: only its channel 2 counts
         ]
-    )  # [K=2, C=3, 1, 2]
+    )  # [K=2, C=3, M=2, M=2]
+    lecture_targets = tensor([[[1, 0], [0, 1]], [[0, 0], [1, 0]]])  # [K=2, 2, 2]
     large = torch.zeros(1, 2, 2, 2)
     large[0, 0] = tensor([[3, -2], [1, 4]])  # the background's mask, which does not count
     large[0, 1] = tensor([[100, -100], [120, -120]])  # the mask of class 1, the RoI's class
     quarters = torch.tensor([[[0.0, 0.25], [0.5, 1.0]], [[1.0, 0.75], [0.25, 0.0]]])  # [2, 2, 2]: a resized mask's border
     cases = [
         Case(
-            "lecture example: two RoIs of classes 1 and 2, 3 classes, 1x2 masks; only channel labels[k] of RoI k counts",
-            (lecture_logits, tensor([1, 2], torch.int64), tensor([[[1, 0]], [[0, 1]]])),
+            "lecture example: two RoIs of classes 1 and 2, 3 classes, 2x2 masks; only channel labels[k] of RoI k counts",
+            (lecture_logits, tensor([1, 2], torch.int64), lecture_targets),
         ),
         Case(
             "large logits (+-100, +-120): the loss must use a stable log-sigmoid (the mean is (0 + 0 + 120 + 120) / 4 = 60)",
@@ -701,7 +734,10 @@ def _mask_loss_cases(generator: torch.Generator, n_random: int) -> list[Case]:
             "four RoIs, four classes, 3x3 masks",
             (random_tensor(fixed, 4, 4, 3, 3) * 2, tensor([3, 1, 2, 1], torch.int64), (torch.rand(4, 3, 3, generator=fixed) > 0.5).float()),
         ),
-        Case("K = 0, no positive RoI: the loss is 0 (torchvision returns mask_logits.sum() * 0)", (torch.zeros(0, 3, 2, 2), torch.zeros(0, dtype=torch.int64), torch.zeros(0, 2, 2))),
+        Case(
+            "K = 0, no positive RoI: the loss is 0, still connected to the graph of mask_logits (torchvision returns mask_logits.sum() * 0)",
+            (torch.zeros(0, 3, 2, 2).requires_grad_(), torch.zeros(0, dtype=torch.int64), torch.zeros(0, 2, 2)),
+        ),
         Case(
             "float64 logits keep their dtype",
             (random_tensor(fixed, 2, 3, 2, 2, dtype=torch.float64), tensor([2, 1], torch.int64), tensor([[[1, 1], [0, 0]], [[0, 1], [0, 1]]], torch.float64)),
@@ -781,6 +817,53 @@ def _empty_mean(got: torch.Tensor, expected: torch.Tensor, case: Case) -> bool:
     return len(case.args[1]) == 0 and got.numel() == 1 and bool(torch.isnan(got).all())
 
 
+def _wrong_channel(got: torch.Tensor, expected: torch.Tensor, case: Case) -> bool:
+    """Another class's mask scored: the predicted class (the argmax of each mask's mean logit), one
+    channel for every RoI, or ``mask_logits[:, labels]`` paired with every RoI's target by broadcasting."""
+    mask_logits, labels, mask_targets = case.args
+    if len(labels) == 0:
+        return False
+    y = mask_targets.to(mask_logits.dtype)
+    candidates = [_bce(_own_class(mask_logits, mask_logits.mean(dim=(2, 3)).argmax(dim=1)), y)]
+    candidates += [_bce(mask_logits[:, c], y) for c in range(mask_logits.shape[1]) if bool((labels != c).any())]
+    pairs = mask_logits[:, labels]  # [K, K, M, M]: RoI i's mask for the class of RoI j ...
+    candidates.append(_bce(pairs, y.expand_as(pairs)))  # ... against the target of RoI j
+    return any(close(got, c) for c in candidates)
+
+
+def _thresholded_targets(got: torch.Tensor, expected: torch.Tensor, case: Case) -> bool:
+    """The fractional targets made 0 or 1: compared with 0.5, rounded, truncated, or any nonzero as 1."""
+    mask_logits, labels, mask_targets = case.args
+    y = mask_targets.to(mask_logits.dtype)
+    if len(labels) == 0 or bool(((y == 0) | (y == 1)).all()):
+        return False
+    z = _own_class(mask_logits, labels)
+    binary = [(y > 0.5), (y >= 0.5), y.round(), y.trunc(), (y > 0)]
+    return any(close(got, _bce(z, b.to(y.dtype))) for b in binary)
+
+
+def _loss_answer(value, case: Case):
+    """The loss as it is; for K = 0 a right 0 must still hang on the graph of ``mask_logits``."""
+    mask_logits, labels, _ = case.args
+    if (
+        isinstance(value, torch.Tensor)
+        and len(labels) == 0
+        and mask_logits.requires_grad
+        and value.grad_fn is None
+        and value.numel() == 1
+        and float(value.detach().reshape(())) == 0.0
+    ):
+        raise CheckFailed(
+            f"  expected 0 computed from mask_logits (a tensor with a grad_fn), got the constant "
+            f"{short(value)}, cut off from the graph\n"
+            f"  hint: with K = 0 return mask_logits.sum() * 0: its value is 0, and it is still connected "
+            f"to mask_logits, so that loss.backward() runs and the mask head's weights get a zero "
+            f"gradient. A new tensor (torch.tensor(0.0), torch.zeros(()), mask_logits.new_zeros(())) "
+            f"has no graph: loss.backward() on it fails when a batch has no positive RoI."
+        )
+    return value
+
+
 _MASK_HEAD_LOSS = Exercise(
     name="mask_head_loss",
     signature="mask_head_loss(mask_logits, labels, mask_targets)",
@@ -809,6 +892,20 @@ _MASK_HEAD_LOSS = Exercise(
             lambda mask_logits, labels, mask_targets: _bce(_own_class(mask_logits, labels - 1), mask_targets),
         ),
         Mistake(
+            "the loss scored the mask of another class: RoI k's loss uses channel labels[k], its "
+            "GROUND-TRUTH class, and mask_logits[torch.arange(K), labels] picks exactly one [M, M] mask "
+            "per RoI. mask_logits[:, labels] pairs every RoI with every RoI's class ([K, K, M, M]); one "
+            "channel for all RoIs ignores the labels; the predicted class (an argmax) is the box head's "
+            "decision, not the loss's.",
+            matches=_wrong_channel,
+        ),
+        Mistake(
+            "the targets were made 0 or 1 (compared with 0.5, rounded or truncated): the border pixels of "
+            "a resized mask are fractions such as 0.25 or 0.75, and the binary cross-entropy takes them "
+            "as they are: -[y log sigma(z) + (1 - y) log(1 - sigma(z))] with y = mask_targets unchanged.",
+            matches=_thresholded_targets,
+        ),
+        Mistake(
             "log(sigmoid(z)) is unstable: for z = 120, 1 - sigmoid(z) is 0 in float32 and its log -inf "
             "(and an eps or a clamp only hides it). Use log sigma(z) = F.logsigmoid(z) and "
             "log(1 - sigma(z)) = F.logsigmoid(-z), or F.binary_cross_entropy_with_logits, which does that.",
@@ -833,6 +930,7 @@ _MASK_HEAD_LOSS = Exercise(
     ],
     shape_hint=lambda mask_logits, labels, mask_targets: "the loss is one number, the mean over all pixels: a 0-dim tensor, shape ().",
     dtype_from="mask_logits",
+    adapt=_loss_answer,
     delegation_hint=(
         "pick each RoI's own class mask, mask_logits[torch.arange(K), labels], then "
         "F.binary_cross_entropy_with_logits (welcome) or the formula with F.logsigmoid."
@@ -857,6 +955,11 @@ def _ap_cases(generator: torch.Generator, n_random: int) -> list[Case]:
             (lecture_scores, lecture_tp, 4),
         ),
         Case("lecture example, all-point: AP = (1 + 3/4 + 3/4) / 4 = 0.625", (lecture_scores, lecture_tp, 4), {"method": "all"}),
+        Case(
+            "recalls of exactly 1/2 and 1: the levels 0.5 and 1.0 are reached (recall >= level), 11-point AP = (6 + 5 * 2/3) / 11",
+            (tensor([0.9, 0.8, 0.7]), _flags("TFT"), 2),
+            {"method": "11point"},
+        ),
         Case(
             "recall exactly 3/10 reaches the level 0.3 (np.arange(0, 1.1, 0.1) holds 0.30000000000000004)",
             (tensor([0.9, 0.8, 0.7, 0.6]), _flags("TTTF"), 10),
@@ -899,13 +1002,17 @@ def _curve(scores, is_true_positive, num_gt, *, sort=True, recall_over=None):
     return precision, recall, flags
 
 
-def _ap_with(scores, is_true_positive, num_gt, method="11point", *, levels=None, interpolate=True, sort=True, recall_over=None, divide_by=None):
+def _ap_with(
+    scores, is_true_positive, num_gt, method="11point", *, levels=None, interpolate=True, sort=True, recall_over=None, divide_by=None, beyond=False
+):
     """A variant of the AP, in Python floats, as a float64 tensor.
 
     ``levels``: the 11-point recall levels (default ``k / 10``); ``interpolate``: the best precision
     at this recall or beyond (else the precision at the first cut that reaches the level, or of the
     cut itself); ``sort``: rank by score; ``recall_over``: what the recall divides by;
-    ``divide_by``: ``"true positives"`` for an all-point AP that averages over the found objects only.
+    ``divide_by``: ``"true positives"`` for an all-point AP that averages over the found objects only;
+    ``beyond``: a recall counts only when it is strictly above the level (``>`` instead of ``>=``),
+    and p_interp at a cut is the best precision at a strictly higher recall.
     """
     if num_gt == 0:
         return torch.tensor(math.nan, dtype=torch.float64)
@@ -915,10 +1022,12 @@ def _ap_with(scores, is_true_positive, num_gt, method="11point", *, levels=None,
         levels = [k / 10 for k in range(11)] if levels is None else levels
         total = 0.0
         for level in levels:
-            reached = [n for n, r in enumerate(recall) if r >= level]
+            reached = [n for n, r in enumerate(recall) if (r > level if beyond else r >= level)]
             if reached:
                 total += best_from[reached[0]] if interpolate else precision[reached[0]]
         return torch.tensor(total / len(levels), dtype=torch.float64)
+    if beyond:  # the best precision at a strictly higher recall
+        best_from = [max([p for p, r in zip(precision, recall) if r > recall[n]], default=0.0) for n in range(len(precision))]
     gains = [p if interpolate else raw for p, raw, flag in zip(best_from, precision, flags) if flag]  # at the true positives
     if divide_by == "true positives":
         count = sum(flags)
@@ -975,6 +1084,11 @@ def _same_or_nan(a: torch.Tensor, b: torch.Tensor) -> bool:
     return a.shape == b.shape and torch.allclose(a.double(), b.double(), RTOL, ATOL, equal_nan=True)
 
 
+def _strictly_beyond(got: torch.Tensor, expected: torch.Tensor, case: Case) -> bool:
+    """``recall > level`` (or a p_interp over strictly higher recalls) where ``>=`` belongs."""
+    return _same_or_nan(got, _ap_with(*case.args, **case.kwargs, beyond=True))
+
+
 def _mean_over_found(got: torch.Tensor, expected: torch.Tensor, case: Case) -> bool:
     if _method(case) != "all":
         return False
@@ -1006,6 +1120,12 @@ _AVERAGE_PRECISION = Exercise(
             "times, or float32 levels) gives 0.30000000000000004 instead of 0.3, and a recall of exactly "
             "3/10 then misses the level. Use the levels k / 10 for k in range(11), in float64.",
             matches=_float_levels,
+        ),
+        Mistake(
+            "a recall EQUAL to the level was not counted: p_interp(r) is the best precision at recall r "
+            "or beyond, max {precision_n : recall_n >= r}, with >= and not >. With 2 objects, a recall of "
+            "exactly 1/2 reaches the level 0.5, and finding both reaches the level 1.0.",
+            matches=_strictly_beyond,
         ),
         Mistake(
             "the detections were not sorted by score: rank them by decreasing score first "
