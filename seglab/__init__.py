@@ -15,8 +15,11 @@ Modules:
     ``seglab.detection``
                         the detection pieces of Mask R-CNN: box IoU, non-maximum suppression,
                         RoIPool and RoIAlign, the per-class mask loss, matching predictions to
-                        the ground truth, average precision (11-point and all-point), and
-                        AP per class and IoU threshold over a set of images (AP50, AP@[.5:.95]).
+                        the ground truth, average precision (11-point, all-point and COCO's
+                        101-point), and AP per class and IoU threshold over a set of images
+                        (AP50, AP@[.5:.95]).
+    ``seglab.coco``     COCO's formats (results with RLE masks, annotation files) and COCO's own
+                        evaluation, ``COCOeval`` of pycocotools, on the same predictions.
     ``seglab.metrics``  confusion matrix, pixel accuracy, IoU / mean IoU, Dice, boundary IoU.
     ``seglab.losses``   segmentation losses: cross-entropy and its binary, weighted, balanced and
                         focal forms, Dice (per class, and binary on one probability per pixel),

@@ -22,9 +22,11 @@ mask_head_loss             the loss inside ``torchvision.models.detection.roi_he
                            given its targets (``project_masks_on_boxes``)
 mask_iou                   (none; ``box_iou`` for masks)
 match_predictions          (none; the greedy matching of PASCAL VOC / COCO evaluation)
-average_precision          (none; VOC 2007 11-point AP and VOC 2010+ / COCO-style all-point AP)
-evaluate_detections        (none; AP per class and IoU threshold over a set of images, as COCO's
-                           ``COCOeval``: AP50, AP@[.5:.95])
+average_precision          (none; VOC 2007 11-point AP, VOC 2010+ all-point AP, and COCO's
+                           101-point AP)
+evaluate_detections        COCO's ``COCOeval`` (pycocotools) with ``method="101point"``: AP per
+                           class and IoU threshold over a set of images, AP50, AP@[.5:.95]
+                           (``seglab.coco`` runs ``COCOeval`` on the same predictions)
 =========================  ===============================================================
 
 Conventions (see also ``help(seglab)``):
@@ -67,6 +69,25 @@ __all__ = [
     "average_precision",
     "evaluate_detections",
 ]
+
+COCO_RECALL_LEVELS = tuple(np.linspace(0.0, 1.0, 101).tolist())
+"""COCO's 101 recall levels, exactly as pycocotools builds them (``np.linspace(0, 1, 101)``).
+
+Ten of them are a little above ``k / 100`` (``0.35000000000000003``, ``0.7000000000000001``, ...):
+a recall of exactly 7/10 does not reach COCO's level 0.7. ``average_precision(method="101point")``
+uses these levels as they are, so that it gives ``COCOeval``'s numbers.
+"""
+
+_LEVELS = {"11point": tuple(k / 10 for k in range(11)), "101point": COCO_RECALL_LEVELS}  # method -> recall levels
+_METHODS = ("11point", "all", "101point")
+
+
+def _check_method(method) -> None:
+    if method not in _METHODS:
+        raise ValueError(
+            f"method: expected '11point' (PASCAL VOC 2007), 'all' (VOC 2010 and later) or '101point' "
+            f"(COCO), got {describe(method)}."
+        )
 
 
 # --- input checks -----------------------------------------------------------------------------------
@@ -787,9 +808,12 @@ def average_precision(scores, is_true_positive, num_gt, method="11point") -> tor
       at the 11 recall levels 0, 0.1, ..., 1.0. The levels are ``k / 10`` (the double nearest to
       it, so a recall of 3/10 reaches the level 0.3; the devkit's ``np.arange(0, 1.1, 0.1)`` holds
       0.30000000000000004 and would miss it).
-    * ``method="all"`` (VOC 2010 and later, COCO-style all-point): every step of the recall,
+    * ``method="all"`` (VOC 2010 and later): every step of the recall,
       ``sum_n (recall_n - recall_{n-1}) * p_interp(recall_n)`` with ``recall_0 = 0``; false
       positives add nothing (the recall does not move) except through the interpolation.
+    * ``method="101point"`` (COCO's ``COCOeval``): the mean of ``p_interp`` at the 101 levels of
+      :data:`COCO_RECALL_LEVELS`, 0, 0.01, ..., 1.0 as pycocotools computes them. It is close to
+      the all-point AP (the area under the same curve, read at 101 places), not equal to it.
 
     Ties in the scores matter: with a true and a false positive at the same score, listing the
     true one first gives a higher AP. ``num_gt`` counts every ground-truth object, found or not:
@@ -799,7 +823,7 @@ def average_precision(scores, is_true_positive, num_gt, method="11point") -> tor
         scores (Tensor[P]): the confidence of every detection (of one class, over all images).
         is_true_positive (bool Tensor[P]): from :func:`match_predictions`.
         num_gt (int): the number of ground-truth objects of that class, over all images.
-        method (str): ``"11point"`` (default) or ``"all"``.
+        method (str): ``"11point"`` (default), ``"all"`` or ``"101point"``.
 
     Returns:
         float64 Tensor[] (a scalar) in ``[0, 1]``. 0 when there are objects but no detections;
@@ -832,6 +856,12 @@ def average_precision(scores, is_true_positive, num_gt, method="11point") -> tor
         tensor(0.6250, dtype=torch.float64)
         >>> average_precision(scores, is_tp, num_gt=4)
         tensor(0.6136, dtype=torch.float64)
+
+        COCO's 101 levels: 26 of them (0 to 0.25) read 1, the 50 from 0.26 to 0.75 read 3/4, so
+        ``AP = (26 + 50 * 3/4) / 101 = 0.6287``:
+
+        >>> average_precision(scores, is_tp, num_gt=4, method="101point")
+        tensor(0.6287, dtype=torch.float64)
     """
     scores = as_float_tensor(scores, "scores", min_dim=0, allow_empty=True)
     if scores.dim() != 1:
@@ -856,8 +886,7 @@ def average_precision(scores, is_true_positive, num_gt, method="11point") -> tor
             f"num_gt: expected at least the number of true positives, {num_tp}, got {num_gt}. "
             f"Hint: an object can be matched only once (match_predictions takes it); count every object, found or not."
         )
-    if method not in ("11point", "all"):
-        raise ValueError(f"method: expected '11point' or 'all', got {describe(method)}.")
+    _check_method(method)
     if num_gt == 0:
         return torch.tensor(math.nan, dtype=torch.float64)  # no recall without objects
 
@@ -867,12 +896,12 @@ def average_precision(scores, is_true_positive, num_gt, method="11point") -> tor
     precision = tp_so_far / torch.arange(1, len(tp) + 1, dtype=torch.float64)  # [P]: TP_n / n
     recall = tp_so_far / num_gt  # [P]
 
-    if method == "11point":
+    if method in _LEVELS:  # p_interp at each recall level, 0 where the recall never gets there
         total = 0.0
-        for k in range(11):
-            reached = recall >= k / 10  # [P]: the cuts whose recall reaches the level
+        for level in _LEVELS[method]:
+            reached = recall >= level  # [P]: the cuts whose recall reaches the level
             total += precision[reached].max().item() if reached.any() else 0.0
-        return torch.tensor(total / 11, dtype=torch.float64)
+        return torch.tensor(total / len(_LEVELS[method]), dtype=torch.float64)
     # p_interp at every cut: the best precision at this cut or any later one (running max from the right)
     interpolated = precision.flip(0).cummax(dim=0).values.flip(0)  # [P]
     previous_recall = torch.cat([torch.zeros(1, dtype=torch.float64), recall])[:-1]  # [P]: recall_{n-1}
@@ -914,8 +943,11 @@ def evaluate_detections(predictions, targets, num_classes, iou_thresholds=(0.5,)
     * **AP@[.5:.95]** (COCO's headline number): ``ap.nanmean()`` with the ten thresholds
       ``0.5, 0.55, ..., 0.95``, which rewards masks that are not only found but also tight.
 
-    COCO interpolates the precision at 101 recall levels; ``method="all"`` integrates over every
-    step of the recall instead (VOC 2010+), which differs from it by less than 0.01.
+    ``method="101point"`` gives the numbers of COCO's own evaluation, ``COCOeval`` of pycocotools
+    (:mod:`seglab.coco` runs it on the same predictions): the same matching (greedy by score,
+    IoU >= t, an object taken once), the same ranking of all images together, the precision read
+    at COCO's 101 recall levels. ``method="all"`` integrates over every step of the recall instead
+    (VOC 2010+): on a real detector's predictions the two differ by about 0.01 or less.
 
     Args:
         predictions (list of dict): one per image, as a detection model returns them: ``"labels"``
@@ -926,7 +958,8 @@ def evaluate_detections(predictions, targets, num_classes, iou_thresholds=(0.5,)
         num_classes (int): classes including the background (class 0, never evaluated).
         iou_thresholds (sequence of float): the thresholds ``t``.
         iou_type (str): ``"mask"`` (:func:`mask_iou`) or ``"box"`` (:func:`box_iou`).
-        method (str): ``"all"`` (default) or ``"11point"``, see :func:`average_precision`.
+        method (str): ``"all"`` (default), ``"11point"`` or ``"101point"`` (COCO's), see
+            :func:`average_precision`.
         mask_threshold (float): probabilities at or above it are inside a predicted mask.
 
     Returns:
@@ -950,8 +983,7 @@ def evaluate_detections(predictions, targets, num_classes, iou_thresholds=(0.5,)
     """
     if iou_type not in ("mask", "box"):
         raise ValueError(f"iou_type: expected 'mask' or 'box', got {describe(iou_type)}.")
-    if method not in ("11point", "all"):
-        raise ValueError(f"method: expected '11point' or 'all', got {describe(method)}.")
+    _check_method(method)
     num_classes = integer(num_classes, "num_classes", low=2, what="the background and at least one class")
     predictions, targets = list(predictions), list(targets)
     if len(predictions) != len(targets):

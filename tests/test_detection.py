@@ -700,7 +700,7 @@ def test_average_precision_ties_keep_the_input_order():
 
 def test_average_precision_errors():
     scores, is_tp = torch.tensor([0.9, 0.8]), torch.tensor([True, True])
-    raises_with_message(ValueError, "method", lambda: detection.average_precision(scores, is_tp, 2, "voc"), "'11point' or 'all'")
+    raises_with_message(ValueError, "method", lambda: detection.average_precision(scores, is_tp, 2, "voc"), "'11point' (PASCAL VOC 2007), 'all' (VOC 2010 and later) or '101point' (COCO)")
     raises_with_message(ValueError, "num_gt", lambda: detection.average_precision(scores, is_tp, 1), "matched only once")
     raises_with_message(ValueError, "num_gt", lambda: detection.average_precision(scores, is_tp, -1), ">= 0")
     raises_with_message(ValueError, "is_true_positive", lambda: detection.average_precision(scores, is_tp[:1], 2), "(2,)")
@@ -772,7 +772,7 @@ def test_evaluate_detections_errors():
     predictions = [_box_prediction([[0, 0, 10, 10]], [1], [0.9])]
     raises_with_message(ValueError, "predictions", lambda: detection.evaluate_detections(predictions * 2, targets, 2, iou_type="box"), "one per target")
     raises_with_message(ValueError, "iou_type", lambda: detection.evaluate_detections(predictions, targets, 2, iou_type="segm"), "'mask' or 'box'")
-    raises_with_message(ValueError, "method", lambda: detection.evaluate_detections(predictions, targets, 2, method="101"), "'11point' or 'all'")
+    raises_with_message(ValueError, "method", lambda: detection.evaluate_detections(predictions, targets, 2, method="101"), "or '101point' (COCO), got")
     raises_with_message(ValueError, "num_classes", lambda: detection.evaluate_detections(predictions, targets, 1), ">= 2")
     raises_with_message(TypeError, "predictions[0]", lambda: detection.evaluate_detections(predictions, targets, 2), "'masks' and 'labels'")
     raises_with_message(TypeError, "predictions[0]", lambda: detection.evaluate_detections([_box_target([[0, 0, 10, 10]], [1])], targets, 2, iou_type="box"), "'scores'")
