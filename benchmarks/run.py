@@ -16,7 +16,8 @@ with each measurement):
   metrics measured again on test images), among them lecture 7's dilated network, its undilated
   twin (the same weights, a smaller receptive field) and its ASPP variant;
 * results of lecture 8: the shipped Mask R-CNN checkpoint on 200 held-out test images (mask
-  AP50, AP75 and COCO's AP@[.5:.95], per class; box AP50; time per image; target: mask AP50 >= 0.95
+  AP50, AP75 and COCO's AP@[.5:.95], per class; box AP50; pycocotools' COCOeval on the same
+  predictions; time per image; target: mask AP50 >= 0.95
   from a checkpoint of at most 10 MB trained in at most 10 minutes), and the same model trained
   from scratch for the length of a notebook cell (300 steps, at most 60 s).
 
@@ -192,12 +193,13 @@ def measure_encoder_decoders() -> list[str]:
 
 def measure_mask_rcnn(test_images: int = 200) -> list[str]:
     """Lecture 8: the shipped ``maskrcnn_things`` on held-out test images, and a from-scratch run
-    as long as a notebook cell may take (mask AP: all-point, ``seglab.detection.evaluate_detections``)."""
-    from seglab import data, detection, models, train
+    as long as a notebook cell may take (mask AP: all-point, ``seglab.detection.evaluate_detections``;
+    COCO's own evaluation, pycocotools' ``COCOeval`` through ``seglab.coco``, beside it)."""
+    from seglab import coco, data, detection, models, train
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as the lecture runs
-    thresholds = tuple(0.5 + 0.05 * i for i in range(10))
+    thresholds = coco.IOU_THRESHOLDS  # 0.5, 0.55, ..., 0.95
     test = data.ThingsAndStuff(test_images, size=128, split="test", seed=0)
     images, targets = data.detection_collate(test[i] for i in range(len(test)))
     rows = []
@@ -209,6 +211,7 @@ def measure_mask_rcnn(test_images: int = 200) -> list[str]:
         per_image = (time.perf_counter() - start) / len(images)
         mask_ap = detection.evaluate_detections(predictions, targets, model.num_classes, thresholds, "mask")
         box_ap = detection.evaluate_detections(predictions, targets, model.num_classes, (0.5,), "box")
+        cocoeval = coco.evaluate(predictions, targets, model.num_classes, "mask")  # [10, C - 1], 101 recall levels
         per_class = ", ".join(f"{c} {v:.3f}" for c, v in zip(recorded["classes"][1:], mask_ap[0].tolist()))
         megabytes = (ROOT / "seglab" / "checkpoints" / f"{name}.pt").stat().st_size / 1e6
         rows.append(
@@ -216,7 +219,8 @@ def measure_mask_rcnn(test_images: int = 200) -> list[str]:
             f"`scripts/train_checkpoints.py` in {recorded['steps']} steps on {recorded['threads']} threads: "
             f"{test_images} test images (128x128) | {recorded['seconds']:.0f} s "
             f"| mask AP50 {mask_ap[0].nanmean():.3f} ({per_class}), AP75 {mask_ap[5].nanmean():.3f}, "
-            f"COCO AP@[.5:.95] {mask_ap.nanmean():.3f}; box AP50 {box_ap.nanmean():.3f}; {1000 * per_image:.0f} ms per image |"
+            f"COCO AP@[.5:.95] {mask_ap.nanmean():.3f}; box AP50 {box_ap.nanmean():.3f}; pycocotools' COCOeval: mask "
+            f"AP50 {cocoeval[0].nanmean():.3f}, AP@[.5:.95] {cocoeval.nanmean():.3f}; {1000 * per_image:.0f} ms per image |"
         )
     train.seed_everything(0)
     scratch = models.SmallMaskRCNN()

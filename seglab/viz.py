@@ -545,8 +545,10 @@ _THING_COLORS = (
     (1.00, 0.40, 0.70),
     (0.50, 0.25, 0.05),
 )
-# One colour per instance (not per class): vivid, and neither sky blue nor grass green.
-_INSTANCE_COLORS = ("#ff2a2a", "#ffb000", "#ff2ad4", "#00e5ff", "#9d4dff", "#ffff40", "#ff7f0e", "#ffffff")
+# One colour per instance (not per class): vivid, neither sky blue nor grass green, and none of
+# the red, amber and magenta of the thing classes (_THING_COLORS), so that a picture coloured by
+# instance cannot be read as one coloured by class.
+_INSTANCE_COLORS = ("#00e5ff", "#ffff40", "#9d4dff", "#ffffff", "#3d5cff", "#ff99cc", "#7cff4d", "#00a087")
 
 
 def class_colors(num_classes):
@@ -759,12 +761,19 @@ def _instance_masks(masks, count: int, shape) -> torch.Tensor:
     return tensor > 0.5 if tensor.is_floating_point() else tensor.bool()
 
 
-def plot_instances(image, target, ax=None, classes=THING_CLASSES, title=None):
-    """Draw an image with every instance in its own colour: its mask, its box and its label.
+def plot_instances(image, target, ax=None, classes=THING_CLASSES, title=None, color_by="instance"):
+    """Draw an image with its instances: each one's mask, box and label, coloured by instance or by class.
 
     Works for ground truth (``dataset[i][1]``) and for the output of torchvision's Mask R-CNN
     (float masks ``[N, 1, H, W]`` are thresholded at 0.5; ``"scores"``, when present, are written
     after the class name).
+
+    ``color_by="instance"`` gives every instance its own colour (two touching circles are told
+    apart), from a palette without the class colours; ``color_by="class"`` gives every instance
+    the colour of its class, the colour :func:`class_colors` and :func:`overlay_mask` give that
+    thing class (red circles, amber squares, magenta triangles), so that a ground truth and a
+    prediction drawn side by side can be compared colour for colour. Say in the title which one a
+    picture uses.
 
     Args:
         image (Tensor[3, H, W]): RGB in [0, 1].
@@ -774,6 +783,7 @@ def plot_instances(image, target, ax=None, classes=THING_CLASSES, title=None):
         ax (matplotlib.axes.Axes, optional): where to draw; a new figure when ``None``.
         classes (sequence of str): the thing class names (``seglab.data.THING_CLASSES``).
         title (str, optional): the title of the axes.
+        color_by (str): ``"instance"`` (default) or ``"class"``.
 
     Returns:
         matplotlib.axes.Axes: the axes; instance ``i`` is the ``i``-th ``Rectangle`` in
@@ -781,7 +791,8 @@ def plot_instances(image, target, ax=None, classes=THING_CLASSES, title=None):
 
     Raises:
         TypeError: ``target`` is not a dict.
-        ValueError: missing keys, lengths that disagree, or a label outside ``1 .. len(classes)``.
+        ValueError: missing keys, lengths that disagree, a label outside ``1 .. len(classes)``, or
+            an unknown ``color_by``.
 
     Example:
         >>> from seglab.data import ThingsAndStuff
@@ -794,6 +805,8 @@ def plot_instances(image, target, ax=None, classes=THING_CLASSES, title=None):
     from matplotlib.patches import Rectangle
 
     classes = [str(name) for name in classes]
+    if color_by not in ("instance", "class"):
+        raise ValueError(f"color_by: expected 'instance' or 'class', got {describe(color_by)}.")
     rgb = _as_rgb(image)  # [H, W, 3]
     if not isinstance(target, dict):
         raise TypeError(
@@ -829,7 +842,10 @@ def plot_instances(image, target, ax=None, classes=THING_CLASSES, title=None):
     if target.get("masks") is not None:
         masks = _instance_masks(target["masks"], len(labels), rgb.shape[:2])  # [N, H, W] bool
 
-    colors = [to_rgb(_INSTANCE_COLORS[i % len(_INSTANCE_COLORS)]) for i in range(len(labels))]
+    if color_by == "class":
+        colors = [to_rgb(_THING_COLORS[(label - 1) % len(_THING_COLORS)]) for label in labels.tolist()]
+    else:
+        colors = [to_rgb(_INSTANCE_COLORS[i % len(_INSTANCE_COLORS)]) for i in range(len(labels))]
     blended = rgb.clone()  # [H, W, 3]
     if masks is not None:
         for i in range(len(labels)):
@@ -844,7 +860,7 @@ def plot_instances(image, target, ax=None, classes=THING_CLASSES, title=None):
         above = y1 >= 0.08 * height  # the label sits above the box, or below it at the top edge
         r, g, b = colors[i]
         ax.text(x1 - 0.5, y1 - 0.5 if above else y2 - 0.5, text, ha="left", va="bottom" if above else "top",
-                fontsize=7, color="black" if 0.3 * r + 0.59 * g + 0.11 * b > 0.55 else "white", clip_on=True,
+                fontsize=9, color="black" if 0.3 * r + 0.59 * g + 0.11 * b > 0.55 else "white", clip_on=True,
                 bbox=dict(facecolor=colors[i], edgecolor="none", pad=0.8, alpha=0.85))  # fmt: skip
     ax.set_xlim(-0.5, width - 0.5)
     ax.set_ylim(height - 0.5, -0.5)

@@ -16,7 +16,7 @@ import pytest
 from _nbgrader_course import LECTURES, ROOT, notebooks_under, read_notebook
 
 PROMPT = "**Predict, then run.**"
-WITH_PROMPTS = (1, 2, 3, 4, 5, 6, 7, 9)  # the lectures that ask for predictions, at least two each
+WITH_PROMPTS = (1, 2, 3, 4, 5, 6, 7, 8, 9)  # the lectures that ask for predictions, at least two each
 MAX_PROMPT_CHARACTERS = 200
 
 NOTEBOOKS = notebooks_under(LECTURES)

@@ -442,6 +442,35 @@ def test_plot_instances_colours_each_mask_and_leaves_the_rest():
     assert [t.get_text() for t in ax.texts] == ["circle", "triangle"]
 
 
+def test_plot_instances_by_class_uses_the_class_colours():
+    """color_by="class": the thing colours of class_colors (as overlay_mask draws them), the same for
+    two instances of one class; by instance, colours none of which is a thing class's."""
+    from matplotlib.colors import to_rgb
+
+    from seglab.data import ThingsAndStuff
+
+    image = torch.zeros(3, 8, 8)
+    masks = torch.zeros(3, 8, 8, dtype=torch.uint8)
+    masks[0, 0:2, 0:2] = masks[1, 4:6, 0:2] = masks[2, 0:2, 5:8] = 1
+    target = {"boxes": torch.tensor([[0.0, 0, 2, 2], [0, 4, 2, 6], [5, 0, 8, 2]]), "labels": torch.tensor([1, 1, 3]), "masks": masks}
+    classes = ThingsAndStuff(length=1).classes  # sky, grass, road, circle, square, triangle
+    semantic = viz.class_colors(len(classes))
+    thing_colors = [semantic[classes.index(name)] for name in ("circle", "square", "triangle")]  # [3] of [3]
+    ax = viz.plot_instances(image, target, color_by="class")
+    drawn = torch.from_numpy(np.asarray(ax.images[0].get_array())).float()
+    assert torch.allclose(drawn[0, 0], 0.55 * thing_colors[0], atol=1e-3) and torch.allclose(drawn[4, 0], drawn[0, 0])
+    assert torch.allclose(drawn[0, 5], 0.55 * thing_colors[2], atol=1e-3)
+    edges = [torch.tensor(r.get_edgecolor()[:3]).float() for r in _rectangles(ax)]
+    assert torch.allclose(edges[0], thing_colors[0], atol=1e-3) and torch.allclose(edges[2], thing_colors[2], atol=1e-3)
+    ax = viz.plot_instances(image, target)  # by instance: three colours, none a class's
+    edges = [torch.tensor(r.get_edgecolor()[:3]).float() for r in _rectangles(ax)]
+    assert not torch.allclose(edges[0], edges[1])
+    assert all((edge - color).abs().max() > 0.2 for edge in edges for color in thing_colors)
+    with pytest.raises(ValueError, match="color_by: expected 'instance' or 'class', got str 'label'"):
+        viz.plot_instances(image, target, color_by="label")
+    plt.close("all")
+
+
 def test_plot_instances_predictions_with_scores_and_probability_masks():
     probabilities = torch.zeros(1, 1, 6, 6)
     probabilities[0, 0, 2:4, 2:4] = 0.9
