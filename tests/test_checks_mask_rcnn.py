@@ -366,15 +366,21 @@ def ap_tensor(scores, is_true_positive, num_gt, method="11point"):
     return (best * hits).sum() / num_gt
 
 
-def ap_loops(scores, is_true_positive, num_gt, method="11point"):
-    if num_gt == 0:
-        return float("nan")
-    ranked = sorted(zip(scores.tolist(), is_true_positive.tolist()), key=lambda pair: -pair[0])
+def _ranked_lists(scores, is_true_positive, num_gt):
+    """A loop student's first step: (hits, precision, recall) as lists, cut by cut down the ranking."""
+    hits = [hit for _, hit in sorted(zip(scores.tolist(), is_true_positive.tolist()), key=lambda pair: -pair[0])]
     precision, recall, found = [], [], 0
-    for n, (_, hit) in enumerate(ranked, start=1):
+    for n, hit in enumerate(hits, start=1):
         found += hit
         precision.append(found / n)
         recall.append(found / num_gt)
+    return hits, precision, recall
+
+
+def ap_loops(scores, is_true_positive, num_gt, method="11point"):
+    if num_gt == 0:
+        return float("nan")
+    _, precision, recall = _ranked_lists(scores, is_true_positive, num_gt)
     if method == "11point":
         total = 0.0
         for level in [k / 10 for k in range(11)]:
@@ -893,12 +899,7 @@ def ap_strict_levels(scores, is_true_positive, num_gt, method="11point"):
     """`recall > level` in the 11-point sum (all-point right)."""
     if num_gt == 0:
         return float("nan")
-    ranked = [hit for _, hit in sorted(zip(scores.tolist(), is_true_positive.tolist()), key=lambda pair: -pair[0])]
-    precision, recall, found = [], [], 0
-    for n, hit in enumerate(ranked, start=1):
-        found += hit
-        precision.append(found / n)
-        recall.append(found / num_gt)
+    ranked, precision, recall = _ranked_lists(scores, is_true_positive, num_gt)
     if method == "all":
         return sum(max(precision[n:]) for n in range(len(ranked)) if ranked[n]) / num_gt
     return sum(max([p for p, r in zip(precision, recall) if r > k / 10], default=0.0) for k in range(11)) / 11
@@ -926,12 +927,7 @@ def ap_running_levels(scores, is_true_positive, num_gt, method="11point"):
     """Levels by adding 0.1: 0.1 + 0.1 + 0.1 = 0.30000000000000004."""
     if num_gt == 0:
         return float("nan")
-    ranked = [hit for _, hit in sorted(zip(scores.tolist(), is_true_positive.tolist()), key=lambda pair: -pair[0])]
-    precision, recall, found = [], [], 0
-    for n, hit in enumerate(ranked, start=1):
-        found += hit
-        precision.append(found / n)
-        recall.append(found / num_gt)
+    ranked, precision, recall = _ranked_lists(scores, is_true_positive, num_gt)
     if method == "all":
         return sum(max(precision[n:]) for n in range(len(ranked)) if ranked[n]) / num_gt
     total, level = 0.0, 0.0

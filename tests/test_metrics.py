@@ -521,6 +521,19 @@ def _hand_made_absent_classes():
     return torch.tensor([0, 0, 1, 0]), torch.tensor([0, 2, 0, 0])
 
 
+def _trials(generator, trials, shape, ignore_index=None):
+    """``(num_classes, pred, target)`` of ``trials`` random label maps of ``shape``, 4 to 6 classes:
+    every other one with absent classes (and some ignored pixels), the others plainly random."""
+    for trial in range(trials):
+        num_classes = 4 + trial % 3
+        if trial % 2:
+            pred, target = _labels_with_absent_classes(generator, shape, num_classes)
+            target = _ignore_some(generator, target, ignore_index)
+        else:
+            pred, target = _random_labels(generator, shape, num_classes, ignore_index)
+        yield num_classes, pred, target
+
+
 @pytest.mark.parametrize("ignore_index", [None, 255, -1, 0])
 def test_confusion_matrix_equals_torchmetrics(torchmetrics, ignore_index):
     from torchmetrics.classification import MulticlassConfusionMatrix
@@ -567,14 +580,7 @@ def test_pixel_accuracy_differs_from_torchmetrics_default_accuracy_and_on_no_pix
 def test_iou_and_mean_iou_equal_torchmetrics_jaccard_index(torchmetrics, ignore_index):
     from torchmetrics.classification import MulticlassJaccardIndex
 
-    generator = _generator(42)
-    for trial in range(12):
-        num_classes = 4 + trial % 3
-        if trial % 2:
-            pred, target = _labels_with_absent_classes(generator, (2, 6, 5), num_classes)
-            target = _ignore_some(generator, target, ignore_index)
-        else:
-            pred, target = _random_labels(generator, (2, 6, 5), num_classes, ignore_index)
+    for trial, (num_classes, pred, target) in enumerate(_trials(_generator(42), 12, (2, 6, 5), ignore_index)):
         ours = metrics.iou(pred, target, num_classes, ignore_index=ignore_index)
         absent = torch.isnan(ours)
         # per class: the same values where a class is present; an absent class is NaN in seglab and
@@ -648,14 +654,7 @@ def test_ignore_index_that_is_a_class_differs_from_torchmetrics_macro(torchmetri
 def test_dice_equals_torchmetrics_global_dice_score(torchmetrics, ignore_index):
     from torchmetrics.segmentation import DiceScore
 
-    generator = _generator(44)
-    for trial in range(10):
-        num_classes = 4 + trial % 3
-        if trial % 2:
-            pred, target = _labels_with_absent_classes(generator, (3, 5, 6), num_classes)
-            target = _ignore_some(generator, target, ignore_index)
-        else:
-            pred, target = _random_labels(generator, (3, 5, 6), num_classes, ignore_index)
+    for num_classes, pred, target in _trials(_generator(44), 10, (3, 5, 6), ignore_index):
         ours = metrics.dice_coefficient(pred, target, num_classes, ignore_index=ignore_index)
         # DiceScore has no ignore_index: give it the counted pixels only, as one image
         keep = target != ignore_index if ignore_index is not None else torch.ones_like(target, dtype=torch.bool)
@@ -671,11 +670,7 @@ def test_dice_equals_torchmetrics_global_dice_score(torchmetrics, ignore_index):
 def test_mean_iou_of_one_image_equals_torchmetrics_mean_iou(torchmetrics):
     from torchmetrics.segmentation import MeanIoU
 
-    generator = _generator(45)
-    for trial in range(10):
-        num_classes = 4 + trial % 3
-        maker = _labels_with_absent_classes if trial % 2 else (lambda g, s, c: _random_labels(g, s, c))
-        pred, target = maker(generator, (1, 7, 6), num_classes)  # one image
+    for num_classes, pred, target in _trials(_generator(45), 10, (1, 7, 6)):  # one image
         ours = metrics.iou(pred, target, num_classes)
         per_class = MeanIoU(num_classes, per_class=True, input_format="index")(pred, target)
         _assert_close_to_torchmetrics(ours.nan_to_num(-1.0), per_class)  # absent: NaN here, -1 there
