@@ -83,8 +83,9 @@ def _iou_cases(generator: torch.Generator, n_random: int) -> list[Case]:
     return cases
 
 
-def _iou_with(boxes1, boxes2, *, xywh=False, clamp="sides", plus_one=0.0, subtract=True):
-    """A variant of the IoU, computed in float64 and returned in the reference's dtype.
+def _iou_with(boxes1, boxes2, *, xywh=False, clamp="sides", plus_one=0.0, subtract=True, precision=torch.float64):
+    """A variant of the IoU, computed in ``precision`` (float64; float16 for a student's
+    ``boxes.half()``) and returned in the reference's dtype.
 
     ``xywh``: the last two numbers read as width and height; ``clamp``: ``"sides"`` (right),
     ``"product"`` (the intersection's area clamped, not its sides) or ``"none"``; ``plus_one``: 1
@@ -92,7 +93,7 @@ def _iou_with(boxes1, boxes2, *, xywh=False, clamp="sides", plus_one=0.0, subtra
     """
     a, b = torch.as_tensor(boxes1), torch.as_tensor(boxes2)
     dtype = torch.promote_types(*(t.dtype if t.is_floating_point() else torch.get_default_dtype() for t in (a, b)))
-    a, b = a.double(), b.double()
+    a, b = a.to(precision), b.to(precision)
     if xywh:
         a = torch.cat([a[:, :2], a[:, :2] + a[:, 2:]], dim=1)
         b = torch.cat([b[:, :2], b[:, :2] + b[:, 2:]], dim=1)
@@ -271,21 +272,12 @@ def _ascending(got: torch.Tensor, expected: torch.Tensor, case: Case) -> bool:
     return close(got, _nms_with(*case.args, ascending=True)) or close(got, _nms_with(*case.args, listed="reversed"))
 
 
-def _iou_in(boxes: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """The [N, N] IoUs of ``boxes`` with every step computed in ``dtype`` (a student's ``boxes.half()``)."""
-    b = boxes.to(dtype)
-    area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])  # [N]
-    sides = (torch.minimum(b[:, None, 2:], b[None, :, 2:]) - torch.maximum(b[:, None, :2], b[None, :, :2])).clamp(min=0)  # [N, N, 2]
-    intersection = sides[..., 0] * sides[..., 1]  # [N, N]
-    return intersection / (area[:, None] + area[None, :] - intersection)
-
-
 def _half_precision(got: torch.Tensor, expected: torch.Tensor, case: Case) -> bool:
     """The IoUs computed in float16 or bfloat16, or computed right and then rounded to it."""
     boxes, scores, threshold = case.args
+    exact = detection.box_iou(boxes.double(), boxes.double())  # [N, N]
     for dtype in (torch.float16, torch.bfloat16):
-        exact = detection.box_iou(boxes.double(), boxes.double())  # [N, N]
-        for iou in (_iou_in(boxes, dtype), exact.to(dtype)):
+        for iou in (_iou_with(boxes, boxes, precision=dtype), exact.to(dtype)):
             if close(got, _nms_with(boxes, scores, threshold, iou=iou)):
                 return True
     return False
