@@ -54,10 +54,19 @@ def pick_device() -> torch.device:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python's ``random``, numpy's and torch's (CPU and CUDA) global random generators.
+    """Seed Python's ``random``, numpy's and torch's (CPU and CUDA) global random generators, and
+    make a GPU compute in full float32, the same way every time.
 
     Call it once at the top of a notebook to make the weight initialisation of the models built
     afterwards reproducible. ``fit`` does not need it (it seeds its own random state).
+
+    On an NVIDIA GPU, cuDNN's convolutions run by default in TF32 (float32 numbers cut to a 10-bit
+    mantissa, about 1e-3 relative error) and may pick a different algorithm on every run. The
+    course compares results that must agree to float32 rounding (a fully connected layer and the
+    convolution made from it, the sliding window and the fully convolutional network), so this
+    also turns TF32 off (``torch.backends.cudnn.allow_tf32``, ``torch.backends.cuda.matmul.allow_tf32``)
+    and asks cuDNN for deterministic algorithms (``torch.backends.cudnn.deterministic``, without
+    ``benchmark``). On the CPU these settings change nothing.
 
     Args:
         seed (int): any int >= 0.
@@ -72,6 +81,10 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)  # also seeds every CUDA device
+    torch.backends.cudnn.allow_tf32 = False  # convolutions in full float32 on a GPU
+    torch.backends.cuda.matmul.allow_tf32 = False  # and matrix products
+    torch.backends.cudnn.deterministic = True  # the same convolution algorithm, the same numbers, every run
+    torch.backends.cudnn.benchmark = False
 
 
 @dataclass

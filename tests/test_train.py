@@ -95,6 +95,20 @@ def test_seed_everything_makes_torch_numpy_and_random_repeat():
         seed_everything(1.5)
 
 
+def test_seed_everything_asks_a_gpu_for_full_float32_and_deterministic_convolutions():
+    backends = torch.backends
+    saved = (backends.cudnn.allow_tf32, backends.cuda.matmul.allow_tf32, backends.cudnn.deterministic, backends.cudnn.benchmark)
+    try:
+        backends.cudnn.allow_tf32, backends.cuda.matmul.allow_tf32 = True, True  # PyTorch's defaults for cuDNN
+        backends.cudnn.deterministic, backends.cudnn.benchmark = False, True
+        with torch.random.fork_rng():
+            seed_everything(0)
+        assert (backends.cudnn.allow_tf32, backends.cuda.matmul.allow_tf32) == (False, False)
+        assert (backends.cudnn.deterministic, backends.cudnn.benchmark) == (True, False)
+    finally:
+        backends.cudnn.allow_tf32, backends.cuda.matmul.allow_tf32, backends.cudnn.deterministic, backends.cudnn.benchmark = saved
+
+
 # --- fit: learning ---------------------------------------------------------------------------------
 
 
