@@ -242,68 +242,60 @@ def _point_grid(box, out_h, out_w, spatial_scale, sampling_ratio, aligned):
     return y, x, s_h, s_w
 
 
-def roi_vectorised(input, boxes, output_size, spatial_scale=1.0, sampling_ratio=-1, aligned=False):
-    """All the points of a box at once, four gathers for the bilinear interpolation."""
-    out_h, out_w = (output_size, output_size) if isinstance(output_size, int) else output_size
-    channels, height, width = input.shape[1:]
-    rois = _rois(boxes)
-    out = torch.zeros(len(rois), channels, out_h, out_w, dtype=input.dtype)
-    for k, (image, *box) in enumerate(rois):
-        points = _point_grid(box, out_h, out_w, spatial_scale, sampling_ratio, aligned)
-        if points is None:
-            continue
-        y, x, s_h, s_w = points
-        inside = (y >= -1) & (y <= height) & (x >= -1) & (x <= width)
-        y, x = y.clamp(0, height - 1), x.clamp(0, width - 1)
-        y0, x0 = y.floor().long(), x.floor().long()
-        y1_, x1_ = (y0 + 1).clamp(max=height - 1), (x0 + 1).clamp(max=width - 1)
-        ly, lx = y - y0, x - x0
-        plane = input[int(image)].double()
-        values = (
-            (1 - ly) * (1 - lx) * plane[:, y0, x0] + (1 - ly) * lx * plane[:, y0, x1_] + ly * (1 - lx) * plane[:, y1_, x0] + ly * lx * plane[:, y1_, x1_]
-        ) * inside  # [C, out_h s_h, out_w s_w]
-        out[k] = values.reshape(channels, out_h, s_h, out_w, s_w).mean(dim=(2, 4)).to(input.dtype)
-    return out
+def _roi_by_sampler(read):
+    """A vectorised RoIAlign around ``read(plane, x, y)``: the bilinear values of ``plane`` [C, H, W]
+    (float64) at the points ``(x, y)`` (each [h, w]), which lie on the map or up to one pixel beyond it
+    (where torchvision reads the border). Every box's points come from ``_point_grid`` at once; points
+    farther out read 0; each bin is the mean of its points."""
+
+    def roi_align(input, boxes, output_size, spatial_scale=1.0, sampling_ratio=-1, aligned=False):
+        out_h, out_w = (output_size, output_size) if isinstance(output_size, int) else output_size
+        height, width = input.shape[-2:]
+        rois = _rois(boxes)
+        out = input.new_zeros(len(rois), input.shape[1], out_h, out_w)
+        for k, (image, *box) in enumerate(rois):
+            points = _point_grid(box, out_h, out_w, spatial_scale, sampling_ratio, aligned)
+            if points is None:
+                continue
+            y, x, s_h, s_w = points
+            inside = (y >= -1) & (y <= height) & (x >= -1) & (x <= width)
+            values = read(input[int(image)].double(), x, y) * inside  # [C, out_h s_h, out_w s_w]
+            out[k] = values.reshape(-1, out_h, s_h, out_w, s_w).mean(dim=(2, 4)).to(input.dtype)
+        return out
+
+    return roi_align
 
 
-def roi_grid_sample(input, boxes, output_size, spatial_scale=1.0, sampling_ratio=-1, aligned=False):
+def _four_gathers(plane, x, y):
+    """The points clamped into the map, then the four neighbours gathered and weighted."""
+    height, width = plane.shape[-2:]
+    y, x = y.clamp(0, height - 1), x.clamp(0, width - 1)
+    y0, x0 = y.floor().long(), x.floor().long()
+    y1, x1 = (y0 + 1).clamp(max=height - 1), (x0 + 1).clamp(max=width - 1)
+    ly, lx = y - y0, x - x0
+    return (1 - ly) * (1 - lx) * plane[:, y0, x0] + (1 - ly) * lx * plane[:, y0, x1] + ly * (1 - lx) * plane[:, y1, x0] + ly * lx * plane[:, y1, x1]
+
+
+def _grid_sample_at_centres(plane, x, y):
     """PyTorch's bilinear sampler: align_corners=True puts -1 and 1 on the centres of the edge pixels,
-    padding_mode='border' reads the border a little outside, and a mask zeroes the points beyond."""
-    out_h, out_w = (output_size, output_size) if isinstance(output_size, int) else output_size
-    height, width = input.shape[-2:]
-    rois = _rois(boxes)
-    out = input.new_zeros(len(rois), input.shape[1], out_h, out_w)
-    for k, (image, *box) in enumerate(rois):
-        points = _point_grid(box, out_h, out_w, spatial_scale, sampling_ratio, aligned)
-        if points is None:
-            continue
-        y, x, s_h, s_w = points
-        grid = torch.stack([2 * x / (width - 1) - 1, 2 * y / (height - 1) - 1], dim=-1)[None]  # [1, h, w, 2]
-        values = F.grid_sample(input[int(image)][None].double(), grid, mode="bilinear", padding_mode="border", align_corners=True)[0]
-        inside = (y >= -1) & (y <= height) & (x >= -1) & (x <= width)
-        values = values * inside
-        out[k] = values.reshape(-1, out_h, s_h, out_w, s_w).mean(dim=(2, 4)).to(input.dtype)
-    return out
+    and padding_mode='border' reads the border a little outside."""
+    height, width = plane.shape[-2:]
+    grid = torch.stack([2 * x / (width - 1) - 1, 2 * y / (height - 1) - 1], dim=-1)[None]  # [1, h, w, 2]
+    return F.grid_sample(plane[None], grid, mode="bilinear", padding_mode="border", align_corners=True)[0]
 
 
-def roi_grid_sample_pixel_edges(input, boxes, output_size, spatial_scale=1.0, sampling_ratio=-1, aligned=False):
+def _grid_sample_at_edges(plane, x, y):
     """F.grid_sample with align_corners=False (-1 and 1 on the outer EDGES of the edge pixels: the
     normalised x is (2 x + 1) / W - 1), zero padding, the border read by clamping the points first."""
-    out_h, out_w = (output_size, output_size) if isinstance(output_size, int) else output_size
-    height, width = input.shape[-2:]
-    rois = _rois(boxes)
-    out = input.new_zeros(len(rois), input.shape[1], out_h, out_w)
-    for k, (image, *box) in enumerate(rois):
-        points = _point_grid(box, out_h, out_w, spatial_scale, sampling_ratio, aligned)
-        if points is None:
-            continue
-        y, x, s_h, s_w = points
-        inside = ((y >= -1) & (y <= height) & (x >= -1) & (x <= width)).double()
-        y, x = y.clamp(0, height - 1), x.clamp(0, width - 1)
-        grid = torch.stack([(2 * x + 1) / width - 1, (2 * y + 1) / height - 1], dim=-1)[None]
-        values = F.grid_sample(input[int(image)][None].double(), grid, mode="bilinear", padding_mode="zeros", align_corners=False)[0]
-        out[k] = (values * inside).reshape(-1, out_h, s_h, out_w, s_w).mean(dim=(2, 4)).to(input.dtype)
-    return out
+    height, width = plane.shape[-2:]
+    y, x = y.clamp(0, height - 1), x.clamp(0, width - 1)
+    grid = torch.stack([(2 * x + 1) / width - 1, (2 * y + 1) / height - 1], dim=-1)[None]
+    return F.grid_sample(plane[None], grid, mode="bilinear", padding_mode="zeros", align_corners=False)[0]
+
+
+roi_vectorised = _named("roi_vectorised", _roi_by_sampler(_four_gathers))  # all the points of a box at once
+roi_grid_sample = _named("roi_grid_sample", _roi_by_sampler(_grid_sample_at_centres))
+roi_grid_sample_pixel_edges = _named("roi_grid_sample_pixel_edges", _roi_by_sampler(_grid_sample_at_edges))
 
 
 def loss_bce(mask_logits, labels, mask_targets):
