@@ -10,11 +10,13 @@ VGGBackbone            lecture 5: the FCNs' encoder, five conv stages ending in 
 FCN32s                 lecture 5: class scores at stride 32, upsampled x32 in one step (blobby)
 FCN16s                 lecture 5: + class scores from ``pool4`` (stride 16), upsampled x16
 FCN8s                  lecture 5: + class scores from ``pool3`` (stride 8), upsampled x8 (finer edges)
+FCN8sHead              lecture 5: FCN-8s's layers after the backbone, on its features (the networks assignment)
 UNet                   lecture 6: contracting path, bottleneck, expanding path with crop-and-concatenate
                        skips; ``padding="valid"`` (572 -> 388) or ``"same"``; its first level can start
                        from a trained ``PatchClassifier`` (transfer learning)
 DilatedNet             lecture 7: full resolution throughout, context from 3x3 convolutions at growing
                        dilation rates (``rates=(1,) * n`` is its undilated twin); optional ASPP head
+dilated_context        lecture 7: the context module alone, one dilated 3x3 block per rate
 ASPP                   lecture 7: atrous spatial pyramid pooling, parallel branches at several rates
 SmallMaskRCNN          lecture 8: torchvision's ``MaskRCNN`` (region proposals, RoIAlign, box, class and
                        per-class mask heads) on a small backbone, for 128x128 images on a CPU
@@ -50,9 +52,11 @@ __all__ = [
     "FCN32s",
     "FCN16s",
     "FCN8s",
+    "FCN8sHead",
     "UNet",
     "ASPP",
     "DilatedNet",
+    "dilated_context",
     "SmallFPNBackbone",
     "SmallMaskRCNN",
     "load_checkpoint",
@@ -696,10 +700,65 @@ class FCN8s(_FCN):
         self.upscore8 = _bilinear_upsampling(k, 8, learnable=False)  # H/8 -> H
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        features = self._features(images)
-        fuse_pool4 = self._fuse_pool4(features)  # [B, K, H/16, W/16], as FCN-16s
-        fuse_pool3 = self.upscore_pool4(fuse_pool4) + self.score_pool3(features["pool3"])  # [B, K, H/8, W/8]
-        return self.upscore8(fuse_pool3)  # [B, K, H, W]
+        return _fcn8s_scores(self, self._features(images))  # [B, K, H, W]
+
+
+def _fcn8s_scores(layers: nn.Module, features: dict[str, torch.Tensor]) -> torch.Tensor:
+    """FCN-8s's class scores from the backbone's features, with the layers of ``layers`` (FCN8s or FCN8sHead)."""
+    score = layers.score_fr(features["fc7"])  # [B, K, H/32, W/32]
+    fuse_pool4 = layers.upscore2(score) + layers.score_pool4(features["pool4"])  # [B, K, H/16, W/16]
+    fuse_pool3 = layers.upscore_pool4(fuse_pool4) + layers.score_pool3(features["pool3"])  # [B, K, H/8, W/8]
+    return layers.upscore8(fuse_pool3)  # [B, K, H, W]
+
+
+class FCN8sHead(nn.Module):
+    """FCN-8s without its backbone: the score layers, upsamplings and skips, from the backbone's features.
+
+    The layers of :class:`FCN8s` after :class:`VGGBackbone`, by the same names (so
+    ``head.load_state_dict({k: v for k, v in fcn8s.state_dict().items() if not k.startswith("backbone.")})``
+    copies a trained FCN-8s's head)::
+
+        score_fr        1x1 conv on fc7 (8w -> K)            [B, K, H/32, W/32]
+        upscore2        transposed conv x2, bilinear start   [B, K, H/16, W/16]
+        score_pool4     1x1 conv on pool4 (8w -> K), zeros   [B, K, H/16, W/16]   added
+        upscore_pool4   transposed conv x2, bilinear start   [B, K, H/8, W/8]
+        score_pool3     1x1 conv on pool3 (4w -> K), zeros   [B, K, H/8, W/8]     added
+        upscore8        transposed conv x8, fixed bilinear   [B, K, H, W]
+
+    The networks assignment has students build it; on the frozen features of a trained
+    FCN-32s it learns, in about a second, what the skips add (``seglab.checks.networks``).
+
+    Args:
+        num_classes (int): ``K``.
+        width (int): the backbone's ``w`` (``pool3`` has ``4w`` channels, ``pool4`` and ``fc7`` ``8w``).
+
+    Shape:
+        - Input: a dict ``{"pool3": [B, 4w, h, w'], "pool4": [B, 8w, h/2, w'/2], "fc7": [B, 8w, h/4, w'/4]}``
+          (what ``VGGBackbone`` returns; ``h = H/8``).
+        - Output: ``[B, K, 8h, 8w']`` logits.
+
+    Example:
+        >>> head = FCN8sHead(num_classes=4, width=8)
+        >>> features = VGGBackbone(width=8)(torch.zeros(1, 3, 64, 96))
+        >>> head(features).shape
+        torch.Size([1, 4, 64, 96])
+        >>> count_parameters(head)  # upscore8 is fixed
+        1164
+    """
+
+    def __init__(self, num_classes: int, width: int = 16):
+        super().__init__()
+        self.num_classes = k = positive_int(num_classes, "num_classes")
+        self.width = w = positive_int(width, "width")
+        self.score_fr = nn.Conv2d(8 * w, k, kernel_size=1)
+        self.upscore2 = _bilinear_upsampling(k, 2, learnable=True)  # H/32 -> H/16
+        self.score_pool4 = _zero_conv1x1(8 * w, k)
+        self.upscore_pool4 = _bilinear_upsampling(k, 2, learnable=True)  # H/16 -> H/8
+        self.score_pool3 = _zero_conv1x1(4 * w, k)
+        self.upscore8 = _bilinear_upsampling(k, 8, learnable=False)  # H/8 -> H
+
+    def forward(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
+        return _fcn8s_scores(self, features)  # [B, K, H, W]
 
 
 # --- lecture 6: U-Net ------------------------------------------------------------------------------
@@ -965,6 +1024,27 @@ def _dilated_block(in_channels: int, out_channels: int, rate: int) -> nn.Sequent
             relu=nn.ReLU(inplace=True),
         )
     )
+
+
+def dilated_context(channels: int, rates=(1, 2, 4, 8, 1)) -> nn.Sequential:
+    """A context module: one 3x3 convolution -> batch norm -> ReLU per dilation rate, at full resolution.
+
+    Block ``i`` is ``nn.Sequential(Conv2d(c, c, 3, padding=r, dilation=r, bias=False),
+    BatchNorm2d(c), ReLU())`` with ``r = rates[i]``: padding ``r`` keeps the size, so the
+    module maps ``[B, c, H, W]`` to ``[B, c, H, W]``; its receptive field is
+    ``1 + 2 * sum(rates)`` (:func:`seglab.ops.receptive_field`), and its parameters
+    (``len(rates) * (9 c^2 + 2 c)``) are those of its undilated twin ``rates=(1,) * n``.
+    :class:`DilatedNet`'s ``context`` is this module with named blocks.
+
+    Example:
+        >>> context = dilated_context(8, rates=(1, 2, 4))
+        >>> context(torch.zeros(1, 8, 20, 20)).shape
+        torch.Size([1, 8, 20, 20])
+        >>> count_parameters(context) == count_parameters(dilated_context(8, rates=(1, 1, 1)))
+        True
+    """
+    channels = positive_int(channels, "channels")
+    return nn.Sequential(*[_dilated_block(channels, channels, rate) for rate in _check_rates(rates, "rates")])
 
 
 def _check_rates(rates, name: str) -> tuple[int, ...]:

@@ -69,6 +69,7 @@ __all__ = [
     "Case",
     "Mistake",
     "Exercise",
+    "Training",
     "run_check",
     "forbidden_operations",
     "not_allowed",
@@ -169,6 +170,12 @@ class Exercise:
             (copied) arguments it received, a message if the answer was computed in a forbidden
             way (e.g. one call of a callback per pixel), else ``None``.
         delegation_hint: what a solution may use, in the message that rejects a forbidden call.
+        watch_answer: ``adapt`` runs code of the student's (the forward pass of a returned
+            module): it runs like the student's function, with the forbidden operations trapped,
+            seglab's references refused and the case's time limit; an exception it raises (not
+            ``CheckFailed``) is reported as the student's, with the case.
+        training: the exercise's network is also trained with a fixed recipe and scored on
+            held-out images, when the check is run with ``train=True`` (:class:`Training`).
     """
 
     name: str
@@ -188,6 +195,39 @@ class Exercise:
     nan_hint: str | None = None
     audit: Callable[[Case, tuple, dict], str | None] | None = None
     delegation_hint: str | None = None
+    watch_answer: bool = False
+    training: "Training | None" = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Training:
+    """A network the student builds, trained with a fixed recipe and scored on images it never saw.
+
+    ``prepare(seed)`` makes the recipe's data (training images, held-out images drawn with
+    ``seed``, anything made with seglab's references) before the student's code runs;
+    ``train(student_fn, prepared, seed) -> nn.Module`` builds the student's network with
+    ``student_fn`` and trains it (the student's code runs here: watched like the student's
+    function, with the time limit ``seconds``); ``score(model, prepared) -> float`` measures the
+    trained network on the held-out images (seglab's metrics run here, not watched). The check
+    passes when the score is at least ``threshold``.
+
+    Attributes:
+        recipe: the recipe in a few words, for messages (``"200 Adam steps of 8 images, lr 3e-3"``).
+        metric: what ``score`` measures (``"mean IoU on 64 held-out images"``).
+        threshold: the lowest passing score.
+        prepare, train, score: as above.
+        hint: what to look at when the score is too low.
+        seconds: the time limit of ``train`` (the grader's cell limit is 60 s).
+    """
+
+    recipe: str
+    metric: str
+    threshold: float
+    prepare: Callable[[int], Any]
+    train: Callable[[Any, Any, int], Any]
+    score: Callable[[Any, Any], float]
+    hint: str
+    seconds: float = 40.0
 
 
 class _Delegated(BaseException):
@@ -206,12 +246,17 @@ class _TimedOut(BaseException):
     """Raised inside the student's call when a case runs past its time limit."""
 
 
-def run_check(exercise: Exercise, student_fn, *, seed: int = 0, n_random: int = 8) -> None:
+def run_check(exercise: Exercise, student_fn, *, seed: int = 0, n_random: int = 8, train: bool = False) -> None:
     """Check ``student_fn`` against ``exercise``; print one line on success.
+
+    With ``train=True``, an exercise that has a :class:`Training` then trains the student's
+    network with its recipe and scores it on held-out images drawn with ``seed``; a second line
+    gives the score.
 
     Raises:
         CheckFailed: the first wrong answer (or a forbidden shortcut, or a case that ran past
-            :data:`CASE_SECONDS`), with the case and a hint.
+            :data:`CASE_SECONDS`), with the case and a hint; or a trained score below the
+            threshold.
         Exception: the student's own exception (and ``KeyboardInterrupt``), re-raised with a note
             naming the case.
     """
@@ -231,14 +276,57 @@ def run_check(exercise: Exercise, student_fn, *, seed: int = 0, n_random: int = 
                 warnings.simplefilter("always")
                 got = _call_student(exercise, student_fn, case, deadline, number, len(cases))
             caught.extend(recorded)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+            with warnings.catch_warnings(record=True) as recorded:
+                warnings.simplefilter("always" if exercise.watch_answer else "ignore")
                 problem = _judge(exercise, case, expected, got)
+            caught.extend(recorded)
             if problem:
                 raise CheckFailed(problem)
     print(f"✓ {exercise.name}: {len(cases)}/{len(cases)} cases passed")
+    if train and exercise.training is not None:
+        with warnings.catch_warnings(record=True) as recorded:
+            warnings.simplefilter("always")
+            _check_training(exercise, student_fn, seed)
+        caught.extend(recorded)
     for message in sorted({f"{w.category.__name__}: {w.message}" for w in caught}):
         print(f"  note: your function warned (hidden from the grader): {message}")
+
+
+def _check_training(exercise: Exercise, student_fn, seed: int) -> None:
+    """Train the student's network with the exercise's recipe and score it; print the score or raise."""
+    training, name = exercise.training, exercise.name
+    with torch.random.fork_rng(devices=[]):
+        prepared = training.prepare(seed)
+        try:
+            model, caught, timed_out = _run_watched(
+                exercise, lambda: training.train(student_fn, prepared, seed), training.seconds
+            )
+        except KeyboardInterrupt as interrupt:
+            _annotate(interrupt, f"seglab.checks: {name} was interrupted while its network was trained ({training.recipe})")
+            raise
+        except CheckFailed:
+            raise
+        except Exception as error:
+            raise CheckFailed(
+                f"{name}: your network raised {type(error).__name__} while it was trained ({training.recipe}): "
+                f"{short(str(error), 300)}\n  hint: the cases above build it and run it once; training also "
+                f"runs it backwards and in train() mode. Run your own training cell to see where it fails."
+            ) from None
+        if caught:
+            raise CheckFailed(_delegation_message(exercise, caught[0]))
+        if timed_out:
+            raise CheckFailed(
+                f"{name}: training ({training.recipe}) ran longer than {training.seconds:g} s and was stopped.\n"
+                f"  hint: the course's network trains in a few seconds with this recipe: look for a loop in "
+                f"forward() or much wider layers than the exercise asks for."
+            )
+        score = float(training.score(model, prepared))
+    if not score >= training.threshold:  # NaN fails too
+        raise CheckFailed(
+            f"{name}: trained with the course's recipe ({training.recipe}), your network reaches a "
+            f"{training.metric} of {score:.3f}; at least {training.threshold:g} is needed.\n  hint: {training.hint}"
+        )
+    print(f"✓ {name}: trained ({training.recipe}): {training.metric} {score:.3f}, at least {training.threshold:g} needed")
 
 
 # --- the student's call ------------------------------------------------------------------------
@@ -522,19 +610,29 @@ def _case_note(exercise: Exercise, case: Case, what: str) -> str:
     return f"seglab.checks: {exercise.name} {what} in case '{case.name}' (inputs: {_format_inputs(case)})"
 
 
-def _call_student(exercise: Exercise, student_fn, case: Case, deadline: float | None = None,
-                  number: int = 0, total: int = 1):
-    args, kwargs = copy.deepcopy(case.args), copy.deepcopy(case.kwargs)
+def _run_watched(exercise: Exercise, call: Callable[[], Any], seconds: float):
+    """``call()`` (code of the student's) with the forbidden operations trapped, seglab's references
+    refused and a time limit of ``seconds``: ``(value, caught, timed_out)``. The call's own
+    exceptions (``KeyboardInterrupt`` included) propagate."""
     caught: list[str] = []
     timed_out: list[bool] = []
-    seconds = CASE_SECONDS if deadline is None else min(CASE_SECONDS, deadline - time.monotonic())
+    value = None
     try:
         # the timer innermost: it is off before the traps are taken away, so that no late alarm
         # can interrupt their removal
         with _trapped(exercise, caught), _reference_calls_refused(caught), _time_limit(seconds, timed_out):
-            got = student_fn(*args, **kwargs)
+            value = call()
     except (_Delegated, _TimedOut):
-        pass  # reported below, also when the student's code swallowed it
+        pass  # reported by the caller, also when the student's code swallowed it
+    return value, caught, timed_out
+
+
+def _call_student(exercise: Exercise, student_fn, case: Case, deadline: float | None = None,
+                  number: int = 0, total: int = 1):
+    args, kwargs = copy.deepcopy(case.args), copy.deepcopy(case.kwargs)
+    seconds = CASE_SECONDS if deadline is None else min(CASE_SECONDS, deadline - time.monotonic())
+    try:
+        got, caught, timed_out = _run_watched(exercise, lambda: student_fn(*args, **kwargs), seconds)
     except KeyboardInterrupt as interrupt:
         _annotate(interrupt, _case_note(exercise, case, f"was interrupted (case {number + 1} of {total})"))
         raise
@@ -723,13 +821,48 @@ def _unusable_tensor(expected: torch.Tensor, got: torch.Tensor) -> str | None:
     return None
 
 
+class _Verdict(Exception):
+    """A whole failure message (not the body under the case's header) from :func:`_adapt_answer`."""
+
+
+def _adapt_answer(exercise: Exercise, case: Case, got):
+    """``exercise.adapt(got, case)`` for the student's answer: watched like the student's function
+    when the exercise says the adapting runs the student's code (``watch_answer``)."""
+    if not exercise.watch_answer:
+        return exercise.adapt(got, case)
+    try:
+        value, caught, timed_out = _run_watched(exercise, lambda: exercise.adapt(got, case), CASE_SECONDS)
+    except CheckFailed:
+        raise
+    except KeyboardInterrupt as interrupt:
+        _annotate(interrupt, _case_note(exercise, case, "was interrupted"))
+        raise
+    except Exception as error:
+        raise CheckFailed(
+            f"  your network raised {type(error).__name__} when the checker ran it: {short(str(error), 400)}\n"
+            f"  hint: run your network on the case's inputs yourself and read the error: a wrong number of "
+            f"channels, a size that does not match, a layer used before it was built."
+        ) from None
+    if caught:
+        raise _Verdict(_delegation_message(exercise, caught[0]))
+    if timed_out:
+        raise _Verdict(
+            f"{exercise.name}: case '{case.name}' ran longer than {CASE_SECONDS:g} s and was stopped\n"
+            f"  inputs:   {_format_inputs(case)}\n"
+            f"  hint: your network's forward pass takes milliseconds here. Look for a loop that never ends."
+        )
+    return value
+
+
 def _compare(exercise: Exercise, case: Case, expected: torch.Tensor, got) -> str | None:
     """``None`` when ``got`` is right, else the message of the failure."""
     header = _header(exercise, case)
     returned = got
     if exercise.adapt is not None:
         try:
-            got = exercise.adapt(got, case)
+            got = _adapt_answer(exercise, case, got)
+        except _Verdict as verdict:
+            return str(verdict)
         except CheckFailed as problem:
             return header + str(problem)
     if not isinstance(got, torch.Tensor):
