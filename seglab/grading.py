@@ -1,4 +1,4 @@
-"""The hidden tests of the graded notebooks: :func:`hidden_test`.
+"""The hidden tests of the graded notebooks: :func:`hidden_test` and :func:`hidden_concept`.
 
 Every graded test cell of an instructor notebook (``solutions/<assignment>/``) ends with its
 hidden part, one line::
@@ -25,6 +25,14 @@ the student's function calls. Two modules are never reloaded: this one and
 :mod:`seglab.checks._errors` (:class:`~seglab.checks.CheckFailed`, so that an ``except`` written
 before the reload still catches).
 
+The concept checks of a notebook end the same way, with one line that checks the student's
+answer with fresh checkers (:func:`hidden_concept`), so that a cell that replaced
+``checks.concept`` by a fake does not grade its own answer::
+
+    ### BEGIN HIDDEN TESTS
+    from seglab.grading import hidden_concept; hidden_concept("upsampling", "4.a", answer_4a)
+    ### END HIDDEN TESTS
+
 What no in-kernel test can defend against, and the sandbox of the grading kernel is for: a cell
 that patches torch itself (``torch.allclose = ...``), the import system, or this module's own
 function before the hidden line calls it.
@@ -38,7 +46,7 @@ import types
 from importlib import import_module, reload
 from pathlib import Path
 
-__all__ = ["hidden_test", "modules_to_reload"]
+__all__ = ["hidden_test", "hidden_concept", "modules_to_reload"]
 
 _PACKAGE = Path(__file__).resolve().parent  # seglab/
 _NEVER_RELOADED = frozenset({"seglab", "seglab.checks", "seglab.checks._errors", __name__})
@@ -57,6 +65,24 @@ def hidden_test(assignment: str, exercise: str, student_fn) -> None:
         ValueError: ``assignment`` or ``exercise`` is not registered.
     """
     _fresh_checkers(assignment).ASSIGNMENT.hidden_test(exercise, student_fn)
+
+
+def hidden_concept(assignment: str, key: str, answer) -> None:
+    """The hidden check of concept check ``key``: ``answer`` checked by fresh checkers.
+
+    The checker modules are reloaded as for :func:`hidden_test`; a concept check has no random
+    cases, so the check is the visible one, by the real checker.
+
+    Args:
+        assignment (str): the assignment, e.g. ``"upsampling"``.
+        key (str): the concept check, e.g. ``"4.a"``.
+        answer: the student's answer (the variable ``answer_4a``).
+
+    Raises:
+        CheckFailed: the answer is wrong or cannot be read (the checker's message).
+        ValueError: ``assignment`` or ``key`` is not registered.
+    """
+    _fresh_checkers(assignment).ASSIGNMENT.hidden_concept(key, answer)
 
 
 def modules_to_reload(assignment: str) -> list[str]:

@@ -13,8 +13,13 @@ nbgrader gives a test cell that does 0 points.
 Every public module ``seglab/checks/<name>.py`` is one assignment (``solutions/<name>/``): it
 declares an ``ASSIGNMENT`` (:class:`seglab.checks._assignment.Assignment`), from which this
 package takes its checkers and the registry :data:`ASSIGNMENTS` (name -> Assignment, in course
-order). The hidden tests of the notebooks call :func:`seglab.grading.hidden_test`. The
-assignments and their checkers:
+order). The hidden tests of the notebooks call :func:`seglab.grading.hidden_test`.
+
+Each assignment also asks a few concept checks, short questions with one right answer (a number,
+a shape or a letter), answered in a variable and checked by :func:`concept`, which prints
+``✓ concept 4.a`` or explains the likely misconception behind a wrong answer; at autograde
+:func:`seglab.grading.hidden_concept` checks them again. The assignments, their checkers and
+their concept checks:
 
 {table}
 
@@ -24,6 +29,8 @@ Example:
     ...     return x.repeat_interleave(scale, 0).repeat_interleave(scale, 1)
     >>> checks.nearest_upsample(my_upsample)
     ✓ nearest_upsample: 13/13 cases passed
+    >>> checks.concept("4.a", 7)  # the output length of a transposed convolution, n=4, k=3, s=2, p=1
+    ✓ concept 4.a
 """
 
 import importlib
@@ -56,7 +63,36 @@ def _table(assignments) -> str:
         lectures = ", ".join(map(str, a.lectures))
         lines.append(f"Assignment ``{a.name}`` (lecture{'s' if len(a.lectures) > 1 else ''} {lectures}), {a.title}, {a.points} points:")
         lines.extend(f"    {g.number} ``{g.name}`` ({g.points} point{'s' if g.points > 1 else ''})" for g in a.exercises)
+        if a.concepts:
+            points = sum(q.points for q in a.concepts)
+            lines.append(f"    concept checks {', '.join(q.key for q in a.concepts)} ({points} point{'s' if points > 1 else ''})")
     return "\n".join(lines)
+
+
+def concept(key: str, answer) -> None:
+    """Check the answer to the concept check ``key`` of the notebook: ``checks.concept("4.a", answer_4a)``.
+
+    Prints ``✓ concept <key>`` when the answer is right. A number may be an int, a float or a
+    tensor of one value (right within the tolerance the question states), a shape a tuple, a list
+    or a ``torch.Size``, a choice one letter (``"b"``, in either case).
+
+    Raises:
+        CheckFailed: a wrong answer, with a hint on the likely misconception, or an answer that
+            cannot be read as one (``None``, a string where a number belongs, ...).
+        ValueError: no assignment has a concept check ``key``.
+
+    Example:
+        >>> from seglab import checks
+        >>> checks.concept("4.a", 7)
+        ✓ concept 4.a
+    """
+    for assignment in ASSIGNMENTS.values():
+        if any(question.key == key for question in assignment.concepts):
+            return assignment.concept_checker(key, answer)
+    raise ValueError(
+        f"concept: expected one of {_keys} (the concept checks of the course), got {key!r}. "
+        f"Hint: the key is the question's bold number in the notebook, e.g. '4.a'."
+    )
 
 
 ASSIGNMENTS = _assignments()
@@ -66,9 +102,15 @@ if len(set(_names)) < len(_names):
         f"seglab.checks: expected every exercise name once in the course, got "
         f"{sorted({n for n in _names if _names.count(n) > 1})} in two assignments."
     )
+_keys = [q.key for a in ASSIGNMENTS.values() for q in a.concepts]
+if len(set(_keys)) < len(_keys):
+    raise ImportError(
+        f"seglab.checks: expected every concept key once in the course, got "
+        f"{sorted({k for k in _keys if _keys.count(k) > 1})} in two assignments."
+    )
 for _registered in ASSIGNMENTS.values():
     globals().update(_registered.checkers)  # seglab.checks.<exercise>: that exercise's checker
 if __doc__:
     __doc__ = __doc__.replace("{table}", _table(ASSIGNMENTS))
 
-__all__ = ["CheckFailed", "ASSIGNMENTS", *_names]
+__all__ = ["CheckFailed", "ASSIGNMENTS", "concept", *_names]

@@ -11,12 +11,16 @@ Each checker module ``seglab/checks/<name>.py`` ends with one declaration::
             ...
         ),
         namespace=globals(),
+        concepts=(Question("4.a", ...), ...),     # the concept checks at the end of the notebook
     )
     __all__ = ASSIGNMENT.export()   # the checker functions, named after the exercises, in the module
 
 Everything else is derived from it: the checker functions (``checkers``), the exports and the
 table of :mod:`seglab.checks`, the seed of every hidden test (:attr:`Graded.hidden_seed`), the
 modules :func:`seglab.grading.hidden_test` reloads, and the tables the tests iterate over.
+The concept checks (:class:`seglab.checks._concepts.Question`) are checked by
+``concept_checker(key, answer)``, which ``seglab.checks.concept`` calls, and at autograde by
+:func:`seglab.grading.hidden_concept`.
 
 The hidden seed rule: Exercise ``L.M`` (the M-th graded exercise of lecture L) draws its hidden
 random cases from ``torch.Generator().manual_seed(1000 * L + 10 * M + 1)``, e.g. 4.4 -> 4041,
@@ -29,6 +33,7 @@ import dataclasses
 import re
 from typing import Callable
 
+from seglab.checks._concepts import Question, check_answer
 from seglab.checks._core import Exercise, run_check
 
 __all__ = ["Assignment", "Graded", "HIDDEN_N_RANDOM", "hidden_seed"]
@@ -103,7 +108,12 @@ class Assignment:
         namespace: the checker module's ``globals()``. Its checkers run the exercise as the module
             declares it when they are called: after a hidden test has reloaded the module, the
             fresh declaration, as a function defined in the module would.
+        concepts: its concept checks (:class:`~seglab.checks._concepts.Question`), in the
+            notebook's order, after the exercises: one ``answer_<slug>`` cell and one graded
+            ``concept_<slug>`` cell each.
         checkers: name -> checker function, made from ``exercises`` (not an argument).
+        concept_checker: ``concept_checker(key, answer)`` checks the answer to the concept check
+            ``key`` (not an argument; ``seglab.checks.concept`` calls it).
     """
 
     name: str
@@ -111,7 +121,9 @@ class Assignment:
     lectures: tuple[int, ...]
     exercises: tuple[Graded, ...]
     namespace: dict = dataclasses.field(repr=False, compare=False)
+    concepts: tuple[Question, ...] = ()
     checkers: dict[str, Callable[..., None]] = dataclasses.field(init=False, repr=False, compare=False)
+    concept_checker: Callable[[str, object], None] = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         names = [graded.name for graded in self.exercises]
@@ -121,12 +133,19 @@ class Assignment:
             if repeated:
                 raise ValueError(f"assignment {self.name}: each {what} once, got {repeated} more than once.")
         stray = [graded.number for graded in self.exercises if graded.lecture not in self.lectures]
+        stray += [question.key for question in self.concepts if question.lecture not in self.lectures]
         if stray:
             raise ValueError(
-                f"assignment {self.name}: exercises {stray} belong to lectures outside lectures={self.lectures}. "
-                f"Hint: add the lecture to lectures."
+                f"assignment {self.name}: exercises or concept checks {stray} belong to lectures outside "
+                f"lectures={self.lectures}. Hint: add the lecture to lectures."
             )
+        if not all(isinstance(question, Question) for question in self.concepts):
+            raise ValueError(f"assignment {self.name}: concepts must be Question(...)s, got {self.concepts!r}.")
+        keys = [question.key for question in self.concepts]
+        if len(set(keys)) < len(keys) or keys != sorted(keys, key=lambda k: (int(k.split(".")[0]), k)):
+            raise ValueError(f"assignment {self.name}: concept keys {keys}: each once, in order (4.a, 4.b, ..., 5.a).")
         object.__setattr__(self, "checkers", {graded.name: self._checker(graded.exercise) for graded in self.exercises})
+        object.__setattr__(self, "concept_checker", self._concept_checker())
 
     @property
     def module(self) -> str:
@@ -135,7 +154,8 @@ class Assignment:
 
     @property
     def points(self) -> int:
-        return sum(graded.points for graded in self.exercises)
+        """The points its checkers grade: the exercises' and the concept checks'."""
+        return sum(graded.points for graded in self.exercises) + sum(q.points for q in self.concepts)
 
     def export(self) -> list[str]:
         """Put the checkers into the checker module's namespace, one function per exercise named after
@@ -148,6 +168,25 @@ class Assignment:
         ``HIDDEN_N_RANDOM`` random cases (called by :func:`seglab.grading.hidden_test` on fresh checkers)."""
         graded = self.graded(name)
         run_check(graded.exercise, student_fn, seed=graded.hidden_seed, n_random=HIDDEN_N_RANDOM)
+
+    def hidden_concept(self, key: str, answer) -> None:
+        """Check ``answer`` to the concept check ``key`` (called by :func:`seglab.grading.hidden_concept`
+        on fresh checkers): prints ``✓ concept <key>`` or raises ``CheckFailed``."""
+        check_answer(self.question(key), answer)
+
+    def question(self, key: str) -> Question:
+        """The concept check ``key`` (``"4.a"``).
+
+        Raises:
+            ValueError: the assignment has no concept check of that key.
+        """
+        for question in self.concepts:
+            if question.key == key:
+                return question
+        raise ValueError(
+            f"concept: expected one of {[q.key for q in self.concepts]} (the concept checks of assignment "
+            f"{self.name!r}), got {key!r}. Hint: the key is the question's bold number in the notebook, e.g. '4.a'."
+        )
 
     def graded(self, name: str) -> Graded:
         """The graded exercise whose function is called ``name``.
@@ -181,3 +220,20 @@ class Assignment:
             f"    CheckFailed: the first wrong answer, with the case, the inputs and a hint.\n"
         )
         return checker
+
+    def _concept_checker(self) -> Callable[[str, object], None]:
+        """``concept(key, answer)``: the check of the concept check ``key``, as the module declares it now."""
+        namespace = self.namespace
+
+        def concept(key: str, answer) -> None:
+            declared = namespace.get("ASSIGNMENT", self)  # the module's declaration now (fresh after a reload)
+            check_answer(declared.question(key), answer)
+
+        concept.__module__ = self.module
+        concept.__doc__ = (
+            f"Check the answer to one concept check of assignment {self.name!r}: ``concept(key, answer)``,\n"
+            f"key one of {[q.key for q in self.concepts]}. Prints one line when the answer is right.\n\n"
+            f"Raises:\n"
+            f"    CheckFailed: a wrong answer (with a hint) or one that cannot be read.\n"
+        )
+        return concept

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from seglab import ops
 from seglab.checks._assignment import Assignment, Graded
 from seglab.checks._cases import fixed_generator, grid, measured_reach, pair, random_int, random_tensor, tensor
+from seglab.checks._concepts import Question
 from seglab.checks._core import Case, CheckFailed, Exercise, Mistake, close, short, whole_number
 
 
@@ -662,6 +663,78 @@ _RECEPTIVE_FIELD_MASK = Exercise(
 )
 
 
+# --- concept checks --------------------------------------------------------------------------------
+
+_CONCEPTS = (
+    Question(
+        "7.a",
+        "What is the receptive field of three 3x3 convolutions with stride 1 at the rates 1, 2 and 4, stacked? "
+        "(a whole number of pixels across)",
+        answer=15,
+        mistakes={
+            7: "that is three 3x3 layers at rate 1. At rate r a 3x3 layer adds (k - 1) r = 2r pixels, not 2.",
+            17: "3 + 5 + 9 adds the spans, which counts the centre pixel of every layer. Start from 1 pixel and add "
+            "(k - 1) r per layer.",
+            9: "9 is the span of the last layer alone; the layers before it widen the field too.",
+            135: "the field grows by adding, layer by layer, not by multiplying the spans (it multiplies only through "
+            "strides, and there are none here).",
+        },
+        explanation="Start from 1 pixel and add (k - 1) r per layer, times the product of the earlier strides, which "
+        "are all 1 here (lecture 7, section 3).",
+    ),
+    Question(
+        "7.b",
+        "A 5 x 5 kernel is applied at rate 3. How many pixels does it span along each axis? (a whole number)",
+        answer=13,
+        mistakes={
+            15: "k * r counts a gap after the last tap too: k taps have only k - 1 gaps between them.",
+            12: "(k - 1) r is the distance from the first tap to the last; the span counts the pixels, both end taps "
+            "included.",
+            25: "25 is the number of weights (5 x 5), which the rate does not change; the question asks how far the "
+            "kernel reaches along one axis.",
+            7: "k + r - 1 puts the r - 1 zeros into one gap only; every one of the k - 1 gaps between taps gets them.",
+        },
+        explanation="The kernel keeps its k taps and puts r - 1 zeros into each of the k - 1 gaps between "
+        "neighbouring taps (lecture 7, section 1).",
+    ),
+    Question(
+        "7.c",
+        "Three 3x3 convolutions at the same rate 2 have a 13 x 13 receptive field. How many of its 169 input pixels "
+        "reach the output pixel at its centre? (a whole number)",
+        answer=49,
+        mistakes={
+            169: "169 is the extent of the field, 13 x 13. With equal rates every tap jumps by an even number of "
+            "pixels, so the pixels at odd offsets are never reached: gridding.",
+            7: "7 is the count along one axis. The 2D mask of a square stack is the outer product of the 1D mask "
+            "with itself.",
+            13: "13 is one side of the field, and not every pixel along it is reached: every tap jumps by an even "
+            "number of pixels.",
+            27: "27 = 3^3 counts the paths through the taps along one axis; several of them reach the same pixel, and "
+            "the field has two axes.",
+        },
+        explanation="Along one axis, the offsets that reach the output are sums of one step per layer, each -2, 0 or "
+        "+2; count the different sums, then go to two axes (lecture 7, section 4).",
+    ),
+    Question(
+        "7.d",
+        "Which rates of three stacked 3x3 convolutions leave no holes in their receptive field?",
+        answer="d",
+        kind="choice",
+        options=("(2, 2, 2)", "(2, 4, 8)", "(1, 2, 9)", "(1, 2, 5)"),
+        mistakes={
+            "a": "equal rates larger than 1 leave holes: every offset is a multiple of 2, so only every other row and "
+            "column is seen (gridding).",
+            "b": "these rates share the factor 2: every offset is a multiple of 2, and 3 pixels of every 2 x 2 block "
+            "are never seen.",
+            "c": "the last rate, 9, jumps over the gap-free run of 7 pixels that the rates 1 and 2 cover: each rate "
+            "must be no larger than the width the layers below it fill.",
+        },
+        explanation="Hybrid dilated convolution: rates without a common factor, each no larger than the gap-free "
+        "width that the earlier layers cover (1 pixel to start, 2r more per 3x3 layer) (lecture 7, section 4).",
+    ),
+)
+
+
 ASSIGNMENT = Assignment(
     name="dilated",
     title="dilated convolutions",
@@ -673,5 +746,6 @@ ASSIGNMENT = Assignment(
         Graded("7.4", _RECEPTIVE_FIELD_MASK, points=2),
     ),
     namespace=globals(),
+    concepts=_CONCEPTS,
 )
 __all__ = ASSIGNMENT.export()  # ASSIGNMENT and one checker per exercise: effective_kernel_size, dilate_kernel, ...

@@ -27,6 +27,7 @@ from torch import nn
 from seglab import losses, metrics, ops
 from seglab.checks._assignment import Assignment, Graded
 from seglab.checks._cases import fixed_generator, labels, measured_reach, random_int, random_tensor
+from seglab.checks._concepts import Question
 from seglab.checks._core import Case, CheckFailed, Exercise, Mistake, close, short, whole_number
 
 
@@ -981,6 +982,103 @@ _PIXEL_CROSS_ENTROPY = Exercise(
 )
 
 
+# --- concept checks --------------------------------------------------------------------------------
+
+_CONCEPTS = (
+    Question(
+        "1.a",
+        "A 10 x 10 image shows the sky with a bird on 4 of its pixels, and a lazy model predicts \"sky\" everywhere. "
+        "What is its mean IoU over the two classes, sky and bird? (to two decimals)",
+        answer=0.48,
+        tolerance=0.005,
+        mistakes={
+            0.96: "0.96 is the pixel accuracy (and the sky's IoU). The mean IoU averages the classes, and the bird's "
+            "IoU counts as much as the sky's, however few pixels the bird has.",
+            0.5: "the sky's IoU is not 1: the 4 bird pixels predicted as sky are false positives of the sky, so they "
+            "are in its union but not in its intersection.",
+            0: "0 is the bird's IoU alone; the mean IoU averages it with the sky's.",
+            0.98: "the bird is in the target, so its IoU is not left out (NaN is only for a class absent from both "
+            "maps), and it is not 1: its 4 pixels were all missed.",
+        },
+        explanation="Score each class on its own, IoU_c = TP_c / (TP_c + FP_c + FN_c), counting the pixels predicted "
+        "as c and those that truly are c; then average the classes (lecture 1, section 5).",
+    ),
+    Question(
+        "1.b",
+        "A class appears neither in the predicted label maps nor in the targets. What is its IoU in seglab's "
+        "convention?",
+        answer="c",
+        kind="choice",
+        options=(
+            "0, which lowers the mean IoU",
+            "1, a perfect score",
+            "NaN, and the mean IoU leaves the class out",
+            "the pixel accuracy of the images",
+        ),
+        mistakes={
+            "a": "0 would punish a model for a class that was not there to be found: its intersection and its union "
+            "are both empty, and 0 / 0 is no score at all.",
+            "b": "nothing was found because there was nothing to find: 0 / 0 is undefined, not a perfect score, and "
+            "counting it as 1 would flatter the mean IoU.",
+            "d": "the IoU scores each class on its own pixels; the pixel accuracy scores all pixels together.",
+        },
+        explanation="Write the IoU of such a class as a fraction, TP / (TP + FP + FN), and look at what is left: "
+        "no pixel of the class is predicted and none is true (lecture 1, section 5).",
+    ),
+    Question(
+        "2.a",
+        "The sliding window of lecture 2 classifies the 11 x 11 window around every pixel of a zero-padded image. How "
+        "many times does it run the classifier on one 300 x 400 image? (a whole number)",
+        answer=120_000,
+        mistakes={
+            113_100: "(300 - 10) x (400 - 10) windows fit inside the image without padding. With 5 pixels of zeros "
+            "on every side every pixel, the border ones included, is the centre of a window.",
+            14_520_000: "that counts the pixels read: every window holds 11 x 11 = 121 of them. The classifier runs "
+            "once per window.",
+            972: "the windows are not laid side by side: one is centred on every pixel, so neighbouring windows "
+            "overlap in all but one column.",
+        },
+        explanation="A pixel classifier needs one window per pixel: with the padding, every pixel of the image, the "
+        "border ones included, is the centre of exactly one window (lecture 2, section 4.1).",
+    ),
+    Question(
+        "3.a",
+        "What is the receptive field of this stack, applied in order: three 3x3 convolutions (stride 1), a 2x2 max "
+        "pooling with stride 2, then two 3x3 convolutions (stride 1)? (a whole number of pixels across)",
+        answer=16,
+        mistakes={
+            12: "the pooling's stride was left out: after it, neighbouring pixels are 2 input pixels apart, so each "
+            "later 3x3 layer adds (k - 1) x 2 = 4 input pixels, not 2.",
+            15: "the pooling window is a layer of its own: a 2x2 window adds k - 1 = 1 pixel to the field.",
+            17: "the pooling's stride was applied to the pooling itself. A layer's stride spaces the pixels of the "
+            "layers after it: the pooling adds (2 - 1) x 1, the convolutions after it (3 - 1) x 2.",
+            11: "the pooling was left out: it adds to the field and, above all, doubles what every later layer adds.",
+        },
+        explanation="Start from 1 pixel and add, layer by layer, (k - 1) times the product of the strides of the "
+        "earlier layers (lecture 3, section 4.1).",
+    ),
+    Question(
+        "3.b",
+        "`fc1` of the patch classifier is `nn.Linear(32 * 7 * 7, 64)`, fed the 32 x 7 x 7 feature map. Converted into "
+        "the convolution that computes it, what is the shape of that convolution's weight? (a tuple)",
+        answer=(64, 32, 7, 7),
+        kind="shape",
+        mistakes={
+            (64, 1568): "that is the shape of fc1's own weight. A convolution's weight is (out_channels, in_channels, "
+            "k, k): every row of the matrix becomes one kernel.",
+            (64, 1568, 1, 1): "a 1x1 convolution over 1568 channels would need the features flattened into channels "
+            "first. The kernel covers the whole 32 x 7 x 7 map instead (fc2 becomes a 1x1 convolution because its "
+            "input is 64 x 1 x 1).",
+            (32, 64, 7, 7): "(in, out, k, k) is the layout of a transposed convolution's weight; nn.Conv2d's is "
+            "(out_channels, in_channels, k, k).",
+            (64, 32, 3, 3): "the kernel is exactly as large as the input it replaces the layer on, not a 3x3 kernel.",
+        },
+        explanation="A fully connected layer is a convolution whose kernel is exactly as large as its input, "
+        "C x H x W: one kernel per output, reshaped from one row of the weight matrix (lecture 3, section 2).",
+    ),
+)
+
+
 ASSIGNMENT = Assignment(
     name="fcn",
     title="from pixels to fully convolutional networks",
@@ -994,5 +1092,6 @@ ASSIGNMENT = Assignment(
         Graded("3.3", _PIXEL_CROSS_ENTROPY, points=2),
     ),
     namespace=globals(),
+    concepts=_CONCEPTS,
 )
 __all__ = ASSIGNMENT.export()  # ASSIGNMENT and one checker per exercise: pixel_accuracy, iou, ...

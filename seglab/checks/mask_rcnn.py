@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from seglab import detection
 from seglab.checks._assignment import Assignment, Graded
 from seglab.checks._cases import fixed_generator, grid, pair, random_int, random_tensor, tenths, tensor
+from seglab.checks._concepts import Question
 from seglab.checks._core import ATOL, RTOL, Case, CheckFailed, Exercise, Mistake, close, short
 
 
@@ -1153,6 +1154,71 @@ _AVERAGE_PRECISION = Exercise(
 )
 
 
+# --- concept checks --------------------------------------------------------------------------------
+
+_CONCEPTS = (
+    Question(
+        "8.a",
+        "A region proposal network places anchors of 3 sizes and 3 aspect ratios at every position of a single "
+        "20 x 30 feature map. How many anchors is that? (a whole number)",
+        answer=5400,
+        mistakes={
+            9: "9 is the number of anchors at one position; the RPN places them at every position of the map.",
+            3600: "sizes and ratios were added, 3 + 3 = 6 per position; every size comes in every ratio.",
+            1800: "3 per position counts the sizes or the ratios alone; every size comes in every ratio.",
+            600: "600 is the number of positions; each of them is the centre of one anchor per size and ratio.",
+        },
+        explanation="Each position of the map is the centre of one anchor for every pair of a size and an aspect "
+        "ratio (lecture 8, section 3).",
+    ),
+    Question(
+        "8.b",
+        "What is the IoU of the boxes (0, 0, 4, 4) and (2, 2, 6, 6), given as (x1, y1, x2, y2) in pixels? "
+        "(to three decimals)",
+        answer=1 / 7,
+        tolerance=0.0005,
+        mistakes={
+            0.125: "the union counts the shared area once: the area of one box plus the area of the other, minus the "
+            "intersection.",
+            0.25: "that is the intersection over the area of one box; IoU divides by the area of the union.",
+            4: "4 is the area of the intersection; IoU divides it by the area of the union.",
+            9 / 41: "the boxes are in continuous pixel coordinates: the width of (x1, x2) is x2 - x1, without + 1.",
+        },
+        explanation="IoU is the area the boxes share over the area they cover together: the intersection's sides run "
+        "from the larger of the left (top) edges to the smaller of the right (bottom) ones, and the union counts the "
+        "shared area once (lecture 1, section 5; lecture 8).",
+    ),
+    Question(
+        "8.c",
+        "Non-maximum suppression with the IoU threshold 0.5 gets three boxes A, B and C with the scores 0.9, 0.8 and "
+        "0.7; IoU(A, B) = 0.6, IoU(B, C) = 0.6 and IoU(A, C) = 0.3. How many boxes does it keep? (a whole number)",
+        answer=2,
+        mistakes={
+            1: "B is dropped, so its overlap with C does not count: a box is dropped only by a box that was kept.",
+            3: "IoU(A, B) = 0.6 is above the threshold, so B, the lower score, is dropped.",
+        },
+        explanation="Visit the boxes from the highest score down: keep a box unless it overlaps a box already kept "
+        "by more than the threshold (lecture 8, section 6).",
+    ),
+    Question(
+        "8.d",
+        "Mask R-CNN's mask head predicts one 28 x 28 mask per class, for C = 4 classes (background included). For one "
+        "positive RoI of class 2, how many of these mask logits enter the mask loss? (a whole number)",
+        answer=784,
+        mistakes={
+            3136: "the masks of the other classes get no loss and no gradient: only the mask of the RoI's "
+            "ground-truth class enters, so the classes do not compete for a pixel.",
+            2352: "only the ground-truth class's mask enters the loss, not the mask of every foreground class.",
+            196: "14 x 14 is the window RoIAlign cuts; a transposed convolution doubles it before the 1x1 convolution "
+            "gives the masks.",
+            28: "28 is one side of a mask; every one of its pixels has a logit in the loss.",
+        },
+        explanation="For a positive RoI only the mask of its ground-truth class enters the loss, a binary "
+        "cross-entropy over every pixel of that mask (lecture 8, section 5).",
+    ),
+)
+
+
 ASSIGNMENT = Assignment(
     name="mask_rcnn",
     title="Mask R-CNN's detection pieces",
@@ -1165,5 +1231,6 @@ ASSIGNMENT = Assignment(
         Graded("8.5", _AVERAGE_PRECISION, points=2),
     ),
     namespace=globals(),
+    concepts=_CONCEPTS,
 )
 __all__ = ASSIGNMENT.export()  # ASSIGNMENT and one checker per exercise: box_iou, nms, ...

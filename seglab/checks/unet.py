@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from seglab import losses, ops
 from seglab.checks._assignment import Assignment, Graded
 from seglab.checks._cases import fixed_generator, grid, labels, pair, random_int, random_tensor
+from seglab.checks._concepts import Question
 from seglab.checks._core import Case, Exercise, Mistake, whole_number
 
 
@@ -750,6 +751,106 @@ _FOCAL_LOSS = Exercise(
 )
 
 
+# --- concept checks --------------------------------------------------------------------------------
+
+_CONCEPTS = (
+    Question(
+        "5.a",
+        "FCN-8s with K = 4 classes segments one 64 x 64 image; its backbone's `pool3` holds 32 channels at stride 8. "
+        "What is the shape of the output of `score_pool3`? (a tuple, the batch dimension first)",
+        answer=(1, 4, 8, 8),
+        kind="shape",
+        mistakes={
+            (1, 32, 8, 8): "that is pool3 itself. score_pool3 is a 1x1 convolution from pool3's features to the K "
+            "class scores.",
+            (1, 4, 4, 4): "4 x 4 is the grid of pool4, at stride 16; pool3 comes one pooling earlier.",
+            (1, 4, 2, 2): "2 x 2 is the grid of pool5, at stride 32; pool3 comes two poolings earlier.",
+            (1, 4, 64, 64): "the skip's scores are at the resolution of pool3; only the last step, upscore8, brings "
+            "the sum to the size of the image.",
+            (4, 8, 8): "the layers of the network work on batches: keep the batch dimension of the one image.",
+        },
+        explanation="A 1x1 convolution keeps the rows and columns of its input and changes only the channels; and a "
+        "layer at stride s has one position per s x s pixels of the image (lecture 5, sections 1 and 3).",
+    ),
+    Question(
+        "6.a",
+        "In the paper's U-Net, the encoder's third level gives 136 x 136 feature maps and the decoder's "
+        "up-convolution at that level gives 104 x 104. How many pixels does the crop cut off each side of the "
+        "encoder's map? (a whole number)",
+        answer=16,
+        mistakes={
+            32: "32 is what the crop removes in all, both sides together. The crop keeps the centre, so half of it "
+            "goes on each side.",
+            8: "the crop removes the difference of the sides, split evenly between the two sides; nothing is halved "
+            "twice.",
+        },
+        explanation="The crop keeps the centre of the encoder's map, so that pixel (i, j) of both maps lies at the "
+        "same place in the image: it removes the difference of the sides, shared evenly between the two sides "
+        "(lecture 6, section 2).",
+    ),
+    Question(
+        "6.b",
+        "Two cells are separated by a gap of three columns of background. What weight does U-Net's weight map "
+        "$w_c + w_0 \\exp(-(d_1 + d_2)^2 / 2\\sigma^2)$ give the pixel in the middle of the gap, with $w_c = 1$, "
+        "$w_0 = 10$ and $\\sigma = 5$? (to two decimals)",
+        answer=1 + 10 * math.exp(-16 / 50),
+        tolerance=0.005,
+        mistakes={
+            1 + 10 * math.exp(-8 / 50): "the distances were squared one by one, d1^2 + d2^2; the formula squares "
+            "their sum, (d1 + d2)^2.",
+            1 + 10 * math.exp(-16 / 25): "the denominator is 2 sigma^2 = 50, not sigma^2.",
+            10 * math.exp(-16 / 50): "the class weight w_c is added to the border term, on the gap's pixels too.",
+            1 + 10 * math.exp(-9 / 50): "that is the weight in a gap of two columns, where a pixel is 1 and 2 "
+            "pixels from the cells (the lecture's example). The middle of a three-column gap is 2 pixels from each.",
+            1 + 10 * math.exp(-4 / 50): "that is the weight in a gap of one column (d1 = d2 = 1), or d1 + d2 left "
+            "unsquared. The middle of a three-column gap is 2 pixels from each cell, and the sum is squared.",
+            11: "the exponential is 1 only where d1 + d2 = 0, inside no gap at all.",
+        },
+        explanation="Measure d1 and d2 from the middle pixel to the nearest pixel of each cell, counted in whole "
+        "pixels, and put them into the formula as written: the sum squared, over 2 sigma^2 (lecture 6, section 3).",
+    ),
+    Question(
+        "9.a",
+        "How does the Dice loss, $1 - \\frac{1}{C} \\sum_c \\mathrm{Dice}_c$, weigh the classes?",
+        answer="b",
+        kind="choice",
+        options=(
+            "each class in proportion to its number of pixels",
+            "every class the same, 1/C, however few pixels it has",
+            "each class by the inverse of its frequency, so that rare classes weigh more",
+            "only the foreground classes; the background is left out",
+        ),
+        mistakes={
+            "a": "that is the cross-entropy, an average over the pixels, in which each class counts in proportion to "
+            "its number of pixels.",
+            "c": "that is a cross-entropy with class weights (lecture 9). The Dice loss needs no weights: it scores "
+            "each class as a region, by its overlap with the truth.",
+            "d": "the mean runs over all C classes, the background included: every channel of the probabilities is "
+            "scored.",
+        },
+        explanation="Look at where the pixels go in the formula: each Dice_c is a ratio of sums over the pixels of "
+        "one class, and the loss averages these ratios (lecture 6, section 4; lecture 9, section 4).",
+    ),
+    Question(
+        "9.b",
+        "The focal loss multiplies the cross-entropy of a pixel by $(1 - p_t)^\\gamma$. With $\\gamma = 2$, by which "
+        "factor is the cross-entropy of a pixel with $p_t = 0.8$ multiplied? (to three decimals)",
+        answer=0.04,
+        tolerance=0.0005,
+        mistakes={
+            0.2: "that is 1 - p_t without the power: gamma is an exponent.",
+            0.64: "that is p_t^gamma. The factor uses 1 - p_t, which is small for an easy pixel, one already right.",
+            0.4: "that is (1 - p_t) * gamma: gamma is an exponent, not a factor.",
+            0.96: "that is how much of the cross-entropy is taken away, 1 - (1 - p_t)^gamma; the question asks for "
+            "the factor that multiplies it.",
+            25: "that is the inverse of the factor: for an easy pixel the focal loss shrinks the cross-entropy.",
+        },
+        explanation="The factor is close to 0 for a pixel that is already right (p_t near 1) and close to 1 for a "
+        "wrong one: compute it as written, 1 - p_t raised to the power gamma (lecture 9, section 3).",
+    ),
+)
+
+
 ASSIGNMENT = Assignment(
     name="unet",
     title="encoder-decoders, their skips and their losses",
@@ -763,5 +864,6 @@ ASSIGNMENT = Assignment(
         Graded("9.2", _FOCAL_LOSS, points=2),
     ),
     namespace=globals(),
+    concepts=_CONCEPTS,
 )
 __all__ = ASSIGNMENT.export()  # ASSIGNMENT and one checker per exercise: bilinear_kernel, center_crop, ...

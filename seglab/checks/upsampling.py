@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from seglab import ops
 from seglab.checks._assignment import Assignment, Graded
 from seglab.checks._cases import random_int, random_tensor, tensor
+from seglab.checks._concepts import Question
 from seglab.checks._core import Case, Exercise, Mistake, close
 
 # --- nearest neighbour and bed of nails ------------------------------------------------------------
@@ -502,6 +503,98 @@ _CONV1D_MATRIX = Exercise(
 )
 
 
+# --- concept checks --------------------------------------------------------------------------------
+
+_CONCEPTS = (
+    Question(
+        "4.a",
+        "A transposed convolution takes an input of length n = 4, a kernel of length k = 3, stride s = 2 and "
+        "padding p = 1. How long is its output? (a whole number)",
+        answer=7,
+        mistakes={
+            9: "9 is (n - 1) s + k, the full output before the padding. In a transposed convolution the padding "
+            "trims p values from each end of the output: subtract 2p.",
+            8: "8 is n * s, as if a stride-2 layer simply doubled the length (it does only for k = 4, p = 1), or "
+            "(n - 1) s + k - p, with the padding trimmed from one end only. Padding trims p values from each end.",
+            11: "11 is (n - 1) s + k + 2p: the padding added, as a convolution pads its input. In a transposed "
+            "convolution the padding trims p values from each end of the output.",
+            2: "2 is the output length of the ordinary convolution, (n + 2p - k) // s + 1, which shrinks its input. "
+            "Its transpose goes the other way, from short to long.",
+        },
+        explanation="Think of stamping: input value i stamps the k-long kernel starting at position i * s, so the full "
+        "output runs to the end of the last stamp, (n - 1) s + k values; then the padding trims p values from each "
+        "end (lecture 4, section 5.2).",
+    ),
+    Question(
+        "4.b",
+        "What is the shape of the weight of `nn.ConvTranspose2d(in_channels=128, out_channels=64, kernel_size=4, "
+        "stride=2)`? (a tuple)",
+        answer=(128, 64, 4, 4),
+        kind="shape",
+        mistakes={
+            (64, 128, 4, 4): "that is the layout of nn.Conv2d, (out_channels, in_channels, k, k). A transposed "
+            "convolution keeps the weight of the convolution it is the transpose of, the one that goes back from 64 "
+            "channels to 128: that convolution's (out, in, k, k) is the transposed layer's (in, out, k, k).",
+            (128, 64, 2, 2): "the last two sides are the kernel's, kernel_size=4. The stride says where the stamps "
+            "start, not how large they are.",
+            (64, 128, 2, 2): "two slips: the first two sides are (in_channels, out_channels) for a transposed "
+            "convolution, and the last two are the kernel's size, not the stride.",
+            (128, 64): "the layer holds a whole k x k kernel for every pair of an input and an output channel: the "
+            "weight has four sides.",
+        },
+        explanation="The layer holds one k x k kernel for every pair of an input and an output channel. Its first two "
+        "sides come in the order of the convolution that goes the other way, from out_channels back to in_channels, "
+        "whose weight is its own (out, in, k, k) (lecture 4, section 6).",
+    ),
+    Question(
+        "4.c",
+        "An all-ones 6 x 6 input is upsampled by a transposed convolution with an all-ones kernel at stride 2. With "
+        "which kernel is the **interior** of the output, away from its border, a checkerboard rather than flat?",
+        answer="b",
+        kind="choice",
+        options=(
+            "a 2 x 2 kernel",
+            "a 3 x 3 kernel",
+            "a 4 x 4 kernel",
+            "none of them: a flat input always gives a flat interior",
+        ),
+        mistakes={
+            "a": "at stride 2 the stamps of a 2 x 2 kernel do not overlap at all: every output pixel, the border "
+            "included, is covered by exactly one stamp.",
+            "c": "4 is divisible by the stride 2: every interior position is covered by k / s = 2 stamps per axis, so "
+            "the interior is flat; only a border k - s = 2 pixels wide gets fewer stamps.",
+            "d": "each output pixel counts the stamps that cover it, and when the kernel size is not divisible by the "
+            "stride that count alternates along each axis, inside the output too.",
+        },
+        explanation="With an all-ones input and kernel, each output pixel counts the stamps that cover it. The stamps "
+        "start s apart and are k long; ask for which k that count is the same at every interior position "
+        "(lecture 4, section 8).",
+    ),
+    Question(
+        "4.d",
+        "A row of 4 pixels is upsampled to 8 with `F.interpolate(..., mode=\"linear\", align_corners=False)`. Input "
+        "pixel i has its centre at the coordinate u = i. At which coordinate u does output pixel 1 sample the input? "
+        "(to two decimals)",
+        answer=0.25,
+        tolerance=0.005,
+        mistakes={
+            3 / 7: "that is align_corners=True, where the centres of the corner pixels line up and the samples are "
+            "(n_in - 1) / (n_out - 1) apart. With align_corners=False the outer edges of the two rows line up instead.",
+            0.5: "i / s puts the centre of output pixel 0 on the centre of input pixel 0. With align_corners=False "
+            "pixels are squares of size 1: the outer edges of the rows line up, and each centre sits half a pixel "
+            "inside its pixel's edge, in both rows.",
+            0.75: "0.75 is a weight, the share of input pixel 0 in output pixel 1; the question asks where output "
+            "pixel 1 samples.",
+            -0.25: "-0.25 is where output pixel 0 samples (outside the row, clamped to the border pixel). Output "
+            "pixel 1 lies one output pixel, 1 / s of an input pixel, further.",
+        },
+        explanation="With align_corners=False pixels are squares of size 1 and the outer edges of the two rows "
+        "coincide. Measure from the left edge: the centre of output pixel i is i + 0.5 output pixels, (i + 0.5) / s "
+        "input pixels, from it, and the centre of input pixel 0 is half an input pixel from it (lecture 4, section 4).",
+    ),
+)
+
+
 ASSIGNMENT = Assignment(
     name="upsampling",
     title="upsampling and transposed convolution",
@@ -515,5 +608,6 @@ ASSIGNMENT = Assignment(
         Graded("4.6", _CONV1D_MATRIX, points=2),
     ),
     namespace=globals(),
+    concepts=_CONCEPTS,
 )
 __all__ = ASSIGNMENT.export()  # ASSIGNMENT and one checker per exercise: nearest_upsample, bed_of_nails, ...
