@@ -6,13 +6,18 @@ Checked here, each with the instruction that fixes it: every such module and eve
 solution notebook has exactly the registered exercises, in order, each with its heading
 ``Exercise L.M (P points)``, its row in the notebook's table, its graded test cell
 ``test_<name>`` worth P points, whose visible part calls the checker and whose hidden part is the
-one line that calls ``seglab.grading.hidden_test``; the README's course map names every exercise
-in the row of its lecture; hidden seeds follow the rule and are all different; and the modules a
-hidden test reloads include every reference and every seglab module a solution may not call.
+one line that calls ``seglab.grading.hidden_test``; then its 3 to 5 registered concept checks, in
+order, each an answer cell ``answer_<slug>`` whose solution is right and a graded cell
+``concept_<slug>`` whose hidden part is the one line that calls ``seglab.grading.hidden_concept``,
+and one written answer graded by hand, with its model answer and rubric; the README's course map
+names every exercise in the row of its lecture; hidden seeds follow the rule and are all
+different; and the modules a hidden test reloads include every reference and every seglab module
+a solution may not call.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import types
 
@@ -21,6 +26,7 @@ import pytest
 from seglab import grading
 from seglab.checks import ASSIGNMENTS, _core
 from seglab.checks._assignment import hidden_seed
+from seglab.checks._concepts import read_answer
 
 from _checker_tables import ROOT
 from _nbgrader_course import is_solution_cell, is_test_cell, nbgrader_metadata, read_notebook
@@ -30,6 +36,9 @@ SOLUTIONS = ROOT / "solutions"
 README = (ROOT / "README.md").read_text()
 CONTRACT_TABLES = ("CORRECT", "MISTAKES", "DELEGATING", "HIDDEN")
 HIDDEN_LINE = 'from seglab.grading import hidden_test; hidden_test("{assignment}", "{name}", {name})'
+HIDDEN_CONCEPT_LINE = 'from seglab.grading import hidden_concept; hidden_concept("{assignment}", "{key}", {variable})'
+CONCEPTS_PER_ASSIGNMENT = range(3, 6)  # 3 to 5 concept checks
+WRITTEN_HEADING = re.compile(r"^## Written answer \((\d+) points?\): \S")
 
 
 def _checker_modules() -> list[str]:
@@ -122,13 +131,21 @@ def test_solution_notebook_has_the_registered_exercises(name):
     )
     assert _table_rows(notebook) == registered, f"{where}: the table of the first cell disagrees with the registry {registered}"
     tests = [cell for cell in notebook.cells if is_test_cell(cell)]
-    assert [nbgrader_metadata(c)["grade_id"] for c in tests] == [f"test_{g.name}" for g in assignment.exercises], (
-        f"{where}: the graded test cells must be test_<name> for every registered exercise, in order"
+    expected = [f"test_{g.name}" for g in assignment.exercises] + [f"concept_{q.slug}" for q in assignment.concepts]
+    assert [nbgrader_metadata(c)["grade_id"] for c in tests] == expected, (
+        f"{where}: the graded test cells must be test_<name> for every registered exercise, in order, then "
+        f"concept_<slug> for every registered concept check, in order: {expected}"
     )
     for graded, cell in zip(assignment.exercises, tests):
         assert nbgrader_metadata(cell)["points"] == graded.points, f"{where}, test_{graded.name}: points differ from the registry"
         visible = cell.source.split("### BEGIN HIDDEN TESTS")[0]
-        assert f"checks.{graded.name}({graded.name})" in visible, f"{where}, test_{graded.name}: the visible part must call its checker"
+        calls = re.findall(rf"checks\.{graded.name}\({graded.name}(\)|, train=True\))", visible)
+        assert calls, f"{where}, test_{graded.name}: the visible part must call its checker"
+        trains = graded.exercise.training is not None
+        assert calls == [", train=True)" if trains else ")"], (
+            f"{where}, test_{graded.name}: the visible part must call its checker once, "
+            + ("with train=True (the exercise trains its network)" if trains else "as checks.<name>(<name>)")
+        )
         expected = HIDDEN_LINE.format(assignment=name, name=graded.name)
         assert _hidden_part(cell.source) == expected, (
             f"{where}, test_{graded.name}: its hidden part must be exactly\n### BEGIN HIDDEN TESTS\n{expected}\n"
@@ -136,6 +153,111 @@ def test_solution_notebook_has_the_registered_exercises(name):
         )
         solutions = [c for c in notebook.cells if is_solution_cell(c) and re.search(rf"^def {graded.name}\(", c.source, re.M)]
         assert solutions, f"{where}: no solution cell defines {graded.name}"
+
+
+def _grade_id(cell) -> str | None:
+    return nbgrader_metadata(cell).get("grade_id")
+
+
+def _heading_index(notebook, heading: str) -> int:
+    found = [i for i, c in enumerate(notebook.cells) if c.cell_type == "markdown" and c.source.startswith(heading)]
+    assert len(found) == 1, f"expected one markdown cell starting with {heading!r}, found {len(found)}"
+    return found[0]
+
+
+def _solution_of(source: str) -> str:
+    match = re.search(r"^### BEGIN SOLUTION\n(.*?)\n### END SOLUTION$", source, re.S | re.M)
+    assert match, f"no ### BEGIN SOLUTION / ### END SOLUTION region in:\n{source}"
+    return match.group(1)
+
+
+@pytest.mark.parametrize("name", sorted(ASSIGNMENTS))
+def test_solution_notebook_has_the_registered_concept_checks(name):
+    """After the exercises: the section "## Concept checks" with every registered question, then for
+    each an answer cell and its graded check, in the registry's order, before the summary."""
+    assignment = ASSIGNMENTS[name]
+    notebook = read_notebook(SOLUTIONS / name / f"{name}.ipynb")
+    where = f"solutions/{name}/{name}.ipynb"
+    assert len(assignment.concepts) in CONCEPTS_PER_ASSIGNMENT, (
+        f"assignment {name} declares {len(assignment.concepts)} concept checks, expected 3 to 5: add "
+        f"concepts=(Question(...), ...) to its ASSIGNMENT in seglab/checks/{name}.py (see CONTRIBUTING.md, "
+        f"'Adding a concept check')"
+    )
+    cells = notebook.cells
+    start, summary = _heading_index(notebook, "## Concept checks"), _heading_index(notebook, "## Summary")
+    last_exercise = max(i for i, c in enumerate(cells) if _grade_id(c) in {f"test_{g.name}" for g in assignment.exercises})
+    assert last_exercise < start < summary, f"{where}: the concept checks come after the exercises, before the summary"
+    text = cells[start].source
+    positions = [text.find(q.markdown) for q in assignment.concepts]
+    assert all(p >= 0 for p in positions) and positions == sorted(positions), (
+        f"{where}: the cell '## Concept checks' must show every registered question as Question.markdown makes it, "
+        f"in order (**{assignment.concepts[0].key}** (`{assignment.concepts[0].variable}`) ...); missing: "
+        f"{[q.key for q, p in zip(assignment.concepts, positions) if p < 0]}"
+    )
+    pairs = cells[start + 1 : start + 1 + 2 * len(assignment.concepts)]
+    for i, question in enumerate(assignment.concepts):
+        answer, check = pairs[2 * i : 2 * i + 2]
+        ids = (f"answer_{question.slug}", f"concept_{question.slug}")
+        assert (_grade_id(answer), _grade_id(check)) == ids, f"{where}: after '## Concept checks' the cells {ids} for {question.key}"
+        assert answer.cell_type == "code" and is_solution_cell(answer) and not nbgrader_metadata(answer).get("grade")
+        assert answer.source.startswith(f"# {question.key}: set {question.variable} to "), (
+            f"{where}, {ids[0]}: the first line names the variable, which the student's stub keeps"
+        )
+        namespace = {"math": math}
+        exec(_solution_of(answer.source), namespace)
+        given = read_answer(question, namespace.get(question.variable))
+        assert question.is_right(given), f"{where}, {ids[0]}: the solution's {question.variable} is {given!r}, not the answer"
+        meta = nbgrader_metadata(check)
+        assert check.cell_type == "code" and is_test_cell(check) and meta["locked"], f"{where}, {ids[1]}: a locked, graded cell"
+        assert meta["points"] == question.points, f"{where}, {ids[1]}: points differ from the registry"
+        visible = check.source.split("### BEGIN HIDDEN TESTS")[0]
+        assert f'checks.concept("{question.key}", {question.variable})' in visible, f"{where}, {ids[1]}: the visible part calls the checker"
+        expected = HIDDEN_CONCEPT_LINE.format(assignment=name, key=question.key, variable=question.variable)
+        assert _hidden_part(check.source) == expected, (
+            f"{where}, {ids[1]}: its hidden part must be exactly\n### BEGIN HIDDEN TESTS\n{expected}\n### END HIDDEN TESTS"
+        )
+    stated = re.search(
+        r"After the exercises come \*\*concept checks\*\*, (\d+) short questions of 1 point each, and a \*\*written\s+"
+        r"answer\*\* of (\d+) points, graded by hand: (\d+) points in all\.",
+        cells[0].source,
+    )
+    assert stated, f"{where}: the first cell must state the concept checks, the written answer and the total"
+    written = sum(nbgrader_metadata(c)["points"] for c in cells if is_solution_cell(c) and nbgrader_metadata(c).get("grade"))
+    assert all(q.points == 1 for q in assignment.concepts)
+    assert tuple(map(int, stated.groups())) == (len(assignment.concepts), written, assignment.points + written), (
+        f"{where}: the first cell says {stated.group(0)!r}; the registry has {len(assignment.concepts)} concept checks and "
+        f"{assignment.points} points of checked answers, the written answer {written} points"
+    )
+
+
+@pytest.mark.parametrize("name", sorted(ASSIGNMENTS))
+def test_solution_notebook_has_one_written_answer(name):
+    """One markdown cell graded by hand (solution and grade, not locked), right after its locked prompt
+    ``## Written answer (P points): ...``, after the concept checks and before the summary; it holds the
+    model answer and the rubric, which the release replaces by "YOUR ANSWER HERE" (test_release.py)."""
+    notebook = read_notebook(SOLUTIONS / name / f"{name}.ipynb")
+    where = f"solutions/{name}/{name}.ipynb"
+    cells = notebook.cells
+    manual = [i for i, c in enumerate(cells) if is_solution_cell(c) and nbgrader_metadata(c).get("grade")]
+    assert len(manual) == 1, f"{where}: expected exactly one written answer (a cell with solution and grade), found {len(manual)}"
+    index = manual[0]
+    cell, prompt, meta = cells[index], cells[index - 1], nbgrader_metadata(cells[index])
+    assert cell.cell_type == "markdown" and not meta["locked"] and meta["grade_id"].startswith("written_"), (
+        f"{where}: the written answer is an unlocked markdown cell with grade_id written_<slug>"
+    )
+    heading = WRITTEN_HEADING.match(prompt.source)
+    assert heading and prompt.cell_type == "markdown" and nbgrader_metadata(prompt).get("locked"), (
+        f"{where}: the written answer follows a locked markdown cell '## Written answer (P points): <topic>'"
+    )
+    assert int(heading.group(1)) == meta["points"] == 2, f"{where}: the written answer is worth 2 points, in its heading too"
+    assert "**Model answer.**" in cell.source and "**Rubric (2 points).**" in cell.source, (
+        f"{where}: the written answer's cell holds the model answer and the rubric (what earns each point)"
+    )
+    assert "BEGIN SOLUTION" not in cell.source, f"{where}: no solution region: nbgrader replaces the whole cell"
+    last_concept = max(i for i, c in enumerate(cells) if (_grade_id(c) or "").startswith("concept_"))
+    assert last_concept < index - 1 < index < _heading_index(notebook, "## Summary"), (
+        f"{where}: the written answer comes after the concept checks, before the summary"
+    )
 
 
 @pytest.mark.parametrize("name", sorted(ASSIGNMENTS))

@@ -26,6 +26,7 @@ from _nbgrader_course import (
     files_under,
     generate_assignment,
     make_course,
+    nbgrader_metadata,
     notebooks_under,
     read_notebook,
 )
@@ -97,15 +98,32 @@ def test_release_is_generated_from_solutions(name, regenerated):
                 )
 
 
+TEXT_STUB = "YOUR ANSWER HERE"  # nbgrader's ClearSolutions.text_stub: a written answer's whole cell in the release
+
+
 @pytest.mark.parametrize("name", ASSIGNMENTS)
 def test_release_has_stubs_instead_of_solutions(name):
-    """No solution code and no hidden test reaches the students."""
+    """No solution code, no hidden test and no model answer or rubric of a written answer reaches the
+    students: a written answer's cell (markdown, graded by hand) is "YOUR ANSWER HERE" in the release."""
     for path in notebooks_under(EXERCISES / name):
         text = path.read_text()
-        for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
+        for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "Model answer", "Rubric"):
             assert marker not in text, f"{path.relative_to(ROOT)} contains {marker!r}"
-        stubs = [cell for cell in read_notebook(path).cells if "raise NotImplementedError()" in cell.source]
+        cells = read_notebook(path).cells
+        stubs = [cell for cell in cells if "raise NotImplementedError()" in cell.source]
         assert stubs, f"{path.relative_to(ROOT)} has no `raise NotImplementedError()` stub"
+        written = [cell for cell in cells if cell.cell_type == "markdown" and nbgrader_metadata(cell).get("solution")]
+        assert written and all(cell.source == TEXT_STUB for cell in written), (
+            f"{path.relative_to(ROOT)}: every written answer must read {TEXT_STUB!r} in the release"
+        )
+        released = "\n".join(cell.source for cell in cells)
+        for cell in read_notebook(SOLUTIONS / name / path.name).cells:
+            if cell.cell_type == "markdown" and nbgrader_metadata(cell).get("solution"):
+                for line in cell.source.splitlines():
+                    assert len(line) < 20 or line not in released, (
+                        f"{path.relative_to(ROOT)}: a line of the written answer's model answer or rubric reached the "
+                        f"students: {line!r}"
+                    )
 
 
 NOTEBOOKS = [p for folder in (LECTURES, SOLUTIONS, EXERCISES) for p in notebooks_under(folder)]
