@@ -20,6 +20,7 @@ dilated_context        lecture 7: the context module alone, one dilated 3x3 bloc
 ASPP                   lecture 7: atrous spatial pyramid pooling, parallel branches at several rates
 SmallMaskRCNN          lecture 8: torchvision's ``MaskRCNN`` (region proposals, RoIAlign, box, class and
                        per-class mask heads) on a small backbone, for 128x128 images on a CPU
+mask_head              lecture 8: its per-class mask branch (torchvision's pieces), on RoIAlign's features
 SmallFPNBackbone       lecture 8: its backbone, four strided conv stages and a feature pyramid
 load_checkpoint        a trained network shipped with the package (``seglab/checkpoints/*.pt``)
 save_checkpoint        write one: weights, constructor arguments, the recorded training result
@@ -59,6 +60,7 @@ __all__ = [
     "dilated_context",
     "SmallFPNBackbone",
     "SmallMaskRCNN",
+    "mask_head",
     "load_checkpoint",
     "save_checkpoint",
     "available_checkpoints",
@@ -1270,6 +1272,31 @@ def _strided_stage(in_channels: int, out_channels: int) -> nn.Sequential:
     )
 
 
+def mask_head(in_channels: int, num_classes: int) -> nn.Sequential:
+    """Mask R-CNN's per-class mask branch after RoIAlign: torchvision's ``MaskRCNNHeads`` and ``MaskRCNNPredictor``.
+
+    ::
+
+        [0] MaskRCNNHeads      two 3x3 convs (C -> C, padding 1, bias), each + ReLU     [R, C, S, S]
+        [1] MaskRCNNPredictor  conv5_mask: 2x2 transposed conv, stride 2 (C -> C) + ReLU [R, C, 2S, 2S]
+                               mask_fcn_logits: 1x1 conv (C -> K)                       [R, K, 2S, 2S]
+
+    One mask logit map per class for every RoI (``S = 14``: 28 x 28 masks); the loss and the
+    prediction use only the channel of the RoI's class. :class:`SmallMaskRCNN` passes ``[0]`` as
+    its ``mask_head`` and ``[1]`` as its ``mask_predictor``; the networks assignment has students
+    build the same branch.
+
+    Example:
+        >>> branch = mask_head(64, 4)
+        >>> branch(torch.zeros(3, 64, 14, 14)).shape
+        torch.Size([3, 4, 28, 28])
+    """
+    from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
+
+    in_channels, num_classes = positive_int(in_channels, "in_channels"), positive_int(num_classes, "num_classes")
+    return nn.Sequential(MaskRCNNHeads(in_channels, (in_channels, in_channels), 1), MaskRCNNPredictor(in_channels, in_channels, num_classes))
+
+
 class SmallMaskRCNN(nn.Module):
     """torchvision's Mask R-CNN with a small backbone, sized for 128x128 images and a CPU.
 
@@ -1321,7 +1348,6 @@ class SmallMaskRCNN(nn.Module):
         super().__init__()
         from torchvision.models.detection import MaskRCNN
         from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
-        from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
         from torchvision.models.detection.rpn import AnchorGenerator
         from torchvision.ops import MultiScaleRoIAlign
 
@@ -1334,6 +1360,7 @@ class SmallMaskRCNN(nn.Module):
         self.image_size = positive_int(image_size, "image_size")
         levels = ["0", "1", "2"]
         backbone = SmallFPNBackbone(self.width, f)
+        mask_branch = mask_head(f, self.num_classes)
         anchors = AnchorGenerator(sizes=((8, 12), (16, 24), (32, 48)), aspect_ratios=((0.5, 1.0, 2.0),) * 3)
         box_align = MultiScaleRoIAlign(levels, output_size=7, sampling_ratio=1)
         mask_align = MultiScaleRoIAlign(levels, output_size=14, sampling_ratio=1)
@@ -1355,8 +1382,8 @@ class SmallMaskRCNN(nn.Module):
             box_predictor=FastRCNNPredictor(self.representation_size, self.num_classes),
             box_batch_size_per_image=32,
             mask_roi_pool=mask_align,
-            mask_head=MaskRCNNHeads(f, (f, f), 1),
-            mask_predictor=MaskRCNNPredictor(f, f, self.num_classes),
+            mask_head=mask_branch[0],
+            mask_predictor=mask_branch[1],
         )
 
     def forward(self, images, targets=None):

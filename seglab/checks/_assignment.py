@@ -30,6 +30,7 @@ random cases from ``torch.Generator().manual_seed(1000 * L + 10 * M + 1)``, e.g.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from typing import Callable
 
@@ -165,9 +166,10 @@ class Assignment:
 
     def hidden_test(self, name: str, student_fn) -> None:
         """Check ``student_fn`` as the hidden test of exercise ``name`` does: its hidden seed,
-        ``HIDDEN_N_RANDOM`` random cases (called by :func:`seglab.grading.hidden_test` on fresh checkers)."""
+        ``HIDDEN_N_RANDOM`` random cases, and for a network trained by the checker its training, scored on
+        held-out images of that seed (called by :func:`seglab.grading.hidden_test` on fresh checkers)."""
         graded = self.graded(name)
-        run_check(graded.exercise, student_fn, seed=graded.hidden_seed, n_random=HIDDEN_N_RANDOM)
+        run_check(graded.exercise, student_fn, seed=graded.hidden_seed, n_random=HIDDEN_N_RANDOM, train=True)
 
     def hidden_concept(self, key: str, answer) -> None:
         """Check ``answer`` to the concept check ``key`` (called by :func:`seglab.grading.hidden_concept`
@@ -203,19 +205,32 @@ class Assignment:
         )
 
     def _checker(self, exercise: Exercise) -> Callable[..., None]:
-        """The checker function of ``exercise``: ``checker(student_fn, *, seed=0, n_random=8)``."""
+        """The checker function of ``exercise``: ``checker(student_fn, *, seed=0, n_random=8, train=False)``."""
         name, namespace = exercise.name, self.namespace
 
-        def checker(student_fn, *, seed: int = 0, n_random: int = 8) -> None:
+        def checker(student_fn, *, seed: int = 0, n_random: int = 8, train: bool = False) -> None:
             declared = namespace.get("ASSIGNMENT", self)  # the module's declaration now (fresh after a reload)
-            run_check(declared.graded(name).exercise, student_fn, seed=seed, n_random=n_random)
+            exercise = declared.graded(name).exercise
+            # at autograde the hidden test right after this call trains on images of its own: once is enough
+            deferred = train and exercise.training is not None and os.environ.get("NBGRADER_EXECUTION") == "autograde"
+            run_check(exercise, student_fn, seed=seed, n_random=n_random, train=train and not deferred)
+            if deferred:
+                print(f"  (at autograde the hidden test trains {name}'s network, on images of its own)")
 
         checker.__name__ = checker.__qualname__ = name
         checker.__module__ = self.module
         checker.__doc__ = (
             f"Check ``{exercise.signature}``: {exercise.summary}\n\n"
             f"Runs the student's function on the lecture's worked example, edge cases and ``n_random``\n"
-            f"random cases drawn with ``seed``; prints one line when every case passes.\n\n"
+            f"random cases drawn with ``seed``; prints one line when every case passes.\n"
+            + (
+                f"With ``train=True`` it then trains the network ({exercise.training.recipe}) and needs a\n"
+                f"{exercise.training.metric} of at least {exercise.training.threshold:g} (not at autograde, where\n"
+                f"the hidden test that follows trains it on images of its own).\n"
+                if exercise.training is not None
+                else ""
+            )
+            + "\n"
             f"Raises:\n"
             f"    CheckFailed: the first wrong answer, with the case, the inputs and a hint.\n"
         )

@@ -176,6 +176,9 @@ class Exercise:
             ``CheckFailed``) is reported as the student's, with the case.
         training: the exercise's network is also trained with a fixed recipe and scored on
             held-out images, when the check is run with ``train=True`` (:class:`Training`).
+        refused_modules: more seglab modules whose every function is refused while the student's
+            code runs, as those of :data:`REFERENCE_MODULES` are (``("seglab.models",)``: a student's
+            network may not be, subclass or run one of seglab's networks).
     """
 
     name: str
@@ -197,13 +200,15 @@ class Exercise:
     delegation_hint: str | None = None
     watch_answer: bool = False
     training: "Training | None" = None
+    refused_modules: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
 class Training:
     """A network the student builds, trained with a fixed recipe and scored on images it never saw.
 
-    ``prepare(seed)`` makes the recipe's data (training images, held-out images drawn with
+    It runs on one CPU thread (the same result on every machine; no slow-down when a grader runs
+    notebooks side by side). ``prepare(seed)`` makes the recipe's data (training images, held-out images drawn with
     ``seed``, anything made with seglab's references) before the student's code runs;
     ``train(student_fn, prepared, seed) -> nn.Module`` builds the student's network with
     ``student_fn`` and trains it (the student's code runs here: watched like the student's
@@ -295,7 +300,7 @@ def run_check(exercise: Exercise, student_fn, *, seed: int = 0, n_random: int = 
 def _check_training(exercise: Exercise, student_fn, seed: int) -> None:
     """Train the student's network with the exercise's recipe and score it; print the score or raise."""
     training, name = exercise.training, exercise.name
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), _one_thread():
         prepared = training.prepare(seed)
         try:
             model, caught, timed_out = _run_watched(
@@ -391,11 +396,12 @@ def not_allowed(exercise: Exercise) -> str:
     return f"**Not allowed:** {', '.join(shown)}, and any function of `seglab`, `torchmetrics` or `pycocotools`."
 
 
-def _reference_files() -> tuple[dict[str, str], dict[str, str]]:
-    """``(file -> module name, folder -> package name)``: the files of :data:`REFERENCE_MODULES` and
-    the folders of the installed :data:`REFERENCE_PACKAGES`, found without importing them."""
+def _reference_files(extra: Sequence[str] = ()) -> tuple[dict[str, str], dict[str, str]]:
+    """``(file -> module name, folder -> package name)``: the files of :data:`REFERENCE_MODULES` (and of
+    the modules ``extra``) and the folders of the installed :data:`REFERENCE_PACKAGES`, found without
+    importing them."""
     files, folders = {}, {}
-    for name in REFERENCE_MODULES:
+    for name in (*REFERENCE_MODULES, *extra):
         module = sys.modules.get(name)
         origin = getattr(module, "__file__", None) or importlib.util.find_spec(name).origin
         files[str(origin)] = name
@@ -457,7 +463,7 @@ def _reject_static_delegation(exercise: Exercise, student_fn) -> None:
     a function of seglab's reference modules is recognised by its file, so that a copy made
     before ``importlib.reload(seglab.ops)`` is recognised too.
     """
-    forbidden, files = _forbidden_objects(exercise), _reference_files()
+    forbidden, files = _forbidden_objects(exercise), _reference_files(exercise.refused_modules)
 
     def label_of(value) -> str | None:
         label = forbidden.get(id(value))
@@ -545,7 +551,7 @@ def _genuine_setprofile():
 
 
 @contextlib.contextmanager
-def _reference_calls_refused(caught: list[str]):
+def _reference_calls_refused(caught: list[str], extra: Sequence[str] = ()):
     """While the student's function runs, any Python call into a reference module's file raises.
 
     A profile hook (``sys.setprofile``), so that every way of reaching those functions is seen:
@@ -559,7 +565,7 @@ def _reference_calls_refused(caught: list[str]):
             "cannot watch what your function calls. Hint: restart the kernel and run the cells again "
             "without the cell that replaces it."
         )
-    files = _reference_files()
+    files = _reference_files(extra)
     previous = sys.getprofile()
 
     def hook(frame, event, arg):
@@ -610,6 +616,19 @@ def _case_note(exercise: Exercise, case: Case, what: str) -> str:
     return f"seglab.checks: {exercise.name} {what} in case '{case.name}' (inputs: {_format_inputs(case)})"
 
 
+@contextlib.contextmanager
+def _one_thread():
+    """Train on one CPU thread, then restore the thread count: the same result on any machine, and no
+    slow-down when a grader runs several notebooks side by side (threads of several processes that
+    compete for the same cores wait for each other at every operation)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def _run_watched(exercise: Exercise, call: Callable[[], Any], seconds: float):
     """``call()`` (code of the student's) with the forbidden operations trapped, seglab's references
     refused and a time limit of ``seconds``: ``(value, caught, timed_out)``. The call's own
@@ -620,7 +639,7 @@ def _run_watched(exercise: Exercise, call: Callable[[], Any], seconds: float):
     try:
         # the timer innermost: it is off before the traps are taken away, so that no late alarm
         # can interrupt their removal
-        with _trapped(exercise, caught), _reference_calls_refused(caught), _time_limit(seconds, timed_out):
+        with _trapped(exercise, caught), _reference_calls_refused(caught, exercise.refused_modules), _time_limit(seconds, timed_out):
             value = call()
     except (_Delegated, _TimedOut):
         pass  # reported by the caller, also when the student's code swallowed it
