@@ -6,7 +6,10 @@ with each measurement):
 * every notebook in lectures/, solutions/ and exercises/ executed top to bottom in a fresh
   kernel (budget: 60 s each, 5 minutes for the whole course);
 * autograding one student's submission (the solution) of each assignment with the real
-  ``nbgrader autograde`` (budget: 30 s);
+  ``nbgrader autograde`` (budget: 30 s; 60 s for an assignment whose checkers train networks);
+* the graded trainings of the networks students build (``seglab.checks``, ``Training``): each
+  recipe run on seglab's own network as the hidden test runs it (its hidden seed, one thread),
+  its time and held-out score against the threshold, and the lowest score over seeds 0-9;
 * optionally (``--suite``) the whole test suite, install excluded (budget: 10 minutes);
 * results of lectures 2-3: the sliding window against the same classifier made fully
   convolutional (same answers, speed-up) and a small FCN's mIoU on held-out images;
@@ -61,6 +64,7 @@ from _nbgrader_course import (  # noqa: E402
 )
 DETECTION_CHECKPOINTS = ("maskrcnn_things",)  # measured by measure_mask_rcnn, not as semantic networks
 NOTEBOOK_BUDGET, COURSE_BUDGET, AUTOGRADE_BUDGET, SUITE_BUDGET = 60, 300, 30, 600
+TRAINING_AUTOGRADE_BUDGET = 60  # an assignment whose checkers train the students' networks (twice per test cell)
 README_START, README_END = "<!-- benchmark:start -->", "<!-- benchmark:end -->"
 
 
@@ -236,6 +240,46 @@ def measure_mask_rcnn(test_images: int = 200) -> list[str]:
     return rows
 
 
+def _trains(assignment: str) -> bool:
+    from seglab.checks import ASSIGNMENTS
+
+    return any(g.exercise.training is not None for g in ASSIGNMENTS[assignment].exercises)
+
+
+def measure_graded_training(seeds=range(10)) -> list[str]:
+    """Each graded training, as the hidden test runs it on seglab's own network (its reference):
+    one thread, the hidden seed; then the lowest score over ``seeds``."""
+    from seglab.checks import ASSIGNMENTS
+
+    rows = []
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for assignment in ASSIGNMENTS.values():
+            for graded in assignment.exercises:
+                training = graded.exercise.training
+                if training is None:
+                    continue
+
+                def score(seed):
+                    prepared = training.prepare(seed)
+                    start = time.perf_counter()
+                    model = training.train(graded.exercise.reference, prepared, seed)
+                    seconds = time.perf_counter() - start
+                    return training.score(model, prepared), seconds
+
+                hidden, seconds = score(graded.hidden_seed)
+                lowest = min(score(seed)[0] for seed in seeds)
+                rows.append(
+                    f"| graded training of `{graded.name}` (Exercise {graded.number}): {training.recipe}, one thread, "
+                    f"hidden seed | {seconds:.1f} s | {training.metric} {hidden:.3f} (needed: {training.threshold:g}); "
+                    f"lowest over seeds {seeds.start}-{seeds.stop - 1}: {lowest:.3f} |"
+                )
+    finally:
+        torch.set_num_threads(threads)
+    return rows
+
+
 def _row(name: str, seconds: float, budget: float) -> str:
     verdict = "within budget" if seconds <= budget else "**over budget**"
     return f"| {name} | {seconds:.1f} s | {budget} s | {verdict} |"
@@ -253,7 +297,8 @@ def measure(suite: bool) -> str:
             rows.append(_row(f"run `{path.relative_to(ROOT).as_posix()}`", seconds, NOTEBOOK_BUDGET))
     rows.append(_row("run the whole course (all notebooks above)", total, COURSE_BUDGET))
     for assignment in sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir()):
-        rows.append(_row(f"autograde one submission of `{assignment}`", time_autograde(assignment), AUTOGRADE_BUDGET))
+        budget = TRAINING_AUTOGRADE_BUDGET if _trains(assignment) else AUTOGRADE_BUDGET
+        rows.append(_row(f"autograde one submission of `{assignment}`", time_autograde(assignment), budget))
     if suite:
         rows.append(_row("the whole test suite (install excluded)", time_suite(), SUITE_BUDGET))
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
@@ -265,6 +310,7 @@ def measure(suite: bool) -> str:
         "|---|---|---|---|",
     ]
     results = ["", "Results on held-out synthetic images (64x64 unless said otherwise):", "", "| what | time | result |", "|---|---|---|"]
+    results += measure_graded_training()
     return "\n".join(header + rows + results + measure_fcn() + measure_encoder_decoders() + measure_mask_rcnn())
 
 
