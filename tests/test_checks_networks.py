@@ -815,7 +815,11 @@ def _score(name, student, seed):
     return training.score(training.train(student, prepared, seed), prepared)
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2, HIDDEN_SEEDS["build_fcn8s_head"]])
+# The recipes' scores over seeds 0-9 are in the README's benchmark table (benchmarks/run.py, "graded
+# training"); the tests below train on the hidden seed (and the visible one where the suite has not yet).
+
+
+@pytest.mark.parametrize("seed", [1, HIDDEN_SEEDS["build_fcn8s_head"]])
 def test_the_head_trains_above_the_threshold_and_detached_skips_do_not(seed, one_thread):
     threshold = EXERCISES["build_fcn8s_head"].training.threshold
     good, frozen = _score("build_fcn8s_head", head_model, seed), _score("build_fcn8s_head", head_detached_skips, seed)
@@ -823,7 +827,7 @@ def test_the_head_trains_above_the_threshold_and_detached_skips_do_not(seed, one
     assert frozen < threshold - 0.05, frozen  # the skips never learn: FCN-32s's scores, upsampled
 
 
-@pytest.mark.parametrize("seed", [0, HIDDEN_SEEDS["build_unet"]])
+@pytest.mark.parametrize("seed", [HIDDEN_SEEDS["build_unet"]])
 def test_the_unet_trains_above_the_threshold(seed, one_thread):
     score = _score("build_unet", unet_model, seed)
     assert score >= EXERCISES["build_unet"].training.threshold + 0.05, score
@@ -845,11 +849,11 @@ def test_a_network_that_cannot_be_trained_is_named(one_thread):
     assert message.startswith("build_fcn8s_head: your network raised RuntimeError while it was trained"), message
 
 
-@pytest.mark.parametrize("seed", [8, HIDDEN_SEEDS["build_mask_head"]])
+@pytest.mark.parametrize("seed", [HIDDEN_SEEDS["build_mask_head"]])
 def test_the_mask_branch_trains_to_the_checkpoints_ap(seed, one_thread):
     """Trained on the checkpoint's RoI features, the branch scores what the checkpoint's own does: at IoU
-    0.5 the masks are good enough, and what is missed the detector missed (seed 8: the test images on
-    which the checkpoint itself scores lowest of seeds 0-10, 0.93; the hidden seed's: 0.87)."""
+    0.5 the masks are good enough, and what is missed the detector missed (the hidden seed's images are
+    the hardest of those tried for the checkpoint itself: 0.87; seeds 0-9 give it 0.93 to 1.0)."""
     score = _score("build_mask_head", mask_model, seed)
     training = EXERCISES["build_mask_head"].training
     heads = networks._mask_rcnn().detector.roi_heads
