@@ -266,7 +266,7 @@ def measure_graded_training(seeds=range(10)) -> list[str]:
                     start = time.perf_counter()
                     model = training.train(graded.exercise.reference, prepared, seed)
                     seconds = time.perf_counter() - start
-                    return training.score(model, prepared), seconds
+                    return training.score(training.predict(model, prepared), prepared), seconds
 
                 hidden, seconds = score(graded.hidden_seed)
                 lowest = min(score(seed)[0] for seed in seeds)

@@ -208,19 +208,25 @@ class Training:
     """A network the student builds, trained with a fixed recipe and scored on images it never saw.
 
     It runs on one CPU thread (the same result on every machine; no slow-down when a grader runs
-    notebooks side by side). ``prepare(seed)`` makes the recipe's data (training images, held-out images drawn with
-    ``seed``, anything made with seglab's references) before the student's code runs;
-    ``train(student_fn, prepared, seed) -> nn.Module`` builds the student's network with
-    ``student_fn`` and trains it (the student's code runs here: watched like the student's
-    function, with the time limit ``seconds``); ``score(model, prepared) -> float`` measures the
-    trained network on the held-out images (seglab's metrics run here, not watched). The check
-    passes when the score is at least ``threshold``.
+    notebooks side by side), in four steps:
+
+    1. ``prepare(seed)`` makes the recipe's data (training data, held-out images drawn with
+       ``seed``, anything made with seglab's references), before any code of the student's runs;
+    2. ``train(student_fn, prepared, seed) -> nn.Module`` builds the student's network with
+       ``student_fn`` and trains it, at most ``seconds``, with the forbidden operations trapped
+       (seglab's functions are not watched call by call here, which would double the time: the
+       cases have run the same forward pass fully watched, and step 3 runs it watched again);
+    3. ``predict(model, prepared)`` runs the trained network on the held-out data, watched like the
+       student's function;
+    4. ``score(predictions, prepared) -> float`` measures them (seglab's metrics run here).
+
+    The check passes when the score is at least ``threshold``.
 
     Attributes:
         recipe: the recipe in a few words, for messages (``"200 Adam steps of 8 images, lr 3e-3"``).
         metric: what ``score`` measures (``"mean IoU on 64 held-out images"``).
         threshold: the lowest passing score.
-        prepare, train, score: as above.
+        prepare, train, predict, score: as above.
         hint: what to look at when the score is too low.
         seconds: the time limit of ``train`` (the grader's cell limit is 60 s).
     """
@@ -230,6 +236,7 @@ class Training:
     threshold: float
     prepare: Callable[[int], Any]
     train: Callable[[Any, Any, int], Any]
+    predict: Callable[[Any, Any], Any]
     score: Callable[[Any, Any], float]
     hint: str
     seconds: float = 40.0
@@ -302,36 +309,44 @@ def _check_training(exercise: Exercise, student_fn, seed: int) -> None:
     training, name = exercise.training, exercise.name
     with torch.random.fork_rng(devices=[]), _one_thread():
         prepared = training.prepare(seed)
-        try:
-            model, caught, timed_out = _run_watched(
-                exercise, lambda: training.train(student_fn, prepared, seed), training.seconds
-            )
-        except KeyboardInterrupt as interrupt:
-            _annotate(interrupt, f"seglab.checks: {name} was interrupted while its network was trained ({training.recipe})")
-            raise
-        except CheckFailed:
-            raise
-        except Exception as error:
-            raise CheckFailed(
-                f"{name}: your network raised {type(error).__name__} while it was trained ({training.recipe}): "
-                f"{short(str(error), 300)}\n  hint: the cases above build it and run it once; training also "
-                f"runs it backwards and in train() mode. Run your own training cell to see where it fails."
-            ) from None
-        if caught:
-            raise CheckFailed(_delegation_message(exercise, caught[0]))
-        if timed_out:
-            raise CheckFailed(
-                f"{name}: training ({training.recipe}) ran longer than {training.seconds:g} s and was stopped.\n"
-                f"  hint: the course's network trains in a few seconds with this recipe: look for a loop in "
-                f"forward() or much wider layers than the exercise asks for."
-            )
-        score = float(training.score(model, prepared))
+        model = _watched_step(exercise, lambda: training.train(student_fn, prepared, seed), training.seconds,
+                              "while it was trained", profile=False)
+        predictions = _watched_step(exercise, lambda: training.predict(model, prepared), CASE_SECONDS,
+                                    "on the held-out images after training", profile=True)
+        score = float(training.score(predictions, prepared))
     if not score >= training.threshold:  # NaN fails too
         raise CheckFailed(
             f"{name}: trained with the course's recipe ({training.recipe}), your network reaches a "
             f"{training.metric} of {score:.3f}; at least {training.threshold:g} is needed.\n  hint: {training.hint}"
         )
     print(f"✓ {name}: trained ({training.recipe}): {training.metric} {score:.3f}, at least {training.threshold:g} needed")
+
+
+def _watched_step(exercise: Exercise, call: Callable[[], Any], seconds: float, when: str, profile: bool):
+    """One step of a :class:`Training` that runs the student's code: its value, or a ``CheckFailed``."""
+    training, name = exercise.training, exercise.name
+    try:
+        value, caught, timed_out = _run_watched(exercise, call, seconds, profile=profile)
+    except KeyboardInterrupt as interrupt:
+        _annotate(interrupt, f"seglab.checks: {name} was interrupted {when} ({training.recipe})")
+        raise
+    except CheckFailed:
+        raise
+    except Exception as error:
+        raise CheckFailed(
+            f"{name}: your network raised {type(error).__name__} {when} ({training.recipe}): "
+            f"{short(str(error), 300)}\n  hint: the cases above build it and run it once; training also "
+            f"runs it backwards and in train() mode. Run your own training cell to see where it fails."
+        ) from None
+    if caught:
+        raise CheckFailed(_delegation_message(exercise, caught[0]))
+    if timed_out:
+        raise CheckFailed(
+            f"{name}: your network ran longer than {seconds:g} s {when} ({training.recipe}) and was stopped.\n"
+            f"  hint: the course's network trains in a few seconds with this recipe: look for a loop in "
+            f"forward() or much wider layers than the exercise asks for."
+        )
+    return value
 
 
 # --- the student's call ------------------------------------------------------------------------
@@ -629,17 +644,19 @@ def _one_thread():
         torch.set_num_threads(threads)
 
 
-def _run_watched(exercise: Exercise, call: Callable[[], Any], seconds: float):
+def _run_watched(exercise: Exercise, call: Callable[[], Any], seconds: float, profile: bool = True):
     """``call()`` (code of the student's) with the forbidden operations trapped, seglab's references
-    refused and a time limit of ``seconds``: ``(value, caught, timed_out)``. The call's own
-    exceptions (``KeyboardInterrupt`` included) propagate."""
+    refused (unless ``profile`` is false: the call-by-call watch costs time) and a time limit of
+    ``seconds``: ``(value, caught, timed_out)``. The call's own exceptions (``KeyboardInterrupt``
+    included) propagate."""
     caught: list[str] = []
     timed_out: list[bool] = []
     value = None
+    watch = _reference_calls_refused(caught, exercise.refused_modules) if profile else contextlib.nullcontext()
     try:
         # the timer innermost: it is off before the traps are taken away, so that no late alarm
         # can interrupt their removal
-        with _trapped(exercise, caught), _reference_calls_refused(caught, exercise.refused_modules), _time_limit(seconds, timed_out):
+        with _trapped(exercise, caught), watch, _time_limit(seconds, timed_out):
             value = call()
     except (_Delegated, _TimedOut):
         pass  # reported by the caller, also when the student's code swallowed it

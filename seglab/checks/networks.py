@@ -293,10 +293,18 @@ def _train_head(student_fn, prepared, seed: int) -> nn.Module:
     return head.eval()
 
 
-def _score_head(head: nn.Module, prepared) -> float:
-    _, (features, masks, _) = prepared
+def _segment_head(head: nn.Module, prepared) -> torch.Tensor:
+    """The trained head's classes on the held-out images' features (``[N, H, W]``)."""
+    _, (features, _, _) = prepared
     with torch.no_grad():
-        predictions = head(features).argmax(dim=1)
+        return head({name: tensor.clone() for name, tensor in features.items()}).argmax(dim=1)
+
+
+def _score_segmentation(predictions, prepared) -> float:
+    """Mean IoU of ``predictions`` against the held-out masks (the second half of ``prepared``, masks second)."""
+    masks = prepared[1][1]
+    if not isinstance(predictions, torch.Tensor) or predictions.shape != masks.shape:
+        return float("nan")
     return float(metrics.mean_iou(predictions, masks, 4))
 
 
@@ -351,7 +359,8 @@ _FCN8S_HEAD = Exercise(
         threshold=0.8,
         prepare=_head_training_data,
         train=_train_head,
-        score=_score_head,
+        predict=_segment_head,
+        score=_score_segmentation,
         hint="FCN-32s alone scores about 0.63 here and the lecture's head about 0.87: check that the skips "
         "are trainable (requires_grad) and that nothing in forward detaches the scores (.detach(), "
         "torch.no_grad(), .item()).",
@@ -566,11 +575,11 @@ def _train_unet(student_fn, prepared, seed: int) -> nn.Module:
     return model.eval()
 
 
-def _score_unet(model: nn.Module, prepared) -> float:
-    _, (images, masks) = prepared
+def _segment_unet(model: nn.Module, prepared) -> torch.Tensor:
+    """The trained U-Net's classes on the held-out images (``[N, H, W]``)."""
+    _, (images, _) = prepared
     with torch.no_grad():
-        predictions = model(images).argmax(dim=1)
-    return float(metrics.mean_iou(predictions, masks, 4))
+        return model(images.clone()).argmax(dim=1)
 
 
 _UNET = Exercise(
@@ -599,7 +608,8 @@ _UNET = Exercise(
         threshold=0.85,
         prepare=_unet_training_data,
         train=_train_unet,
-        score=_score_unet,
+        predict=_segment_unet,
+        score=_score_segmentation,
         hint="the lecture's U-Net scores 0.95-0.97 with this recipe: check that every layer is registered "
         "(layers kept in a plain Python list are not: use nn.ModuleList) and that forward does not "
         "detach anything.",
@@ -898,11 +908,57 @@ def _mask_training_rois(split: str, seed: int, length: int):
 
 
 def _mask_training_data(seed: int):
-    """The recipe's data: RoI features of 128 training images; 48 test images drawn with ``seed`` and their
-    targets (on 48 images the checkpoint's own branch scores 0.93-1.0 for seeds 0-10; on 16, a missed rare
-    triangle can halve a class's AP)."""
+    """The recipe's data: RoI features of 128 training images; 48 test images drawn with ``seed``, their
+    targets, and the features the checkpoint's mask branch receives on them (on 48 images the
+    checkpoint's own branch scores 0.87-1.0 for the seeds tried; on 16, a missed rare triangle can
+    halve a class's AP)."""
+    return _mask_training_rois("train", 0, 128), _mask_test_data(seed)
+
+
+@functools.lru_cache(maxsize=2)
+def _mask_test_data(seed: int):
+    """48 test images, their targets, and the RoI features the checkpoint hands its mask branch on them.
+
+    The checkpoint detects with its own branch replaced by one that records its input: the boxes do
+    not depend on the mask branch, so any branch receives exactly these features.
+    """
     test = data.ThingsAndStuff(length=48, size=128, split="test", seed=seed)
-    return _mask_training_rois("train", 0, 128), [test[i] for i in range(len(test))]
+    images, targets = zip(*(test[i] for i in range(len(test))))
+    recorder = _Recorder()
+    _detect_with(recorder, images)
+    return list(images), list(targets), torch.cat(recorder.seen) if recorder.seen else torch.zeros(0, 64, 14, 14)
+
+
+class _Recorder(nn.Module):
+    """A stand-in mask branch that keeps its input (and returns zeros of the right shape)."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def forward(self, features):
+        self.seen.append(features)
+        return features.new_zeros(len(features), 4, 2 * features.shape[-2], 2 * features.shape[-1])
+
+
+class _Replay(nn.Module):
+    """A stand-in mask branch that returns given mask logits."""
+
+    def __init__(self, logits):
+        super().__init__()
+        self.logits = logits
+
+    def forward(self, features):
+        return self.logits
+
+
+def _detect_with(branch: nn.Module, images) -> list[dict]:
+    """The checkpoint's detections of ``images`` with ``branch`` as its mask branch (a copy: the
+    checkpoint keeps its own)."""
+    model = copy.deepcopy(_mask_rcnn())
+    model.detector.roi_heads.mask_head, model.detector.roi_heads.mask_predictor = branch, nn.Identity()
+    with torch.no_grad():
+        return model(list(images))
 
 
 def _train_mask_head(student_fn, prepared, seed: int) -> nn.Module:
@@ -924,14 +980,20 @@ def _train_mask_head(student_fn, prepared, seed: int) -> nn.Module:
     return head.eval()
 
 
-def _score_mask_head(head: nn.Module, prepared) -> float:
-    """Mask AP50 of the checkpoint with ``head`` as its mask branch, on the held-out images."""
-    _, test = prepared
-    model = copy.deepcopy(_mask_rcnn())
-    model.detector.roi_heads.mask_head, model.detector.roi_heads.mask_predictor = head, nn.Identity()
+def _mask_logits(head: nn.Module, prepared) -> torch.Tensor:
+    """The trained branch's mask logits for the RoIs the checkpoint finds in the held-out images."""
+    _, (_, _, features) = prepared
     with torch.no_grad():
-        predictions = model([image for image, _ in test])
-    return float(detection.evaluate_detections(predictions, [target for _, target in test], 4)[0].nanmean())
+        return head(features.clone())
+
+
+def _score_mask_head(logits, prepared) -> float:
+    """Mask AP50 of the checkpoint with ``logits`` as its mask branch's output, on the held-out images."""
+    _, (images, targets, features) = prepared
+    if not isinstance(logits, torch.Tensor) or logits.shape != (len(features), 4, 28, 28):
+        return float("nan")
+    predictions = _detect_with(_Replay(logits), images)
+    return float(detection.evaluate_detections(predictions, targets, 4)[0].nanmean())
 
 
 _MASK_HEAD = Exercise(
@@ -963,6 +1025,7 @@ _MASK_HEAD = Exercise(
         threshold=0.8,
         prepare=_mask_training_data,
         train=_train_mask_head,
+        predict=_mask_logits,
         score=_score_mask_head,
         hint="the checkpoint's own branch gets 0.93 to 1.0 here: check that the branch returns logits for every "
         "class (the recipe trains the channel of each RoI's class) and that nothing in forward detaches them.",
