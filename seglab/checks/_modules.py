@@ -36,7 +36,7 @@ def as_module(value, builds: str) -> nn.Module:
     if value is None:
         hint = f"the function returned None: end it with `return` and {builds}."
     elif isinstance(value, type) and issubclass(value, nn.Module):
-        hint = f"return an instance, built with the arguments (`return MyNet(...)`), not the class itself."
+        hint = "return an instance, built with the arguments (`return MyNet(...)`), not the class itself."
     else:
         hint = f"return {builds}: an nn.Module (a class of yours that subclasses nn.Module, or an nn.Sequential)."
     raise CheckFailed(f"  expected an nn.Module, got {type(value).__name__} {_safe(value)}\n  hint: {hint}")

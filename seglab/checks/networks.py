@@ -125,7 +125,7 @@ def _head_state(module: nn.Module, num_classes: int, bilinear_weights: dict) -> 
         ):
             raise CheckFailed(
                 f"  at initialisation {name} should upsample x{factor} bilinearly, class by class: its weight should be "
-                f"the bilinear kernel of factor {factor} on the diagonal (channel i to i), got {short_weight(weight)}\n"
+                f"the bilinear kernel of factor {factor} on the diagonal (channel i to i), got {_weight_range(weight)}\n"
                 f"  hint: copy bilinear_weight(num_classes, {factor}) into {name}.weight under torch.no_grad(); "
                 f"a transposed convolution left at its random initialisation scrambles the classes."
             )
@@ -142,7 +142,8 @@ def _head_state(module: nn.Module, num_classes: int, bilinear_weights: dict) -> 
             )
 
 
-def short_weight(weight: torch.Tensor) -> str:
+def _weight_range(weight: torch.Tensor) -> str:
+    """``"a [4, 4, 4, 4] tensor with values from ... to ..."``, for a message."""
     return f"a {list(weight.shape)} tensor with values from {float(weight.min()):.3g} to {float(weight.max()):.3g}"
 
 
