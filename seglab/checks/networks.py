@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seglab import data, detection, metrics, models
+from seglab import data, detection, metrics, models, ops
 from seglab.checks._modules import as_module, run, seeded, trainable_parameters, transplant
 from seglab.checks._assignment import Assignment, Graded
 from seglab.checks._cases import random_int
@@ -64,8 +64,8 @@ _HEAD_LAYERS = ("score_fr", "upscore2", "score_pool4", "upscore_pool4", "score_p
 
 def _bilinear(channels: int, factor: int) -> torch.Tensor:
     """The ``[channels, channels, k, k]`` bilinear upsampling weight (channel i to i) of ``factor``
-    (built before the student's code runs: it calls seglab's reference ``bilinear_kernel``)."""
-    return models._bilinear_upsampling(channels, factor, learnable=True).weight.detach()
+    (made before the student's code runs: seglab's reference ``bilinear_kernel``)."""
+    return ops.bilinear_kernel(factor, channels)
 
 
 def _head_layer_hint(name: str, expected: tuple, got: tuple | None) -> str | None:
@@ -439,21 +439,20 @@ def _top_left(features: torch.Tensor, height: int, width: int) -> torch.Tensor:
 
 
 class _UNetVariant(models.UNet):
-    """The reference U-Net with one step of its forward pass changed (a known mistake)."""
+    """The reference U-Net with one step of its forward pass changed (a known mistake): a subclass
+    overrides ``_level`` (one level of the expanding path) or ``_out`` (the scores it returns)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if type(self)._level is not _UNetVariant._level:
+            for level in self.decoder:  # the reference's forward calls level(x, skip): route it to _level
+                level.forward = functools.partial(self._level, level)
 
     def _level(self, level, x, skip):
-        return level(x, skip)
+        return type(level).forward(level, x, skip)
 
     def forward(self, images):
-        skips, x = [], images
-        for level in self.encoder:
-            x = level(x)
-            skips.append(x)
-            x = self.pool(x)
-        x = self.bottleneck(x)
-        for level, skip in zip(self.decoder, reversed(skips)):
-            x = self._level(level, x, skip)
-        return self._out(self.classifier(x))
+        return self._out(super().forward(images))
 
     def _out(self, scores):
         return scores
@@ -894,10 +893,9 @@ def _mask_training_rois(split: str, seed: int, length: int):
 
     detector = _mask_rcnn().detector
     dataset = data.ThingsAndStuff(length=length, size=128, split=split, seed=seed)
-    targets = [dataset[i][1] for i in range(length)]
-    images = [dataset[i][0] for i in range(length)]
+    images, targets = zip(*(dataset[i] for i in range(length)))  # each image drawn once
     with torch.no_grad():
-        batch, _ = detector.transform(images)
+        batch, _ = detector.transform(list(images))
         features = detector.backbone(batch.tensors)
         rois = detector.roi_heads.mask_roi_pool(features, [t["boxes"] for t in targets], batch.image_sizes)
         masks = []
