@@ -41,6 +41,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import pathlib
 
@@ -53,7 +54,9 @@ from seglab._validate import describe, flag, integer, positive_int
 __all__ = [
     "STUFF_CLASSES",
     "THING_CLASSES",
+    "HARD_THING_CLASSES",
     "ThingsAndStuff",
+    "HardThingsAndStuff",
     "semantic_batch",
     "detection_collate",
     "sample_patches",
@@ -70,10 +73,32 @@ IGNORE_INDEX = -100  # the mask value of pixels to leave out: F.cross_entropy's 
 _SPLITS = ("train", "val", "test")
 _MAX_LENGTH = 2**30  # (split, index) must fit into 32 bits: torch's CPU generator keeps 32 bits of a seed
 
-# How often each thing class is drawn (circle, square, triangle): triangles are the rare class.
-_THING_PROBS = (0.45, 0.45, 0.10)
-# Thing extent (circle diameter, about the side of a square and of a triangle) in pixels at size 64.
-_THING_EXTENT = (6.0, 20.0)
+HARD_THING_CLASSES = THING_CLASSES + ("cross", "diamond", "ring")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Things:
+    """How a dataset draws its things: which shapes, how often, how large, where.
+
+    Attributes:
+        shapes: the thing classes, in label order (``labels`` 1, 2, ...).
+        probs: how often each is drawn (they sum to 1).
+        extent: the range of a thing's extent (circle diameter, about the side of a square) in
+            pixels at size 64, drawn uniformly.
+        margin: thing centres lie in ``(margin * S, (1 - margin) * S)``; a negative margin lets
+            things hang over the border.
+    """
+
+    shapes: tuple[str, ...]
+    probs: tuple[float, ...]
+    extent: tuple[float, float]
+    margin: float
+
+
+# ThingsAndStuff: triangles are the rare class.
+_THINGS = _Things(THING_CLASSES, (0.45, 0.45, 0.10), (6.0, 20.0), 0.05)
+# HardThingsAndStuff: six shapes over a wide range of sizes, partly outside the image; rings are rare.
+_HARD_THINGS = _Things(HARD_THING_CLASSES, (0.2, 0.2, 0.18, 0.18, 0.18, 0.06), (4.0, 34.0), -0.05)
 _MIN_AREA_64 = 8  # an instance with fewer visible pixels (at size 64, scaled with the area) is dropped
 
 
@@ -158,7 +183,7 @@ class ThingsAndStuff(torch.utils.data.Dataset):
             max_things, "max_things", low=0, what="the most things per image", hint="max_things=0 draws stuff only."
         )
         self.merge_things = flag(merge_things, "merge_things")
-        self.classes = STUFF_CLASSES + (("thing",) if merge_things else THING_CLASSES)
+        self.classes = STUFF_CLASSES + (("thing",) if merge_things else self.thing_classes)
         self.num_classes = len(self.classes)
         self.min_area = max(2, round(_MIN_AREA_64 * (self.size / 64) ** 2))
         self._seed32 = _fmix32(self.seed & 0xFFFFFFFF ^ _fmix32((self.seed >> 32) & 0xFFFFFFFF))
@@ -168,7 +193,7 @@ class ThingsAndStuff(torch.utils.data.Dataset):
 
     def __repr__(self) -> str:
         return (
-            f"ThingsAndStuff(length={self.length}, size={self.size}, split={self.split!r}, "
+            f"{type(self).__name__}(length={self.length}, size={self.size}, split={self.split!r}, "
             f"seed={self.seed}, max_things={self.max_things}, classes={self.classes})"
         )
 
@@ -211,17 +236,72 @@ class ThingsAndStuff(torch.utils.data.Dataset):
 
         image, semantic = _draw_stuff(g, u, v, size)  # [3, S, S], [S, S]
         things = _draw_things(g, u * size, v * size, size, self.max_things, self.min_area)
-        for k in range(things["count"]):  # in drawing order: later things cover earlier ones
-            visible = things["visible"][k]  # [S, S]
-            image = torch.where(visible, things["colour"][k], image)
-            semantic[visible] = len(STUFF_CLASSES) + int(things["labels"][k]) - 1
-        return {
-            "image": image.clamp_(0.0, 1.0),
-            "semantic": semantic,
-            "boxes": things["boxes"],
-            "labels": things["labels"],
-            "masks": things["visible"].to(torch.uint8),
-        }
+        return _scene(image, semantic, things)
+
+
+class HardThingsAndStuff(ThingsAndStuff):
+    """The capstone's harder scenes: six thing classes, clutter, occlusion, noise and lighting.
+
+    The same sky, grass and road as :class:`ThingsAndStuff`, and the same targets (``semantic``,
+    ``masks``, ``boxes``, ``labels``, agreeing exactly), but harder to segment:
+
+    * six thing classes: ``circle, square, triangle, cross, diamond, ring`` (nine semantic
+      classes in all). Rings are the rare class (6% of the things); the stuff under a ring's hole
+      shows through it and is labelled as that stuff;
+    * a wide range of sizes: extent 4-34 px at ``size=64`` (``ThingsAndStuff``: 6-20), and up to
+      ``max_things=8`` things per image, so occlusion is common; things may hang over the border;
+    * clutter: 0-5 pebbles, irregular blobs of dull colour lying on the stuff, which are *not*
+      things: their pixels keep the class of the stuff under them;
+    * lighting and noise per image: a brightness gain (0.55-1.25), a colour cast (+-0.08 per
+      channel), a gamma (0.75-1.35), a shadow across the image (up to 45% darker on one side) and
+      Gaussian pixel noise (standard deviation 0.01-0.07).
+
+    Args and attributes as for :class:`ThingsAndStuff` (``max_things`` defaults to 8);
+    ``thing_classes`` is ``HARD_THING_CLASSES``. The images of a ``(seed, split, index)`` differ
+    from ``ThingsAndStuff``'s.
+
+    Example:
+        >>> dataset = HardThingsAndStuff(length=10, size=64)
+        >>> dataset.classes
+        ('sky', 'grass', 'road', 'circle', 'square', 'triangle', 'cross', 'diamond', 'ring')
+        >>> image, target = dataset[0]
+        >>> image.shape, int(target["semantic"].max()) < dataset.num_classes
+        (torch.Size([3, 64, 64]), True)
+    """
+
+    thing_classes = HARD_THING_CLASSES
+
+    def __init__(self, length=1000, size=64, split="train", seed=0, max_things=8, merge_things=False):
+        super().__init__(length, size, split, seed, max_things, merge_things)
+
+    def _render(self, index: int) -> dict:
+        g = self._generator(index)
+        g.manual_seed(g.initial_seed() ^ 0x5EED)  # not ThingsAndStuff's image of the same (seed, split, index)
+        size = self.size
+        coords = (torch.arange(size, dtype=torch.float32) + 0.5) / size
+        v, u = torch.meshgrid(coords, coords, indexing="ij")
+
+        image, semantic = _draw_stuff(g, u, v, size)
+        image = _draw_pebbles(g, u * size, v * size, size, image)  # on the stuff, under the things
+        things = _draw_things(g, u * size, v * size, size, self.max_things, self.min_area, _HARD_THINGS)
+        scene = _scene(image, semantic, things)
+        scene["image"] = _relight(g, scene["image"], u, v)
+        return scene
+
+
+def _scene(image: torch.Tensor, semantic: torch.Tensor, things: dict) -> dict:
+    """The things of ``_draw_things`` painted over the stuff, in drawing order: the scene of ``_render``."""
+    for k in range(things["count"]):  # in drawing order: later things cover earlier ones
+        visible = things["visible"][k]  # [S, S]
+        image = torch.where(visible, things["colour"][k], image)
+        semantic[visible] = len(STUFF_CLASSES) + int(things["labels"][k]) - 1
+    return {
+        "image": image.clamp_(0.0, 1.0),
+        "semantic": semantic,
+        "boxes": things["boxes"],
+        "labels": things["labels"],
+        "masks": things["visible"].to(torch.uint8),
+    }
 
 
 def _check_split(split, splits: tuple[str, ...], hint: str) -> str:
@@ -342,27 +422,80 @@ def _draw_stuff(g: torch.Generator, u: torch.Tensor, v: torch.Tensor, size: int)
     return image.float(), semantic
 
 
+def _draw_pebbles(g: torch.Generator, x: torch.Tensor, y: torch.Tensor, size: int, image: torch.Tensor) -> torch.Tensor:
+    """``image`` with 0-5 pebbles on it: irregular blobs of dull colour (clutter, not things).
+
+    A pebble's outline is a circle of radius ``R`` (1.5-5 px at size 64) whose radius wobbles
+    with the angle, ``R (1 + 0.25 sin(3 t + p) + 0.15 sin(5 t + q))``; its colour is a dull brown,
+    olive or grey, a little darker on one side.
+    """
+    count = int(torch.randint(0, 6, (1,), generator=g))
+    scale = size / 64
+    for _ in range(count):
+        cx, cy = _uniform(g, 0.0, size, 2).tolist()
+        radius = _uniform(g, 1.5, 5.0).item() * scale
+        p, q, hue, sat, val = torch.rand(5, generator=g).tolist()
+        dx, dy = x - cx, y - cy
+        t = torch.atan2(dy, dx)
+        outline = radius * (1 + 0.25 * torch.sin(3 * t + 2 * math.pi * p) + 0.15 * torch.sin(5 * t + 2 * math.pi * q))
+        inside = torch.sqrt(dx**2 + dy**2) < outline  # [S, S]
+        rgb = _hsv_to_rgb(torch.tensor([0.05 + 0.15 * hue]), torch.tensor([0.15 + 0.35 * sat]), torch.tensor([0.3 + 0.4 * val]))
+        colour = rgb.view(3, 1, 1) * (1 - 0.15 * (dx + dy) / (2 * radius)).clamp(0.7, 1.2)
+        image = torch.where(inside, colour, image)
+    return image
+
+
+def _relight(g: torch.Generator, image: torch.Tensor, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """``image`` under other light: gain, colour cast, gamma, a shadow across it, and pixel noise.
+
+    ``out = clamp((gain * image + cast) ** gamma * (1 - depth * ramp) + sigma * noise, 0, 1)``,
+    ``ramp`` rising linearly from 0 to 1 across the image in a random direction.
+    """
+    gain = _uniform(g, 0.55, 1.25).item()
+    cast = _uniform(g, -0.08, 0.08, 3).view(3, 1, 1)
+    gamma = _uniform(g, 0.75, 1.35).item()
+    direction = _uniform(g, 0.0, 2 * math.pi).item()
+    shadow = _uniform(g, 0.0, 0.45).item()
+    sigma = _uniform(g, 0.01, 0.07).item()
+    along = (u - 0.5) * math.cos(direction) + (v - 0.5) * math.sin(direction)  # [S, S], in about -0.7 .. 0.7
+    ramp = (along - along.min()) / (along.max() - along.min())
+    lit = (gain * image + cast).clamp(0.0, 1.0) ** gamma * (1 - shadow * ramp)
+    noise = sigma * torch.randn(image.shape, generator=g)
+    return (lit + noise).clamp_(0.0, 1.0)
+
+
 def _hsv_to_rgb(h: torch.Tensor, s: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """``[K]`` hue, saturation, value in [0, 1] -> ``[K, 3]`` RGB."""
     k = (torch.tensor([5.0, 3.0, 1.0]) + h[:, None] * 6) % 6  # [K, 3]
     return v[:, None] - v[:, None] * s[:, None] * (torch.minimum(k, 4 - k)).clamp(0, 1)
 
 
-def _draw_things(g: torch.Generator, x: torch.Tensor, y: torch.Tensor, size: int, max_things: int, min_area: int):
+def _draw_things(
+    g: torch.Generator,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    size: int,
+    max_things: int,
+    min_area: int,
+    things: _Things = _THINGS,
+):
     """Random shapes: their visible masks, colours, labels and boxes, in drawing order.
 
     ``x``, ``y`` are the pixel-centre coordinates in pixels (``[S, S]``). A shape is the set of
     pixels where its *depth* (the distance to its outline, positive inside) is positive:
     circle ``R - |p - c|``; axis-aligned square ``min(h - |dx|, h - |dy|)``; triangle ``min_j``
-    over its three edges of ``r - (p - c) . n_j`` (three half-planes, ``r`` its inradius).
+    over its three edges of ``r - (p - c) . n_j`` (three half-planes, ``r`` its inradius); the
+    shapes of ``HardThingsAndStuff`` in :func:`_depth`. ``things`` says which shapes, how often,
+    how large and where.
     """
     count = int(torch.randint(0, max_things + 1, (1,), generator=g))
-    cumulative = torch.tensor(_THING_PROBS).cumsum(0)[:-1]  # [0.45, 0.90]: below -> circle, above -> triangle
-    labels = torch.bucketize(torch.rand(count, generator=g), cumulative, right=True) + 1  # [K] in 1..3
+    cumulative = torch.tensor(things.probs).cumsum(0)[:-1]  # ThingsAndStuff: [0.45, 0.90]
+    labels = torch.bucketize(torch.rand(count, generator=g), cumulative, right=True) + 1  # [K] in 1..len(shapes)
     scale = size / 64
-    extent = _uniform(g, *_THING_EXTENT, count) * scale  # [K]
-    cx = _uniform(g, 0.05 * size, 0.95 * size, count).view(-1, 1, 1)  # [K, 1, 1]
-    cy = _uniform(g, 0.05 * size, 0.95 * size, count).view(-1, 1, 1)
+    extent = _uniform(g, *things.extent, count) * scale  # [K]
+    low, high = things.margin * size, (1 - things.margin) * size
+    cx = _uniform(g, low, high, count).view(-1, 1, 1)  # [K, 1, 1]
+    cy = _uniform(g, low, high, count).view(-1, 1, 1)
     angle = _uniform(g, 0.0, 2 * math.pi, count).view(-1, 1, 1, 1)  # triangle orientation
     rgb = _hsv_to_rgb(torch.rand(count, generator=g), _uniform(g, 0.6, 1.0, count), _uniform(g, 0.7, 1.0, count))
     light = _uniform(g, 0.0, 2 * math.pi, count).view(-1, 1, 1)  # direction of the shading gradient
@@ -370,13 +503,7 @@ def _draw_things(g: torch.Generator, x: torch.Tensor, y: torch.Tensor, size: int
 
     dx, dy = x - cx, y - cy  # [K, S, S]
     half = (extent / 2).view(-1, 1, 1)
-    circle = half - torch.sqrt(dx**2 + dy**2)
-    square = 0.9 * half - torch.maximum(dx.abs(), dy.abs())
-    normals = angle + math.pi / 3 + torch.arange(3).view(1, 3, 1, 1) * (2 * math.pi / 3)  # [K, 3, 1, 1]
-    inradius = 0.65 * half.unsqueeze(1)  # circumradius 1.3 * half
-    edges = inradius - (dx.unsqueeze(1) * torch.cos(normals) + dy.unsqueeze(1) * torch.sin(normals))  # [K, 3, S, S]
-    triangle = edges.amin(dim=1)
-    depth = torch.stack([circle, square, triangle], dim=1)  # [K, 3, S, S]
+    depth = torch.stack([_depth(shape, dx, dy, half, angle) for shape in things.shapes], dim=1)  # [K, shapes, S, S]
     depth = depth[torch.arange(count), labels - 1]  # [K, S, S], each thing's own shape
     inside = depth > 0
 
@@ -399,6 +526,43 @@ def _draw_things(g: torch.Generator, x: torch.Tensor, y: torch.Tensor, size: int
         cols = torch.nonzero(visible[k].any(dim=0)).flatten()
         boxes[k] = torch.tensor([cols[0], rows[0], cols[-1] + 1, rows[-1] + 1], dtype=torch.float32)
     return {"count": count, "visible": visible, "colour": colour, "labels": labels, "boxes": boxes}
+
+
+def _depth(shape: str, dx: torch.Tensor, dy: torch.Tensor, half: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
+    """``[K, S, S]``: how deep each pixel lies inside ``shape`` (positive inside), for ``K`` things.
+
+    ``dx``, ``dy`` (``[K, S, S]``): the pixel's offset from the thing's centre; ``half``
+    (``[K, 1, 1]``): half its extent; ``angle`` (``[K, 1, 1, 1]``): its orientation (the triangle
+    and the cross turn, the others do not).
+
+    * circle: ``h - |d|``; square (axis-aligned): ``0.9 h - max(|dx|, |dy|)``;
+    * triangle: ``min_j (r - d . n_j)`` over its three edge normals ``n_j``, inradius ``r = 0.65 h``;
+    * cross: two bars of half-width ``0.3 h`` and half-length ``h`` at right angles, turned by ``angle``;
+    * diamond: a square standing on a corner, ``h - (|dx| + |dy|)``;
+    * ring: a circle with a hole of radius ``0.5 h``: ``min(h - |d|, |d| - 0.5 h)``. What lies under
+      the hole shows through it.
+    """
+    if shape == "circle":
+        return half - torch.sqrt(dx**2 + dy**2)
+    if shape == "square":
+        return 0.9 * half - torch.maximum(dx.abs(), dy.abs())
+    if shape == "triangle":
+        normals = angle + math.pi / 3 + torch.arange(3).view(1, 3, 1, 1) * (2 * math.pi / 3)  # [K, 3, 1, 1]
+        inradius = 0.65 * half.unsqueeze(1)  # circumradius 1.3 * half
+        edges = inradius - (dx.unsqueeze(1) * torch.cos(normals) + dy.unsqueeze(1) * torch.sin(normals))  # [K, 3, S, S]
+        return edges.amin(dim=1)
+    if shape == "cross":
+        turn = angle[:, 0]  # [K, 1, 1]
+        a = (dx * torch.cos(turn) + dy * torch.sin(turn)).abs()  # along one bar
+        b = (dy * torch.cos(turn) - dx * torch.sin(turn)).abs()  # along the other
+        bar = 0.3 * half
+        return torch.maximum(torch.minimum(half - a, bar - b), torch.minimum(half - b, bar - a))
+    if shape == "diamond":
+        return half - (dx.abs() + dy.abs())
+    if shape == "ring":
+        radius = torch.sqrt(dx**2 + dy**2)
+        return torch.minimum(half - radius, radius - 0.5 * half)
+    raise ValueError(f"shape: expected one of {HARD_THING_CLASSES}, got {shape!r}.")
 
 
 def _visible(inside: torch.Tensor) -> torch.Tensor:

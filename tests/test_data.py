@@ -16,6 +16,8 @@ from seglab.data import (
     IGNORE_INDEX,
     STUFF_CLASSES,
     THING_CLASSES,
+    HARD_THING_CLASSES,
+    HardThingsAndStuff,
     OxfordPets,
     ThingsAndStuff,
     detection_collate,
@@ -172,9 +174,12 @@ def test_max_things_is_respected():
 # --- the targets agree with each other -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("size, length", [(64, 200), (128, 30), (16, 100)])
-def test_targets_are_consistent(size, length):
-    dataset = ThingsAndStuff(length=length, size=size, split="val", seed=7)
+@pytest.mark.parametrize(
+    "kind, size, length",
+    [(ThingsAndStuff, 64, 200), (ThingsAndStuff, 128, 30), (ThingsAndStuff, 16, 100), (HardThingsAndStuff, 64, 200), (HardThingsAndStuff, 16, 50)],
+)
+def test_targets_are_consistent(kind, size, length):
+    dataset = kind(length=length, size=size, split="val", seed=7)
     for index in range(length):
         image, target = dataset[index]
         semantic, masks, boxes, labels = target["semantic"], target["masks"], target["boxes"], target["labels"]
@@ -186,7 +191,7 @@ def test_targets_are_consistent(size, length):
         union = masks.any(dim=0) if len(masks) else torch.zeros(size, size, dtype=torch.bool)
         assert torch.equal(union, semantic >= THING)
         assert (semantic[~union] < THING).all()  # the rest is stuff
-        assert ((labels >= 1) & (labels <= len(THING_CLASSES))).all()
+        assert ((labels >= 1) & (labels <= len(dataset.thing_classes))).all()
         for mask, box, label in zip(masks, boxes, labels):
             assert (semantic[mask] == THING + label - 1).all()  # the instance's class at its pixels
             assert mask.sum().item() >= dataset.min_area
@@ -197,6 +202,61 @@ def test_targets_are_consistent(size, length):
             assert 0 <= x1 < x2 <= size and 0 <= y1 < y2 <= size
         # every scene has sky on top and ground below it
         assert (semantic == 0).any() and ((semantic == 1) | (semantic == 2)).any()
+
+
+def test_hard_scenes_have_nine_classes_and_other_images():
+    hard, easy = HardThingsAndStuff(length=20, seed=3), ThingsAndStuff(length=20, seed=3)
+    assert hard.classes == STUFF_CLASSES + HARD_THING_CLASSES and hard.num_classes == 9 and hard.max_things == 8
+    assert HARD_THING_CLASSES == ("circle", "square", "triangle", "cross", "diamond", "ring")
+    assert repr(hard).startswith("HardThingsAndStuff(length=20, size=64, split='train', seed=3, max_things=8")
+    assert not any(torch.equal(hard[i][0], easy[i][0]) for i in range(20))
+    assert _equal_samples(hard[5], HardThingsAndStuff(length=20, seed=3)[5])  # drawn again, identically
+    merged = HardThingsAndStuff(length=20, seed=3, merge_things=True)
+    assert merged.classes == STUFF_CLASSES + ("thing",)
+    assert torch.equal(merged[4][1]["semantic"], hard[4][1]["semantic"].clamp(max=THING))
+
+
+def test_hard_scenes_rings_rare_sizes_wide_light_varied():
+    dataset = HardThingsAndStuff(length=300)
+    images, masks = semantic_batch(dataset, range(300))
+    frequency = torch.bincount(masks.flatten(), minlength=9).double() / masks.numel()
+    assert (frequency > 0).all(), "every class occurs"
+    assert frequency[THING + 5] == frequency[THING:].min() and frequency[THING + 5] < 0.025  # ring: the rarest
+    labels = torch.cat([dataset[i][1]["labels"] for i in range(300)])
+    assert 0.03 < (labels == 6).double().mean().item() < 0.09  # about 6% of the things
+    boxes = torch.cat([dataset[i][1]["boxes"] for i in range(300)])
+    sides = (boxes[:, 2:] - boxes[:, :2]).amax(dim=1)
+    assert sides.min() <= 5 and sides.max() >= 30  # 4 to 34 pixels (ThingsAndStuff: 6 to 20)
+    brightness = images.mean(dim=(1, 2, 3))
+    easy, _ = semantic_batch(ThingsAndStuff(length=300), range(300))
+    assert brightness.std() > 1.5 * easy.mean(dim=(1, 2, 3)).std()  # the light changes from image to image
+
+
+def test_a_ring_shows_what_lies_under_its_hole():
+    dataset = HardThingsAndStuff(length=300)
+    holes = 0
+    for index in range(300):
+        _, target = dataset[index]
+        for mask, box, label in zip(target["masks"].bool(), target["boxes"], target["labels"]):
+            x1, y1, x2, y2 = box.int().tolist()
+            if label == 6 and x2 - x1 >= 14 and y2 - y1 >= 14:
+                centre = (y1 + y2) // 2, (x1 + x2) // 2
+                holes += not mask[centre]
+    assert holes >= 3, "big rings have a hole in the middle"
+
+
+def test_pebbles_are_drawn_but_keep_the_class_of_the_stuff():
+    from seglab.data import _draw_pebbles
+
+    coords = torch.arange(64, dtype=torch.float32) + 0.5
+    y, x = torch.meshgrid(coords, coords, indexing="ij")
+    flat = torch.full((3, 64, 64), 0.5)
+    changed = [not torch.equal(_draw_pebbles(torch.Generator().manual_seed(s), x, y, 64, flat), flat) for s in range(20)]
+    assert 10 <= sum(changed) < 20  # 0 to 5 pebbles: most images have some
+    # with no things, the semantic mask is the stuff alone, pebbles or not
+    dataset = HardThingsAndStuff(length=50, max_things=0)
+    for index in range(50):
+        assert dataset[index][1]["semantic"].max() < THING
 
 
 def test_things_occlude_earlier_things():
