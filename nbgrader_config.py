@@ -23,6 +23,10 @@ c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedE
 c.Execute.timeout = 60
 c.Execute.interrupt_on_timeout = True
 
+# The capstone's weights file is the student's: autograde never replaces it by a file of the same
+# name from solutions/capstone/ (seglab.capstone.save_weights refuses to write one there).
+c.Autograde.exclude_overwriting = {"capstone": ["capstone_weights.pt"]}
+
 # Test cells a student deleted are put back from the gradebook at autograde
 # (edited ones are always restored).
 c.OverwriteCells.add_missing_cells = True

@@ -4,12 +4,16 @@ What it measures (the budgets and targets are those of CONTRIBUTING.md, "Budgets
 with each measurement):
 
 * every notebook in lectures/, solutions/ and exercises/ executed top to bottom in a fresh
-  kernel (budget: 60 s each, 5 minutes for the whole course);
+  kernel (budget: 60 s each, 5 minutes for the whole course); the capstone's solution notebook as
+  ``nbgrader autograde`` runs it (its training cell trains for minutes when a student runs it:
+  ``scripts/train_capstone.py`` times that);
 * autograding one student's submission (the solution) of each assignment with the real
   ``nbgrader autograde`` (budget: 30 s; 60 s for an assignment whose checkers train networks);
 * the graded trainings of the networks students build (``seglab.checks``, ``Training``): each
   recipe run on seglab's own network as the hidden test runs it (its hidden seed, one thread),
   its time and held-out score against the threshold, and the lowest score over seeds 0-9;
+* the capstone's two measured networks, the course's U-Net trained for about a minute and the
+  solution's design trained for about three, scored on the held-out images (points of 10);
 * optionally (``--suite``) the whole test suite, install excluded (budget: 10 minutes);
 * results of lectures 2-3: the sliding window against the same classifier made fully
   convolutional (same answers, speed-up) and a small FCN's mIoU on held-out images;
@@ -39,6 +43,7 @@ import argparse
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -66,21 +71,35 @@ DETECTION_CHECKPOINTS = ("maskrcnn_things",)  # measured by measure_mask_rcnn, n
 NOTEBOOK_BUDGET, COURSE_BUDGET, AUTOGRADE_BUDGET, SUITE_BUDGET = 60, 300, 30, 600
 TRAINING_AUTOGRADE_BUDGET = 60  # an assignment whose checkers train the students' networks (twice per test cell)
 README_START, README_END = "<!-- benchmark:start -->", "<!-- benchmark:end -->"
+CAPSTONE_DATA = ROOT / "tests" / "data" / "capstone"  # the capstone's measured networks (scripts/train_capstone.py)
 
 
-def time_notebook(path: Path) -> float:
-    """Seconds to execute ``path`` in a fresh python3 kernel (errors allowed only in exercises/)."""
+def time_notebook(path: Path, folder: Path | None = None) -> float:
+    """Seconds to execute ``path`` in a fresh python3 kernel (errors allowed only in exercises/), in
+    ``folder`` (default: the notebook's own)."""
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(
         notebook,
         kernel_name="python3",
         timeout=600,
         allow_errors="exercises" in path.parts,
-        resources={"metadata": {"path": str(path.parent)}},
+        resources={"metadata": {"path": str(folder or path.parent)}},
     )
     start = time.perf_counter()
     client.execute()
     return time.perf_counter() - start
+
+
+def time_capstone_solution(path: Path) -> float:
+    """The capstone's solution notebook as ``nbgrader autograde`` runs it: no training, the
+    instructor's weights (``tests/data/capstone/``) next to it, in a temporary folder."""
+    with tempfile.TemporaryDirectory() as folder:
+        shutil.copy(CAPSTONE_DATA / "reference_weights.pt", Path(folder) / "capstone_weights.pt")
+        os.environ["NBGRADER_EXECUTION"] = "autograde"
+        try:
+            return time_notebook(path, Path(folder))
+        finally:
+            del os.environ["NBGRADER_EXECUTION"]
 
 
 def time_autograde(assignment: str) -> float:
@@ -93,6 +112,9 @@ def time_autograde(assignment: str) -> float:
         for release in notebooks_under(course / "exercises" / assignment):
             solution = read_notebook(course / "solutions" / assignment / release.name)
             nbformat.write(with_solutions(read_notebook(release), solution), target / release.name)
+        project = _project(assignment)
+        if project is not None:  # a network graded from its weights: the instructor's, handed in with the notebook
+            shutil.copy(CAPSTONE_DATA.parent / assignment / "reference_weights.pt", target / project.weights)
         start = time.perf_counter()
         result = run_nbgrader(course, "autograde", assignment, "--student", "student")
         seconds = time.perf_counter() - start
@@ -240,6 +262,38 @@ def measure_mask_rcnn(test_images: int = 200) -> list[str]:
     return rows
 
 
+def measure_capstone() -> list[str]:
+    """The capstone's two measured networks (``scripts/train_capstone.py``): their training times as
+    recorded, their scores and points on the validation and the held-out images, measured here."""
+    import json
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import train_capstone
+
+    record = json.loads((CAPSTONE_DATA / "record.json").read_text())
+    rows = []
+    for name, builder, what in (
+        ("baseline", train_capstone.baseline_builder, f"the course's `UNet(9, width=16, depth=3)`, {train_capstone.BASELINE_STEPS} steps of `seglab.train.fit` (Adam 1e-3, batches of 8, class-weighted)"),
+        ("reference", train_capstone.reference_builder, "the solution's design (a depth-2 U-Net with batch norm and a dilated context module) and training cell (2,000 AdamW steps of 16 flipped images, one cycle up to 3e-3, class-weighted)"),
+    ):
+        weights = CAPSTONE_DATA / f"{name}_weights.pt"
+        result = train_capstone.score(builder, weights)
+        held, val = result["held_out"], result["val"]
+        parameters = sum(p.numel() for p in builder().parameters())
+        rows.append(
+            f"| capstone, {name}: {what}; {parameters:,} parameters, {weights.stat().st_size / 1e6:.1f} MB, trained on "
+            f"{record[name]['threads']} threads | {record[name]['seconds']:.0f} s | held-out mean IoU {held['miou']:.3f}, "
+            f"ring IoU {held['rare']:.3f}: **{held['points']:g} of 10 points** (validation: {val['miou']:.3f}, {val['rare']:.3f}) |"
+        )
+    return rows
+
+
+def _project(assignment: str):
+    from seglab.checks import ASSIGNMENTS
+
+    return ASSIGNMENTS[assignment].project
+
+
 def _trains(assignment: str) -> bool:
     from seglab.checks import ASSIGNMENTS
 
@@ -292,9 +346,14 @@ def measure(suite: bool) -> str:
         for path in sorted((ROOT / folder).rglob("*.ipynb")):
             if ".ipynb_checkpoints" in path.parts:
                 continue
-            seconds = time_notebook(path)
+            name = path.relative_to(ROOT).as_posix()
+            if name == "solutions/capstone/capstone.ipynb":  # its training cell takes minutes: a row of its own below
+                seconds = time_capstone_solution(path)
+                name += "` as autograde runs it (no training, the instructor's weights"
+            else:
+                seconds = time_notebook(path)
             total += seconds
-            rows.append(_row(f"run `{path.relative_to(ROOT).as_posix()}`", seconds, NOTEBOOK_BUDGET))
+            rows.append(_row(f"run `{name}`" + (")" if "autograde" in name else ""), seconds, NOTEBOOK_BUDGET))
     rows.append(_row("run the whole course (all notebooks above)", total, COURSE_BUDGET))
     for assignment in sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir()):
         budget = TRAINING_AUTOGRADE_BUDGET if _trains(assignment) else AUTOGRADE_BUDGET
@@ -310,7 +369,7 @@ def measure(suite: bool) -> str:
         "|---|---|---|---|",
     ]
     results = ["", "Results on held-out synthetic images (64x64 unless said otherwise):", "", "| what | time | result |", "|---|---|---|"]
-    results += measure_graded_training()
+    results += measure_graded_training() + measure_capstone()
     return "\n".join(header + rows + results + measure_fcn() + measure_encoder_decoders() + measure_mask_rcnn())
 
 

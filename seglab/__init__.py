@@ -6,7 +6,8 @@ no plotting style, no downloads).
 
 Modules:
     ``seglab.data``     a deterministic synthetic "things and stuff" dataset (semantic, instance
-                        and box targets), generated on the fly, offline.
+                        and box targets), generated on the fly, offline, and the capstone's harder
+                        variant (``HardThingsAndStuff``).
     ``seglab.ops``      reference implementations of the course's operations (upsampling,
                         unpooling, transposed convolution, convolution as a matrix, sliding
                         windows, receptive fields, fully connected layers as convolutions, the
@@ -36,7 +37,13 @@ Modules:
     ``seglab.checks``   one checker per graded exercise: runs named cases against the reference
                         and PyTorch, and explains a wrong answer; ``seglab.checks.ASSIGNMENTS``
                         is the registry of the graded assignments.
-    ``seglab.grading``  ``hidden_test``, the one line of every hidden test of the notebooks.
+    ``seglab.grading``  ``hidden_test``, ``hidden_concept`` and ``hidden_project``: the one line of
+                        every hidden test of the notebooks.
+    ``seglab.capstone`` the capstone's rules and tools: its data, ``save_weights`` and
+                        ``load_weights`` (within the limits), the IoU of every class.
+    ``seglab.leaderboard``
+                        ``python -m seglab.leaderboard capstone``: the class leaderboard (CSV and
+                        picture) from the gradebook.
     ``seglab.viz``      plot helpers (take ``ax=None``, return the ``Axes``).
 
 Conventions, written once:

@@ -25,6 +25,9 @@ the student's function calls. Two modules are never reloaded: this one and
 :mod:`seglab.checks._errors` (:class:`~seglab.checks.CheckFailed`, so that an ``except`` written
 before the reload still catches).
 
+The capstone's test cells end with :func:`hidden_project`, which returns the points the
+student's saved network earns on held-out images (nbgrader's partial credit).
+
 The concept checks of a notebook end the same way, with one line that checks the student's
 answer with fresh checkers (:func:`hidden_concept`), so that a cell that replaced
 ``checks.concept`` by a fake does not grade its own answer::
@@ -46,7 +49,7 @@ import types
 from importlib import import_module, reload
 from pathlib import Path
 
-__all__ = ["hidden_test", "hidden_concept", "modules_to_reload"]
+__all__ = ["hidden_test", "hidden_concept", "hidden_project", "modules_to_reload"]
 
 _PACKAGE = Path(__file__).resolve().parent  # seglab/
 _NEVER_RELOADED = frozenset({"seglab", "seglab.checks", "seglab.checks._errors", __name__})
@@ -83,6 +86,29 @@ def hidden_concept(assignment: str, key: str, answer) -> None:
         ValueError: ``assignment`` or ``key`` is not registered.
     """
     _fresh_checkers(assignment).ASSIGNMENT.hidden_concept(key, answer)
+
+
+def hidden_project(assignment: str, part: str, build_model) -> float:
+    """The hidden test of a project's part: the points the student's saved network earns.
+
+    The checker modules are reloaded as for :func:`hidden_test`; then ``build_model()`` builds the
+    network, the weights file handed in next to the notebook is loaded into it, and the part's
+    score on held-out images (drawn with a seed no notebook uses) is turned into points by its
+    bands. The test cell ends with this call, so nbgrader reads the points from its output
+    (partial credit)::
+
+        ### BEGIN HIDDEN TESTS
+        from seglab.grading import hidden_project; hidden_project("capstone", "miou", build_model)
+        ### END HIDDEN TESTS
+
+    Returns:
+        float: the points, from 0 to the part's points.
+
+    Raises:
+        CheckFailed: no weights file, one that does not load or fit the network, or a rule broken.
+        ValueError: ``assignment`` has no project, or no part ``part``.
+    """
+    return _fresh_checkers(assignment).ASSIGNMENT.hidden_project(part, build_model)
 
 
 def modules_to_reload(assignment: str) -> list[str]:

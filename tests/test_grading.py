@@ -9,8 +9,8 @@ student            submission                                                   
 =================  ===========================================================  ===================
 ``solution``       the instructor's solution code in every solution cell        full marks
 ``blank``          the untouched release                                        0, and no crash
-``edited_tests``   solution code, every test cell's source replaced by ``pass``  full marks
-``deleted_tests``  solution code, every test cell deleted                       full marks
+``tampered_tests`` solution code; every other test cell's source replaced by   full marks
+                   ``pass``, the test cells between them deleted
 ``infinite_loop``  solution code, one function's body an endless loop          that cell 0, others full
 ``hardcoded``      the worked example's answer hard-coded, and the visible      those two cells 0,
                    checker replaced by a fake that prints success; a known     others full
@@ -33,6 +33,16 @@ classes are graded side by side; hidden tests,
 which reload the checkers, defeat both the hard-coded answer and the tampering. Then
 ``generate_feedback`` and ``export`` must run on the graded class, with the manual grade.
 
+The capstone (a project graded from saved weights) hands in a weights file with the notebook:
+the students above but ``blank`` hand in the instructor's network's weights
+(``tests/data/capstone/reference_weights.pt``, written by ``scripts/train_capstone.py``); its
+``infinite_loop`` student loops in the network's constructor, which every project cell builds, so
+all of them score 0; its ``hardcoded`` student hands in an untrained network's weights and replaces
+the visible checker and seglab's IoU by fakes: 0 on every project cell. Two more students:
+``baseline``, the course's U-Net with its weights after a minute of training (partial credit: 2 of
+the 8 points of the mean IoU, 0 of the ring's), and ``no_weights``, the solution without its weights
+file (0 on the project cells, with the reason, and the rest graded). Then the class leaderboard.
+
 A new assignment needs an entry in ``tests/_hard_coded.py``: how to hard-code its headline
 exercise's worked example (the fake checker that fools the visible part is made here).
 """
@@ -40,15 +50,21 @@ exercise's worked example (the fake checker that fools the visible part is made 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import copy
 import csv
 import dataclasses
+import io
 import re
+import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import nbformat
 import pytest
+import torch
 from nbgrader.api import Gradebook
 
 from seglab.checks import ASSIGNMENTS as REGISTRY
@@ -57,6 +73,7 @@ from _checker_tables import number_of_cases
 from _hard_coded import HARD_CODED
 from _nbgrader_course import (
     CONFIG,
+    ROOT,
     SOLUTIONS,
     assignments,
     generate_assignment,
@@ -69,10 +86,24 @@ from _nbgrader_course import (
     report,
     run_nbgrader,
     with_solutions,
+    without_solution_markers,
 )
 
 ASSIGNMENTS = assignments()
-STUDENTS = ("solution", "blank", "edited_tests", "deleted_tests", "infinite_loop", "hardcoded")
+STUDENTS = ("solution", "blank", "tampered_tests", "infinite_loop", "hardcoded")
+# A project's class has two more: the course's U-Net trained for a minute (partial credit) and the
+# solution without its weights file (tests/test_checks_capstone.py has the corpus of broken files).
+PROJECT_STUDENTS = ("baseline", "no_weights")
+BASELINE_BUILDER = """from seglab.models import UNet
+
+
+def build_model():
+    return UNet(len(CLASSES), width=16, depth=3)  # the course's U-Net of lecture 6
+"""
+
+
+def _students(name: str) -> tuple[str, ...]:
+    return STUDENTS + (PROJECT_STUDENTS if REGISTRY[name].project is not None else ())
 COURSE_ID = re.search(r"course_id\s*=\s*[\"']([^\"']*)[\"']", CONFIG.read_text()).group(1)
 STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")  # c.ClearSolutions.code_stub, line by line
 MANUAL_SCORE = 1.5  # what the grader gives the solution student's written answer (of 2 points)
@@ -109,18 +140,7 @@ def _hardcoded(assignment: str) -> Hardcoded:
     student = HARD_CODED[assignment]
     name, n = student.exercise, number_of_cases(student.exercise)
     fake = f'lambda *args, **kwargs: print("✓ {name}: {n}/{n} cases passed")'
-    concept = None
-    if assignment in REGISTRY and REGISTRY[assignment].concepts:
-        question = REGISTRY[assignment].concepts[0]
-        wrong, hint = question.mistakes[0]
-        concept = HardcodedConcept(
-            answer_cell=f"answer_{question.slug}",
-            answer=f"{question.variable} = {wrong!r}",
-            tampering=f'checks.concept = lambda key, answer: print(f"✓ concept {{key}}")',
-            test_cell=f"concept_{question.slug}",
-            fooled=f"✓ concept {question.key}",
-            hint=hint,
-        )
+    concept = _hardcoded_concept(assignment)
     return Hardcoded(
         notebook=f"{assignment}.ipynb",
         solution_cell=name,
@@ -132,7 +152,39 @@ def _hardcoded(assignment: str) -> Hardcoded:
     )
 
 
+def _project_hardcoded(assignment: str) -> Hardcoded:
+    """A project's hostile student: an untrained network, the visible checker and seglab's IoU faked."""
+    project = REGISTRY[assignment].project
+    fooled = f"✓ {project.name}: all parts passed"
+    fake = f'lambda *args, **kwargs: print("{fooled}")'
+    tampering = (
+        f"import seglab.capstone, seglab.checks.{assignment}\n"
+        f"checks.{project.builder} = {fake}\n"
+        f"seglab.checks.{assignment}.{project.builder} = {fake}\n"
+        f"seglab.capstone.class_iou = lambda predictions, masks: {{c: 1.0 for c in seglab.capstone.CLASSES}}"
+    )
+    concept = _hardcoded_concept(assignment)
+    return Hardcoded(f"{assignment}.ipynb", project.builder, "", tampering, project.test_cells()[0], fooled, concept)
+
+
+def _hardcoded_concept(assignment: str) -> "HardcodedConcept | None":
+    if assignment not in REGISTRY or not REGISTRY[assignment].concepts:
+        return None
+    question = REGISTRY[assignment].concepts[0]
+    wrong, hint = question.mistakes[0]
+    return HardcodedConcept(
+        answer_cell=f"answer_{question.slug}",
+        answer=f"{question.variable} = {wrong!r}",
+        tampering=f'checks.concept = lambda key, answer: print(f"✓ concept {{key}}")',
+        test_cell=f"concept_{question.slug}",
+        fooled=f"✓ concept {question.key}",
+        hint=hint,
+    )
+
+
 HARDCODED = {assignment: _hardcoded(assignment) for assignment in HARD_CODED}
+HARDCODED.update({name: _project_hardcoded(name) for name, a in REGISTRY.items() if a.project is not None})
+PROJECT_WEIGHTS = ROOT / "tests" / "data"  # <assignment>/reference_weights.pt: the instructor's trained network
 
 
 # --- building submissions ------------------------------------------------------------------------
@@ -147,6 +199,20 @@ def _replace_stub(source: str, body: str) -> str:
             new = [indent + line if line.strip() else "" for line in body.splitlines()]
             return "\n".join(lines[:i] + new + lines[i + 2 :])
     raise AssertionError(f"no stub {STUB} in the release cell:\n{source}")
+
+
+LOOP = "import time\nwhile True:  # never returns\n    time.sleep(0.5)"
+
+
+def _looping(solution_source: str) -> str:
+    """The solution cell with its first solution region replaced by an endless loop (the rest solved:
+    a cell with several stubs, such as a network's __init__ and forward and its builder, loops in the first)."""
+    lines = solution_source.splitlines()
+    begin = next(i for i, line in enumerate(lines) if line.strip() == "### BEGIN SOLUTION")
+    end = next(i for i in range(begin, len(lines)) if lines[i].strip() == "### END SOLUTION")
+    indent = lines[begin][: len(lines[begin]) - len(lines[begin].lstrip())]
+    looped = lines[:begin] + [indent + line for line in LOOP.splitlines()] + lines[end + 1 :]
+    return without_solution_markers("\n".join(looped))
 
 
 def _function_stub_cells(release) -> list:
@@ -178,21 +244,21 @@ def _submission(student: str, name: str, notebook_name: str, release, solution):
     if student == "blank":
         return copy.deepcopy(release)
     notebook = with_solutions(release, solution)
-    if student == "edited_tests":
-        for cell in notebook.cells:
-            if is_test_cell(cell):
-                cell.source = "pass"
-    elif student == "deleted_tests":
-        notebook.cells = [cell for cell in notebook.cells if not is_test_cell(cell)]
+    if student == "baseline":
+        _cell(notebook, REGISTRY[name].project.builder).source = BASELINE_BUILDER
+    if student == "tampered_tests":  # edited and deleted in turn: both come back from the gradebook
+        tests = [cell for cell in notebook.cells if is_test_cell(cell)]
+        for cell in tests[::2]:
+            cell.source = "pass"
+        notebook.cells = [cell for cell in notebook.cells if not any(cell is deleted for deleted in tests[1::2])]
     elif student == "infinite_loop" and _function_stub_cells(release):
         function_cell, _ = _loop_target(release)
-        _cell(notebook, function_cell).source = _replace_stub(
-            _cell(release, function_cell).source, "import time\nwhile True:  # never returns\n    time.sleep(0.5)"
-        )
+        _cell(notebook, function_cell).source = _looping(_cell(solution, function_cell).source)
     elif student == "hardcoded" and name in HARDCODED and HARDCODED[name].notebook == notebook_name:
         spec = HARDCODED[name]
         cell = _cell(notebook, spec.solution_cell)
-        cell.source = _replace_stub(_cell(release, spec.solution_cell).source, spec.body)
+        if spec.body:  # a project's hostile student keeps the solution's design (and hands in untrained weights)
+            cell.source = _replace_stub(_cell(release, spec.solution_cell).source, spec.body)
         tampering = nbformat.v4.new_code_cell(spec.tampering)
         tampering["id"] = "my-own-cell"
         notebook.cells.insert(notebook.cells.index(cell) + 1, tampering)
@@ -230,7 +296,7 @@ class Graded:
 def _read_gradebook(course: Path, name: str):
     totals, notebook_scores, cell_scores, needs_manual = {}, {}, {}, {}
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}", course_id=COURSE_ID) as gradebook:
-        for student in STUDENTS:
+        for student in _students(name):
             submission = gradebook.find_submission(name, student)
             totals[student] = (submission.score, submission.max_score)
             # the gradebook names a notebook by its file name without ".ipynb"
@@ -270,20 +336,49 @@ def _grade_class(name: str, folder: Path) -> Graded:
     assert releases, f"nbgrader generated no notebook for {name}"
     release = {path.name: read_notebook(path) for path in releases}
     solutions = {path.name: read_notebook(SOLUTIONS / name / path.name) for path in releases}
-    for student in STUDENTS:
+    for student in _students(name):
         target = course / "submitted" / student / name
         target.mkdir(parents=True)
         for notebook_name in release:
             notebook = _submission(student, name, notebook_name, release[notebook_name], solutions[notebook_name])
             nbformat.write(notebook, target / notebook_name)
+        if REGISTRY[name].project is not None and student != "blank":
+            _hand_in_weights(name, student, target)
     start = time.monotonic()
     result = run_nbgrader(course, "autograde", name)
     seconds = time.monotonic() - start
     assert result.returncode == 0, f"the grader crashed on {name}:\n" + report(result)
-    print(f"\nnbgrader autograde {name}: {len(STUDENTS)} students in {seconds:.0f} s")
+    print(f"\nnbgrader autograde {name}: {len(_students(name))} students in {seconds:.0f} s")
     autograded = _read_gradebook(course, name)
     written = _written_cells_of(solutions)
     return Graded(name, course, list(release), release, solutions, *autograded, manual=_grade_by_hand(course, name, written))
+
+
+def _hand_in_weights(name: str, student: str, target: Path) -> None:
+    """A project's weights file next to ``student``'s notebook: the instructor's trained network, or for
+    the ``hardcoded`` student the same design untrained (built by the solution notebook's own cells)."""
+    project = REGISTRY[name].project
+    if student == "no_weights":
+        return
+    if student != "hardcoded":
+        source = "baseline_weights.pt" if student == "baseline" else "reference_weights.pt"
+        shutil.copy(PROJECT_WEIGHTS / name / source, target / project.weights)
+        return
+    from seglab.capstone import save_weights
+
+    namespace = _solution_namespace(name, ("setup", project.builder))
+    torch.manual_seed(0)
+    with contextlib.redirect_stdout(io.StringIO()):
+        save_weights(namespace[project.builder](), target / project.weights)
+
+
+def _solution_namespace(name: str, grade_ids) -> dict:
+    """The names the solution notebook's cells ``grade_ids`` define (solution markers removed)."""
+    solution = read_notebook(SOLUTIONS / name / f"{name}.ipynb")
+    namespace: dict = {}
+    for grade_id in grade_ids:
+        exec(without_solution_markers(_cell(solution, grade_id).source), namespace)
+    return namespace
 
 
 CLASSES_AT_ONCE = 3  # nbgrader autograde runs side by side; each mostly waits for its kernels
@@ -397,7 +492,7 @@ def test_hidden_tests_run_at_grading(graded):
     A cell that nbgrader adds back (``add_missing_cells``) starts with a comment saying so:
     "# This cell (id:...) was missing from the submission. It was added back by nbgrader."
     """
-    for student in ("solution", "edited_tests", "deleted_tests"):
+    for student in ("solution", "tampered_tests"):
         for notebook, solution in graded.solutions.items():
             graded_cells = {
                 nbgrader_metadata(c)["grade_id"]: c.source
@@ -422,12 +517,12 @@ def test_blank_release_gets_zero(graded):
     assert graded.totals["blank"][0] == 0
 
 
-def test_edited_test_cells_are_restored(graded):
-    _assert_cells(graded, "edited_tests")
-
-
-def test_deleted_test_cells_are_restored(graded):
-    _assert_cells(graded, "deleted_tests")
+def test_edited_and_deleted_test_cells_are_restored(graded):
+    handed_in = read_notebook(graded.course / "submitted" / "tampered_tests" / graded.name / graded.notebooks[0])
+    tests = [cell for cell in graded.solutions[graded.notebooks[0]].cells if is_test_cell(cell)]
+    kept = [cell for cell in handed_in.cells if is_test_cell(cell)]
+    assert len(tests) >= 2 and len(kept) == (len(tests) + 1) // 2 and all(cell.source == "pass" for cell in kept)
+    _assert_cells(graded, "tampered_tests")
 
 
 def test_infinite_loop_costs_only_its_cell(graded):
@@ -435,11 +530,14 @@ def test_infinite_loop_costs_only_its_cell(graded):
     if notebook is None:
         pytest.skip(f"{graded.name} has no stubbed function to loop in")
     function_cell, test_cell = _loop_target(graded.releases[notebook])
-    _assert_cells(graded, "infinite_loop", zero={(notebook, test_cell)})
+    project = REGISTRY[graded.name].project
+    looping = [test_cell] if project is None else project.test_cells()  # every project cell builds the network
+    _assert_cells(graded, "infinite_loop", zero={(notebook, cell) for cell in looping})
     # the checker stops the case after CASE_SECONDS and names it, long before nbgrader's cell timeout
-    errors = _outputs(_cell(graded.autograded("infinite_loop", notebook), test_cell), "error")
-    assert [e.ename for e in errors] == ["CheckFailed"], f"{test_cell} of infinite_loop: errors {[e.ename for e in errors]}"
-    assert "ran longer than 5 s and was stopped" in errors[0].evalue, errors[0].evalue
+    for cell in looping:
+        errors = _outputs(_cell(graded.autograded("infinite_loop", notebook), cell), "error")
+        assert [e.ename for e in errors] == ["CheckFailed"], f"{cell} of infinite_loop: errors {[e.ename for e in errors]}"
+        assert "ran longer than 5 s and was stopped" in errors[0].evalue, errors[0].evalue
 
 
 def test_hardcoded_answer_and_tampering_are_defeated(graded):
@@ -449,15 +547,22 @@ def test_hardcoded_answer_and_tampering_are_defeated(graded):
             f"no hard-coded-answer student for assignment {graded.name}: add an entry to HARD_CODED in "
             f"tests/_hard_coded.py (hidden tests must defeat answers hard-coded to the visible examples)"
         )
-    zero = {(spec.notebook, spec.test_cell)} | ({(spec.notebook, spec.concept.test_cell)} if spec.concept else set())
+    project = REGISTRY[graded.name].project
+    attacked = [spec.test_cell] if project is None else project.test_cells()
+    zero = {(spec.notebook, cell) for cell in attacked} | ({(spec.notebook, spec.concept.test_cell)} if spec.concept else set())
     _assert_cells(graded, "hardcoded", zero=zero)
     cell = _cell(graded.autograded("hardcoded", spec.notebook), spec.test_cell)
     printed = "".join(o.text for o in _outputs(cell, "stream", "stdout"))
     errors = _outputs(cell, "error")
     # The visible part was fooled (the fake checker printed, the literal assertion passed) and the
-    # reloaded hidden checker caught the hard-coded answer.
+    # reloaded hidden checker caught the hard-coded answer; a project's hidden tests scored the
+    # untrained network with the real IoU: 0 points, read from the cell's output.
     assert spec.fooled in printed, f"the visible checker was not fooled: {printed!r}, {errors}"
-    assert [e.ename for e in errors] == ["CheckFailed"], errors
+    if project is None:
+        assert [e.ename for e in errors] == ["CheckFailed"], errors
+    else:
+        assert not errors and [o.data["text/plain"] for o in _outputs(cell, "execute_result")] == ["0.0"], cell.outputs
+        assert f"-> 0 of {project.parts[0].points} points" in printed, printed
     if spec.concept is None:
         pytest.fail(f"assignment {graded.name} has no concept checks: declare them (CONTRIBUTING.md, 'Adding a concept check')")
     # The same for the concept check: the fake concept checker fooled the visible part, the hidden
@@ -473,14 +578,14 @@ def test_hardcoded_answer_and_tampering_are_defeated(graded):
 def test_feedback_is_generated(graded):
     result = run_nbgrader(graded.course, "generate_feedback", graded.name)
     assert result.returncode == 0, report(result)
-    for student in STUDENTS:
+    for student in _students(graded.name):
         for notebook in graded.notebooks:
             html = graded.course / "feedback" / student / graded.name / notebook.replace(".ipynb", ".html")
             assert html.is_file(), f"no feedback {html.relative_to(graded.course)}\n" + report(result)
     # Students see their test cells without the hidden tests (and so without the hidden seeds).
     for notebook in graded.notebooks:
         html = (graded.course / "feedback" / "solution" / graded.name / notebook.replace(".ipynb", ".html")).read_text()
-        for hidden in ("hidden_test", "hidden_concept", "importlib.reload", "HIDDEN TESTS"):
+        for hidden in ("hidden_test", "hidden_concept", "hidden_project", "importlib.reload", "HIDDEN TESTS"):
             assert hidden not in html, f"{notebook}: hidden tests in the feedback ({hidden!r})"
         assert "checks" in html, f"{notebook}: the visible tests are missing from the feedback"
         for (where, grade_id), points in _points(graded).items():
@@ -508,3 +613,64 @@ def test_grades_are_exported(graded, tmp_path):
     assert exported == expected, f"{grades.read_text()}\n" + report(result)
     written = sum(_points(graded)[cell] for cell in graded.manual)
     assert exported["solution"] == (graded.totals["solution"][1] - written + MANUAL_SCORE * len(graded.manual), graded.totals["solution"][1])
+
+
+# --- a project: partial credit, weights that do not load, the leaderboard ------------------------------
+
+
+def _project_class(graded: Graded):
+    project = REGISTRY[graded.name].project
+    if project is None:
+        pytest.skip(f"{graded.name} has no project")
+    return project, f"{graded.name}.ipynb"
+
+
+def test_a_project_earns_partial_credit_by_its_bands(graded):
+    """The course's U-Net trained for a minute: 2 of the 8 points of the mean IoU, 0 of the ring's;
+    the points are read from the test cells' outputs (nbgrader's partial credit)."""
+    project, notebook = _project_class(graded)
+    scores = graded.cell_scores["baseline"]
+    assert [scores[(notebook, cell)] for cell in project.test_cells()] == [(2.0, 8.0), (0.0, 2.0)], scores
+    cell = _cell(graded.autograded("baseline", notebook), project.test_cells()[0])
+    assert [o.data["text/plain"] for o in _outputs(cell, "execute_result")] == ["2.0"]
+    assert "held-out mean IoU over the nine classes: 0.41" in "".join(o.text for o in _outputs(cell, "stream", "stdout"))
+    concepts = [cell for cell in _points(graded) if cell[1].startswith("concept_")]
+    assert all(scores[cell] == (1.0, 1.0) for cell in concepts), "the rest of the notebook is graded as usual"
+
+
+@pytest.mark.parametrize("student, reason", [("no_weights", "no weights file capstone_weights.pt")])
+def test_missing_weights_cost_the_project_cells_only(graded, student, reason):
+    project, notebook = _project_class(graded)
+    scores = graded.cell_scores[student]
+    for cell in project.test_cells():
+        assert scores[(notebook, cell)][0] == 0, (cell, scores)
+        errors = _outputs(_cell(graded.autograded(student, notebook), cell), "error")
+        assert [e.ename for e in errors] == ["CheckFailed"] and reason in errors[0].evalue, errors
+    concepts = [cell for cell in _points(graded) if cell[1].startswith("concept_")]
+    assert all(scores[cell] == (1.0, 1.0) for cell in concepts), "the grader went on"
+
+
+def test_the_leaderboard_ranks_the_class(graded, tmp_path):
+    """``python -m seglab.leaderboard <assignment>`` in the course root: a CSV, best first, and a picture."""
+    project, _ = _project_class(graded)
+    out = tmp_path / "board"
+    result = subprocess.run(
+        [sys.executable, "-m", "seglab.leaderboard", graded.name, "--out", str(out)],
+        cwd=graded.course, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    with out.with_suffix(".csv").open(newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert [row["rank"] for row in rows] == [str(i) for i in range(1, len(rows) + 1)]
+    assert {row["student"] for row in rows} == set(_students(graded.name))
+    first = project.parts[0].name
+    top = [row for row in rows if float(row["points"]) == 10]
+    assert {row["student"] for row in top} == {"solution", "tampered_tests"}, rows
+    assert rows[: len(top)] == top and rows[len(top)]["student"] == "baseline", [r["student"] for r in rows]
+    assert all(float(row[f"{first}_score"]) > 0.7 for row in top)
+    assert 0.40 < float(rows[len(top)][f"{first}_score"]) < 0.45
+    by_student = {row["student"]: row for row in rows}
+    assert by_student["no_weights"][f"{first}_score"] == "" and float(by_student["no_weights"]["points"]) == 0
+    assert float(by_student["hardcoded"][f"{first}_score"]) < 0.35  # the fakes changed nothing
+    assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"wrote {out.with_suffix('.csv')} and {out.with_suffix('.png')} ({len(rows)} students)" in result.stdout

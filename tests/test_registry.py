@@ -95,6 +95,8 @@ def test_every_assignment_has_its_checker_tests(name):
         f"and the tests of its own."
     )
     text = path.read_text()
+    if not ASSIGNMENTS[name].exercises:
+        return  # a project alone: its tests are its own (no function checkers, no contract tables)
     for table in CONTRACT_TABLES:
         assert re.search(rf"^{table} = ", text, re.M), f"tests/test_checks_{name}.py defines no {table} table"
 
@@ -131,10 +133,11 @@ def test_solution_notebook_has_the_registered_exercises(name):
     )
     assert _table_rows(notebook) == registered, f"{where}: the table of the first cell disagrees with the registry {registered}"
     tests = [cell for cell in notebook.cells if is_test_cell(cell)]
-    expected = [f"test_{g.name}" for g in assignment.exercises] + [f"concept_{q.slug}" for q in assignment.concepts]
+    expected = assignment.test_cells()
     assert [nbgrader_metadata(c)["grade_id"] for c in tests] == expected, (
         f"{where}: the graded test cells must be test_<name> for every registered exercise, in order, then "
-        f"concept_<slug> for every registered concept check, in order: {expected}"
+        f"test_<project>_<part> for every part of its project, then concept_<slug> for every registered "
+        f"concept check, in order: {expected}"
     )
     for graded, cell in zip(assignment.exercises, tests):
         assert nbgrader_metadata(cell)["points"] == graded.points, f"{where}, test_{graded.name}: points differ from the registry"
@@ -153,6 +156,33 @@ def test_solution_notebook_has_the_registered_exercises(name):
         )
         solutions = [c for c in notebook.cells if is_solution_cell(c) and re.search(rf"^def {graded.name}\(", c.source, re.M)]
         assert solutions, f"{where}: no solution cell defines {graded.name}"
+
+
+HIDDEN_PROJECT_LINE = 'from seglab.grading import hidden_project; hidden_project("{assignment}", "{part}", {builder})'
+
+
+@pytest.mark.parametrize("name", sorted(n for n in ASSIGNMENTS if ASSIGNMENTS[n].project is not None))
+def test_solution_notebook_has_the_registered_project(name):
+    """A project's test cells: the first calls its visible checker, each ends with its part's hidden
+    line (nothing after it: nbgrader reads the points from the cell's last expression), and a solution
+    cell defines the builder."""
+    project = ASSIGNMENTS[name].project
+    notebook = read_notebook(SOLUTIONS / name / f"{name}.ipynb")
+    where = f"solutions/{name}/{name}.ipynb"
+    cells = {nbgrader_metadata(c).get("grade_id"): c for c in notebook.cells if is_test_cell(c)}
+    for index, (grade_id, part) in enumerate(zip(project.test_cells(), project.parts)):
+        cell = cells[grade_id]
+        assert nbgrader_metadata(cell)["points"] == part.points, f"{where}, {grade_id}: points differ from the bands"
+        visible = cell.source.split("### BEGIN HIDDEN TESTS")[0]
+        calls = re.findall(rf"^checks\.{project.builder}\({project.builder}\)$", visible, re.M)
+        assert len(calls) == (1 if index == 0 else 0), f"{where}, {grade_id}: the first part's cell calls the visible checker once"
+        expected = HIDDEN_PROJECT_LINE.format(assignment=name, part=part.name, builder=project.builder)
+        assert _hidden_part(cell.source) == expected and cell.source.endswith("### END HIDDEN TESTS"), (
+            f"{where}, {grade_id}: its hidden part must be exactly\n### BEGIN HIDDEN TESTS\n{expected}\n### END HIDDEN TESTS\n"
+            f"at the end of the cell"
+        )
+    solutions = [c for c in notebook.cells if is_solution_cell(c) and re.search(rf"^def {project.builder}\(\):", c.source, re.M)]
+    assert solutions, f"{where}: no solution cell defines {project.builder}()"
 
 
 def _grade_id(cell) -> str | None:
@@ -185,7 +215,8 @@ def test_solution_notebook_has_the_registered_concept_checks(name):
     )
     cells = notebook.cells
     start, summary = _heading_index(notebook, "## Concept checks"), _heading_index(notebook, "## Summary")
-    last_exercise = max(i for i, c in enumerate(cells) if _grade_id(c) in {f"test_{g.name}" for g in assignment.exercises})
+    graded = set(assignment.test_cells()) - {f"concept_{q.slug}" for q in assignment.concepts}  # exercises, project
+    last_exercise = max(i for i, c in enumerate(cells) if _grade_id(c) in graded)
     assert last_exercise < start < summary, f"{where}: the concept checks come after the exercises, before the summary"
     text = cells[start].source
     positions = [text.find(q.markdown) for q in assignment.concepts]
@@ -217,7 +248,7 @@ def test_solution_notebook_has_the_registered_concept_checks(name):
             f"{where}, {ids[1]}: its hidden part must be exactly\n### BEGIN HIDDEN TESTS\n{expected}\n### END HIDDEN TESTS"
         )
     stated = re.search(
-        r"After the exercises come \*\*concept checks\*\*, (\d+) short questions of 1 point each, and a \*\*written\s+"
+        r"After the (?:exercises|network) come \*\*concept checks\*\*, (\d+) short questions of 1 point each, and a \*\*written\s+"
         r"answer\*\* of (\d+) points, graded by hand: (\d+) points in all\.",
         cells[0].source,
     )
@@ -340,6 +371,9 @@ def test_every_exercise_states_what_its_checker_forbids(name):
             f"{expected}\n(made from the exercise's `forbidden` list in seglab/checks/{name}.py), found {stated}"
         )
     rules = notebook.cells[1].source
+    if not ASSIGNMENTS[name].exercises:  # a project alone: the network may use seglab, but not draw the data
+        assert "`seglab.data`" in notebook.cells[0].source, f"solutions/{name}/{name}.ipynb: the rules must forbid seglab.data"
+        return
     assert "do not call any function of `seglab`" in rules and "**Not allowed**" in rules, (
         f"solutions/{name}/{name}.ipynb: the rules for every exercise must say that no function of seglab may be called"
     )

@@ -63,6 +63,9 @@ def _table(assignments) -> str:
         lectures = ", ".join(map(str, a.lectures))
         lines.append(f"Assignment ``{a.name}`` (lecture{'s' if len(a.lectures) > 1 else ''} {lectures}), {a.title}, {a.points} points:")
         lines.extend(f"    {g.number} ``{g.name}`` ({g.points} point{'s' if g.points > 1 else ''})" for g in a.exercises)
+        if a.project is not None:
+            parts = ", ".join(f"{p.name} ({p.points} points)" for p in a.project.parts)
+            lines.append(f"    ``{a.project.builder}``, a network of the student's design graded from its saved weights: {parts}")
         if a.concepts:
             points = sum(q.points for q in a.concepts)
             lines.append(f"    concept checks {', '.join(q.key for q in a.concepts)} ({points} point{'s' if points > 1 else ''})")
@@ -96,7 +99,7 @@ def concept(key: str, answer) -> None:
 
 
 ASSIGNMENTS = _assignments()
-_names = [g.name for a in ASSIGNMENTS.values() for g in a.exercises]
+_names = [name for a in ASSIGNMENTS.values() for name in a.checkers]
 if len(set(_names)) < len(_names):
     raise ImportError(
         f"seglab.checks: expected every exercise name once in the course, got "

@@ -36,6 +36,7 @@ from typing import Callable
 
 from seglab.checks._concepts import Question, check_answer
 from seglab.checks._core import Exercise, run_check
+from seglab.checks._project import Project
 
 __all__ = ["Assignment", "Graded", "HIDDEN_N_RANDOM", "hidden_seed"]
 
@@ -112,6 +113,9 @@ class Assignment:
         concepts: its concept checks (:class:`~seglab.checks._concepts.Question`), in the
             notebook's order, after the exercises: one ``answer_<slug>`` cell and one graded
             ``concept_<slug>`` cell each.
+        project: a network of the student's own design graded from its saved weights (the
+            capstone, :class:`~seglab.checks._project.Project`): its visible checker, named after its
+            builder (``checks.build_model``), is one of ``checkers``, its parts' test cells come after the exercises' and before the concept checks.
         checkers: name -> checker function, made from ``exercises`` (not an argument).
         concept_checker: ``concept_checker(key, answer)`` checks the answer to the concept check
             ``key`` (not an argument; ``seglab.checks.concept`` calls it).
@@ -123,6 +127,7 @@ class Assignment:
     exercises: tuple[Graded, ...]
     namespace: dict = dataclasses.field(repr=False, compare=False)
     concepts: tuple[Question, ...] = ()
+    project: Project | None = None
     checkers: dict[str, Callable[..., None]] = dataclasses.field(init=False, repr=False, compare=False)
     concept_checker: Callable[[str, object], None] = dataclasses.field(init=False, repr=False, compare=False)
 
@@ -145,7 +150,10 @@ class Assignment:
         keys = [question.key for question in self.concepts]
         if len(set(keys)) < len(keys) or keys != sorted(keys, key=lambda k: (int(k.split(".")[0]), k)):
             raise ValueError(f"assignment {self.name}: concept keys {keys}: each once, in order (4.a, 4.b, ..., 5.a).")
-        object.__setattr__(self, "checkers", {graded.name: self._checker(graded.exercise) for graded in self.exercises})
+        checkers = {graded.name: self._checker(graded.exercise) for graded in self.exercises}
+        if self.project is not None:
+            checkers[self.project.builder] = self._project_checker()
+        object.__setattr__(self, "checkers", checkers)
         object.__setattr__(self, "concept_checker", self._concept_checker())
 
     @property
@@ -155,8 +163,15 @@ class Assignment:
 
     @property
     def points(self) -> int:
-        """The points its checkers grade: the exercises' and the concept checks'."""
-        return sum(graded.points for graded in self.exercises) + sum(q.points for q in self.concepts)
+        """The points its checkers grade: the exercises', the project's and the concept checks'."""
+        project = 0 if self.project is None else self.project.points
+        return sum(graded.points for graded in self.exercises) + project + sum(q.points for q in self.concepts)
+
+    def test_cells(self) -> list[str]:
+        """The grade_ids of its autograded test cells, in the notebook's order: ``test_<exercise>``,
+        then the project's ``test_<project>_<part>``, then ``concept_<slug>``."""
+        project = [] if self.project is None else self.project.test_cells()
+        return [f"test_{g.name}" for g in self.exercises] + project + [f"concept_{q.slug}" for q in self.concepts]
 
     def export(self) -> list[str]:
         """Put the checkers into the checker module's namespace, one function per exercise named after
@@ -170,6 +185,13 @@ class Assignment:
         held-out images of that seed (called by :func:`seglab.grading.hidden_test` on fresh checkers)."""
         graded = self.graded(name)
         run_check(graded.exercise, student_fn, seed=graded.hidden_seed, n_random=HIDDEN_N_RANDOM, train=True)
+
+    def hidden_project(self, part: str, build_model) -> float:
+        """The hidden test of the project's part ``part`` (called by :func:`seglab.grading.hidden_project`
+        on fresh checkers): the points the student's saved network earns on the held-out images."""
+        if self.project is None:
+            raise ValueError(f"assignment {self.name!r} has no project.")
+        return self.project.hidden_score(part, build_model)
 
     def hidden_concept(self, key: str, answer) -> None:
         """Check ``answer`` to the concept check ``key`` (called by :func:`seglab.grading.hidden_concept`
@@ -233,6 +255,26 @@ class Assignment:
             + "\n"
             f"Raises:\n"
             f"    CheckFailed: the first wrong answer, with the case, the inputs and a hint.\n"
+        )
+        return checker
+
+    def _project_checker(self) -> Callable[..., None]:
+        """The project's visible checker, ``checks.build_model(build_model)`` (named after the builder, as an
+        exercise's checker is named after its function), as the module declares it now."""
+        namespace, project = self.namespace, self.project
+
+        def checker(build_model) -> None:
+            declared = namespace.get("ASSIGNMENT", self).project  # fresh after a reload
+            declared.visible_check(build_model)
+
+        checker.__name__ = checker.__qualname__ = project.builder
+        checker.__module__ = self.module
+        checker.__doc__ = (
+            f"Check the network of ``{project.builder}()`` with the weights in ``{project.weights}``: the rules\n"
+            f"({project.rules}), then its score on {project.validation[1]} validation images and the points\n"
+            f"that score would earn (at autograde only the rules: the hidden tests score held-out images).\n\n"
+            f"Raises:\n"
+            f"    CheckFailed: no weights file, one that does not load or fit the network, a rule broken.\n"
         )
         return checker
 

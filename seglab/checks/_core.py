@@ -179,6 +179,9 @@ class Exercise:
         refused_modules: more seglab modules whose every function is refused while the student's
             code runs, as those of :data:`REFERENCE_MODULES` are (``("seglab.models",)``: a student's
             network may not be, subclass or run one of seglab's networks).
+        refuse_references: refuse :data:`REFERENCE_MODULES` and :data:`REFERENCE_PACKAGES` while the
+            student's code runs (false for the capstone's network of the student's own design, which
+            may use anything of seglab's but its ``refused_modules``).
     """
 
     name: str
@@ -201,6 +204,7 @@ class Exercise:
     watch_answer: bool = False
     training: "Training | None" = None
     refused_modules: tuple[str, ...] = ()
+    refuse_references: bool = True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -411,16 +415,16 @@ def not_allowed(exercise: Exercise) -> str:
     return f"**Not allowed:** {', '.join(shown)}, and any function of `seglab`, `torchmetrics` or `pycocotools`."
 
 
-def _reference_files(extra: Sequence[str] = ()) -> tuple[dict[str, str], dict[str, str]]:
+def _reference_files(extra: Sequence[str] = (), references: bool = True) -> tuple[dict[str, str], dict[str, str]]:
     """``(file -> module name, folder -> package name)``: the files of :data:`REFERENCE_MODULES` (and of
     the modules ``extra``) and the folders of the installed :data:`REFERENCE_PACKAGES`, found without
-    importing them."""
+    importing them; with ``references`` false, only the files of ``extra``."""
     files, folders = {}, {}
-    for name in (*REFERENCE_MODULES, *extra):
+    for name in (*(REFERENCE_MODULES if references else ()), *extra):
         module = sys.modules.get(name)
         origin = getattr(module, "__file__", None) or importlib.util.find_spec(name).origin
         files[str(origin)] = name
-    for name in REFERENCE_PACKAGES:
+    for name in REFERENCE_PACKAGES if references else ():
         try:
             spec = importlib.util.find_spec(name)
         except (ImportError, ValueError):
@@ -566,7 +570,7 @@ def _genuine_setprofile():
 
 
 @contextlib.contextmanager
-def _reference_calls_refused(caught: list[str], extra: Sequence[str] = ()):
+def _reference_calls_refused(caught: list[str], extra: Sequence[str] = (), references: bool = True):
     """While the student's function runs, any Python call into a reference module's file raises.
 
     A profile hook (``sys.setprofile``), so that every way of reaching those functions is seen:
@@ -580,7 +584,7 @@ def _reference_calls_refused(caught: list[str], extra: Sequence[str] = ()):
             "cannot watch what your function calls. Hint: restart the kernel and run the cells again "
             "without the cell that replaces it."
         )
-    files = _reference_files(extra)
+    files = _reference_files(extra, references)
     previous = sys.getprofile()
 
     def hook(frame, event, arg):
@@ -652,7 +656,7 @@ def _run_watched(exercise: Exercise, call: Callable[[], Any], seconds: float, pr
     caught: list[str] = []
     timed_out: list[bool] = []
     value = None
-    watch = _reference_calls_refused(caught, exercise.refused_modules) if profile else contextlib.nullcontext()
+    watch = _reference_calls_refused(caught, exercise.refused_modules, exercise.refuse_references) if profile else contextlib.nullcontext()
     try:
         # the timer innermost: it is off before the traps are taken away, so that no late alarm
         # can interrupt their removal
