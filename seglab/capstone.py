@@ -49,7 +49,7 @@ import torch
 from torch import nn
 
 from seglab._validate import describe
-from seglab.checkpoint import cpu_state_dict
+from seglab.checkpoint import _cpu_state_dict
 from seglab.data import HardThingsAndStuff, semantic_batch
 from seglab.metrics import iou
 
@@ -132,7 +132,7 @@ def save_weights(model: nn.Module, path=WEIGHTS) -> None:
             f"save_weights: expected at most {MAX_PARAMETERS:,} parameters, got {count:,}. Hint: fewer "
             f"channels (parameters grow with the square of the width) or one level less."
         )
-    state = cpu_state_dict(model)
+    state = _cpu_state_dict(model)
     path = Path(path)
     if _in_course_source(path):
         raise WeightsError(

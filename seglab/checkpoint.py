@@ -5,7 +5,6 @@ load_checkpoint        a trained network shipped with the package (``seglab/chec
                        one from a folder of your own, in ``eval()`` mode with its recorded result
 save_checkpoint        write one: weights, constructor arguments, the recorded training result
 available_checkpoints  the names ``load_checkpoint`` accepts
-cpu_state_dict         a network's weights as a file holds them (CPU, float32), also for the capstone
 =====================  ==============================================================================
 
 The three are also ``seglab.models.load_checkpoint``, ``save_checkpoint`` and
@@ -27,7 +26,7 @@ from torch import nn
 
 from seglab._validate import describe
 
-__all__ = ["load_checkpoint", "save_checkpoint", "available_checkpoints", "cpu_state_dict"]
+__all__ = ["load_checkpoint", "save_checkpoint", "available_checkpoints"]
 
 # The networks a checkpoint can hold (classes of seglab.models, by name), and the constructor
 # arguments it records for each. The classes are looked up when needed (_model_class):
@@ -114,7 +113,7 @@ def save_checkpoint(model: nn.Module, path, result: dict | None = None) -> None:
         raise TypeError(f"result: expected a dict of plain values or None, got {describe(result)}.")
     _check_plain(result, "result")
     kwargs = {argument: getattr(model, argument) for argument in _CONSTRUCTOR_ARGUMENTS[name]}
-    state_dict = cpu_state_dict(model)
+    state_dict = _cpu_state_dict(model)
     checkpoint = {
         "format": _CHECKPOINT_FORMAT,
         "model": name,
@@ -125,8 +124,9 @@ def save_checkpoint(model: nn.Module, path, result: dict | None = None) -> None:
     torch.save(checkpoint, path)
 
 
-def cpu_state_dict(model: nn.Module) -> OrderedDict:
-    """``model``'s ``state_dict`` as a file should hold it: detached, on the CPU, floating tensors as
+def _cpu_state_dict(model: nn.Module) -> OrderedDict:
+    """``model``'s ``state_dict`` as a file should hold it (a checkpoint here, the capstone's weights file
+    in :mod:`seglab.capstone`): detached, on the CPU, floating tensors as
     float32 (integer buffers such as batch norm's step count keep their dtype). Read with
     ``nn.Module.state_dict`` itself, so that a network cannot redefine what is saved."""
     return OrderedDict(
