@@ -347,13 +347,14 @@ def measure(suite: bool) -> str:
             if ".ipynb_checkpoints" in path.parts:
                 continue
             name = path.relative_to(ROOT).as_posix()
+            label = f"run `{name}`"
             if name == "solutions/capstone/capstone.ipynb":  # its training cell takes minutes: a row of its own below
                 seconds = time_capstone_solution(path)
-                name += "` as autograde runs it (no training, the instructor's weights"
+                label += " as autograde runs it (no training, the instructor's weights)"
             else:
                 seconds = time_notebook(path)
             total += seconds
-            rows.append(_row(f"run `{name}`" + (")" if "autograde" in name else ""), seconds, NOTEBOOK_BUDGET))
+            rows.append(_row(label, seconds, NOTEBOOK_BUDGET))
     rows.append(_row("run the whole course (all notebooks above)", total, COURSE_BUDGET))
     for assignment in sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir()):
         budget = TRAINING_AUTOGRADE_BUDGET if _trains(assignment) else AUTOGRADE_BUDGET
