@@ -3,6 +3,9 @@
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades
 
+from seglab.feedback import RedactHiddenTests
+from seglab.sandbox import autograde_preprocessors
+
 c = get_config()  # noqa: F821 (provided by nbgrader)
 
 c.CourseDirectory.course_id = "seglab"
@@ -31,6 +34,20 @@ c.Autograde.exclude_overwriting = {"capstone": ["capstone_weights.pt"]}
 # (edited ones are always restored).
 c.OverwriteCells.add_missing_cells = True
 
+# Every autograded kernel runs in a sandbox (seglab.sandbox, bubblewrap): it sees the machine
+# read-only, and neither solutions/, nor the gradebook, nor any other student's folders; it has
+# no network, and limits on memory, processes, CPU time and file size. Where the sandbox cannot
+# start, autograde stops and says how to fix it. To grade unsandboxed, at your own risk:
+#     c.SandboxedKernelManager.enabled = False
+# The limits (defaults shown):
+#     c.SandboxedKernelManager.memory_gib = 4.0            # per process
+#     c.SandboxedKernelManager.processes = 256             # processes and threads at once
+#     c.SandboxedKernelManager.cpu_seconds_per_cell = 120  # besides Execute.timeout (wall clock)
+#     c.SandboxedKernelManager.cpu_seconds_total = 1800    # the whole kernel
+#     c.SandboxedKernelManager.file_size_mib = 512         # the largest file
+# After the sandboxed execution, every output line that shows a hidden test line is redacted.
+c.Autograde.autograde_preprocessors = autograde_preprocessors()
+
 # Feedback shows each test cell without its hidden tests (nbgrader's default feedback shows them,
-# and with them the seeds of the hidden random cases).
-c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
+# and with them the seeds of the hidden random cases), and no output line that shows one.
+c.GenerateFeedback.preprocessors = [RedactHiddenTests, GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
