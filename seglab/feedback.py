@@ -10,7 +10,7 @@ sandboxed ``Execute``, so the graded notebook holds no copy either) and again at
 
     c.GenerateFeedback.preprocessors = [RedactHiddenTests, GetGrades, ClearHiddenTests, ...]
 
-A hidden test line counts when it has at least ``min_length`` characters once stripped, so a
+The delimiter lines are redacted too. A hidden test line counts when it has at least ``min_length`` characters once stripped, so a
 lone ``)`` never redacts an output. Colour codes in tracebacks are ignored when matching.
 """
 
@@ -77,6 +77,7 @@ class RedactHiddenTests(NbGraderPreprocessor):
         lines = hidden_test_lines(nb, self.begin_test_delimeter, self.end_test_delimeter, self.min_length)
         if not lines:
             return nb, resources
+        lines |= {self.begin_test_delimeter, self.end_test_delimeter}  # the markers too
         for cell in nb.cells:
             for output in cell.get("outputs", []):
                 if "text" in output:

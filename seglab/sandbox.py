@@ -56,6 +56,7 @@ import sys
 import tempfile
 
 from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import run_sync
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Float, Int, List, Unicode
 
@@ -359,11 +360,40 @@ def _copy_font_cache(destination: str) -> None:
 
 
 class SandboxedExecute(Execute):
-    """nbgrader's ``Execute`` whose kernels run in the sandbox (:class:`SandboxedKernelManager`)."""
+    """nbgrader's ``Execute`` whose kernels run in the sandbox (:class:`SandboxedKernelManager`).
+
+    A kernel that dies in a cell (``os._exit``, a crash, a fork bomb that leaves it no thread)
+    costs that cell and what depends on it, not the submission: the cell gets a
+    ``DeadKernelError`` output, and a fresh kernel runs the rest of the notebook (nbgrader alone
+    would give up on the whole submission and grade none of it).
+    """
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("kernel_manager_class", SandboxedKernelManager)
         super().__init__(*args, **kwargs)
+
+    async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
+        from nbclient.exceptions import DeadKernelError
+        from nbformat.v4 import new_output
+
+        try:
+            return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        except DeadKernelError:
+            self.log.warning("The kernel died in cell %d; a fresh kernel runs the rest of the notebook", cell_index)
+            message = (
+                "the kernel died while it ran this cell; a fresh kernel runs the rest of the notebook, "
+                "without what earlier cells defined"
+            )
+            cell.outputs.append(
+                new_output("error", ename="DeadKernelError", evalue=message, traceback=[f"DeadKernelError: {message}"])
+            )
+            if self.kc is not None:
+                self.kc.stop_channels()
+            await self.km.restart_kernel(now=True)
+            await self.async_start_new_kernel_client()
+            return cell
+
+    execute_cell = run_sync(async_execute_cell)  # nbconvert's preprocess_cell calls this one
 
 
 def autograde_preprocessors() -> list:
