@@ -31,7 +31,7 @@ from nbgrader.api import Gradebook
 
 import seglab
 from seglab.feedback import REDACTED, RedactHiddenTests, hidden_test_lines
-from seglab.sandbox import SandboxedKernelManager, SandboxUnavailable, _parents, check_sandbox
+from seglab.sandbox import SandboxedKernelManager, _parents
 
 from _nbgrader_course import (
     SOLUTIONS,
@@ -41,6 +41,7 @@ from _nbgrader_course import (
     read_notebook,
     report,
     run_nbgrader,
+    sandbox_problem,
     with_solutions,
 )
 
@@ -53,15 +54,7 @@ c.SandboxedKernelManager.file_size_mib = 64
 """
 
 
-def _sandbox_problem() -> str | None:
-    try:
-        check_sandbox()
-    except SandboxUnavailable as error:
-        return str(error)
-    return None
-
-
-needs_sandbox = pytest.mark.skipif(_sandbox_problem() is not None, reason=f"{_sandbox_problem()}")
+needs_sandbox = pytest.mark.skipif(sandbox_problem() is not None, reason=f"{sandbox_problem()}")
 
 # --- the attacks (each a code cell put right after the notebook's setup cell) ---------------------
 
@@ -270,6 +263,8 @@ def _processes_with(text: str) -> list[str]:
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory):
     """The class graded serially, in parallel and (honest students) alone. Yields a dict of facts."""
+    if sandbox_problem() is not None:
+        pytest.skip(sandbox_problem())
     root = tmp_path_factory.mktemp("hostile")
     template = make_course(root / "template", [NAME])
     with open(template / "nbgrader_config.py", "a") as config:
@@ -331,9 +326,6 @@ def hostile(tmp_path_factory):
         path for path, digest in _tree_hash(package, skip=("__pycache__",)).items() if package_before.get(path) != digest
     )
     return facts
-
-
-pytestmark = [needs_sandbox]
 
 
 @pytest.mark.parametrize("run", ["serial", "parallel", "alone"])
@@ -448,6 +440,7 @@ def _one_student_course(folder: Path, extra_config: str) -> Path:
     return course
 
 
+@needs_sandbox
 def test_autograde_stops_with_the_fix_when_the_sandbox_cannot_start(tmp_path):
     course = _one_student_course(tmp_path / "course", '\nc.SandboxedKernelManager.bwrap = "seglab-no-such-bwrap"\n')
     result = run_nbgrader(course, "autograde", NAME)
@@ -466,6 +459,7 @@ def test_autograde_stops_with_the_fix_when_the_sandbox_cannot_start(tmp_path):
     assert grade.returncode == 2 and "apt-get install bubblewrap" in grade.stderr, grade.stderr
 
 
+@needs_sandbox
 def test_the_opt_out_grades_unsandboxed_and_says_so(tmp_path):
     course = _one_student_course(tmp_path / "course", "\nc.SandboxedKernelManager.enabled = False\n")
     result = run_nbgrader(course, "autograde", NAME)
