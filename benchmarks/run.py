@@ -9,6 +9,9 @@ with each measurement):
   ``scripts/train_capstone.py`` times that);
 * autograding one student's submission (the solution) of each assignment with the real
   ``nbgrader autograde`` (budget: 30 s; 60 s for an assignment whose checkers train networks);
+* grading (``benchmarks/grading.py``): the sandbox's overhead on one submission (budget: at most
+  10%), and a class of 40 graded by ``python -m seglab.grade --workers 2`` against serial
+  ``nbgrader autograde`` (budget: at least 1.7 times as fast, the same grades);
 * the graded trainings of the networks students build (``seglab.checks``, ``Training``): each
   recipe run on seglab's own network as the hidden test runs it (its hidden seed, one thread),
   its time and held-out score against the threshold, and the lowest score over seeds 0-9;
@@ -58,6 +61,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the temporary-course helpers the grading tests use
 sys.path.insert(0, str(ROOT / "benchmarks"))  # encoder_decoder: the results of lectures 5-6
 
+from grading import measure_grading  # noqa: E402
 from _nbgrader_course import (  # noqa: E402
     generate_assignment,
     make_course,
@@ -359,6 +363,7 @@ def measure(suite: bool) -> str:
     for assignment in sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir()):
         budget = TRAINING_AUTOGRADE_BUDGET if _trains(assignment) else AUTOGRADE_BUDGET
         rows.append(_row(f"autograde one submission of `{assignment}`", time_autograde(assignment), budget))
+    rows += measure_grading()
     if suite:
         rows.append(_row("the whole test suite (install excluded)", time_suite(), SUITE_BUDGET))
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"

@@ -116,7 +116,7 @@ def _probe(bwrap: str) -> str | None:
     path = shutil.which(bwrap)
     if path is None:
         return f"expected the bubblewrap command {bwrap!r} on the PATH, got none"
-    command = [path, "--unshare-all", "--unshare-user", "--die-with-parent", "--ro-bind", "/", "/"]
+    command = [path, *_namespaces(), "--die-with-parent", "--ro-bind", "/", "/"]
     command += ["--dev", "/dev", "--proc", "/proc", "--", "true"]
     try:
         result = subprocess.run(command, capture_output=True, text=True, timeout=30)
@@ -125,6 +125,13 @@ def _probe(bwrap: str) -> str | None:
     if result.returncode != 0:
         return f"{path} failed: {result.stderr.strip() or f'exit status {result.returncode}'}"
     return None
+
+
+def _namespaces() -> list[str]:
+    """bubblewrap's namespace options: all of them, and a user namespace unless the grader is root
+    (root needs none to make the mounts, and its kernels drop to a uid of their own instead)."""
+    options = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
+    return options if os.geteuid() == 0 else [*options, "--unshare-user"]
 
 
 def _real(path: str) -> str:
@@ -233,11 +240,9 @@ class SandboxedKernelManager(AsyncKernelManager):
         folder = self._folder
         inside = self.present_as or folder
         hidden = self.hidden_folders()
-        args = [shutil.which(self.bwrap) or self.bwrap, "--unshare-ipc", "--unshare-pid", "--unshare-net"]
-        args += ["--unshare-uts", "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
-        if self._uid is None:  # an ordinary user: an unprivileged user namespace
-            args += ["--unshare-user"]
-        else:  # root: the launcher keeps only the right to become the sandbox's own uid
+        args = [shutil.which(self.bwrap) or self.bwrap, *_namespaces()]
+        args += ["--die-with-parent", "--new-session", "--cap-drop", "ALL"]
+        if self._uid is not None:  # root: the launcher keeps only the right to become the sandbox's own uid
             args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
         args += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
         for path in hidden:

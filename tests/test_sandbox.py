@@ -8,7 +8,7 @@ what it hit, that the honest students get exactly the grades they get alone, tha
 parallel grading agree, and that nothing outside the submissions' own folders changed (the
 seglab package, the course's solutions, configuration and submissions).
 
-To keep the suite short, the class's course lowers nbgrader's cell timeout to 20 s, the CPU
+To keep the suite short, the class's course lowers nbgrader's cell timeout to 12 s, the CPU
 time of a cell to 5 s and the largest file to 64 MiB (``LIMITS``).
 """
 
@@ -48,7 +48,7 @@ from _nbgrader_course import (
 NAME = "upsampling"
 LIMITS = """
 # --- the hostile class's limits (tests/test_sandbox.py) ---
-c.Execute.timeout = 20
+c.Execute.timeout = 12
 c.SandboxedKernelManager.cpu_seconds_per_cell = 5
 c.SandboxedKernelManager.file_size_mib = 64
 """
@@ -63,7 +63,7 @@ COURSE = "import pathlib\ncourse = pathlib.Path.cwd().parents[2]\n"
 
 ATTACKS = {
     # rewrite the checkers (the package's and the course's) so that every later student passes
-    "b_checker_writer": COURSE
+    "b_writer": COURSE
     + textwrap.dedent(
         """
         import seglab.checks.upsampling as checker
@@ -77,7 +77,7 @@ ATTACKS = {
         """
     ),
     # set every score in the gradebook
-    "c_gradebook_writer": COURSE
+    "b_writer_2": COURSE
     + textwrap.dedent(
         """
         import sqlite3
@@ -159,7 +159,7 @@ ATTACKS = {
         """
     ),
     # more memory than the limit
-    "g_memory_bomb": "hog = bytearray(8 * 2**30)\n",
+    "j_limits": "hog = bytearray(8 * 2**30)\n",
     # processes until the limit, which stay
     "h_fork_bomb": textwrap.dedent(
         """
@@ -170,16 +170,24 @@ ATTACKS = {
         """
     ),
     # a file bigger than the limit
-    "i_disk_filler": "with open('fill.bin', 'wb') as file:\n    for _ in range(1024):\n        file.write(bytes(2**20))\n",
+    "j_limits_2": "with open('fill.bin', 'wb') as file:\n    for _ in range(1024):\n        file.write(bytes(2**20))\n",
     # a 10-minute sleep, then a busy loop
-    "j_hog": "import time\ntime.sleep(600)\n",
+    "j_limits_3": "import time\ntime.sleep(600)\n",
+    "j_limits_4": "while True:\n    pass\n",
 }
-HOG_LOOP = "while True:\n    pass\n"
+# A student's attack cells, in order: ATTACKS["<student>"], ATTACKS["<student>_2"], ...
+ATTACKERS = sorted(name for name in ATTACKS if not name.rsplit("_", 1)[-1].isdigit())
+LIMITS_STUDENT = "j_limits"  # memory, file size, wall clock, CPU: one cell each, in that order
 
-# Attackers that hand in the solution (the attack must cost only its own cell) or the blank release.
-SOLVED = {"e_spy", "g_memory_bomb", "i_disk_filler", "j_hog"}
+
+def _attacks(student: str) -> list[str]:
+    return [ATTACKS[student]] + [ATTACKS[f"{student}_{n}"] for n in range(2, 10) if f"{student}_{n}" in ATTACKS]
+
+
+# Attackers that hand in the solution (the attack must cost only its own cells) or the blank release.
+SOLVED = {"e_spy", LIMITS_STUDENT}
 HONEST = ("a_honest", "z_partial")
-STUDENTS = (HONEST[0], *ATTACKS, HONEST[1])
+STUDENTS = (HONEST[0], *ATTACKERS, HONEST[1])
 UNSOLVED_IN_PARTIAL = "transposed_conv1d"  # z_partial leaves this exercise's stub
 
 
@@ -196,9 +204,9 @@ def _submission(student: str, release, solution, port: int):
         for cell, blank in zip(notebook.cells, release.cells):
             if f"def {UNSOLVED_IN_PARTIAL}(" in cell.source:
                 cell.source = blank.source
-    if student in ATTACKS:
+    if student in ATTACKERS:
         setup = next(i for i, cell in enumerate(notebook.cells) if _is_setup(cell))
-        cells = [ATTACKS[student].replace("PORT", str(port))] + ([HOG_LOOP] if student == "j_hog" else [])
+        cells = [source.replace("PORT", str(port)) for source in _attacks(student)]
         for offset, source in enumerate(cells, start=1):
             cell = nbformat.v4.new_code_cell(source)
             cell["id"] = f"attack-{offset}"
@@ -375,7 +383,7 @@ def test_nothing_outside_the_submissions_changed(hostile, run):
 @pytest.mark.parametrize("run", ["serial", "parallel"])
 def test_attackers_without_solutions_get_zero(hostile, run):
     scores = hostile["scores"][run]
-    for student in ("b_checker_writer", "c_gradebook_writer", "d_detached", "f_killer", "h_fork_bomb"):
+    for student in ("b_writer", "d_detached", "f_killer", "h_fork_bomb"):
         assert sum(scores[student].values()) == 0, (run, student, scores[student])
     # a kernel that died costs its cell; the rest of the notebook ran in a fresh kernel
     assert "DeadKernelError" in _attack_output(hostile["courses"][run], "f_killer")
@@ -384,8 +392,8 @@ def test_attackers_without_solutions_get_zero(hostile, run):
 @pytest.mark.parametrize("run", ["serial", "parallel"])
 def test_every_attack_was_blocked(hostile, run):
     course = hostile["courses"][run]
-    for student in ("b_checker_writer", "c_gradebook_writer", "e_spy"):
-        attack = _attack_output(course, student)
+    for student, index in (("b_writer", 0), ("b_writer", 1), ("e_spy", 0)):
+        attack = _attack_output(course, student, index)
         lines = attack.splitlines()
         assert any(line.startswith("SAFE") for line in lines), (student, attack)
         assert not [line for line in lines if line.startswith("LEAK")], (student, attack)
@@ -396,18 +404,14 @@ def test_every_attack_was_blocked(hostile, run):
 @pytest.mark.parametrize("run", ["serial", "parallel"])
 def test_a_broken_limit_costs_only_its_cells_and_says_which(hostile, run):
     course, scores, full = hostile["courses"][run], hostile["scores"][run], hostile["scores"]["alone"]["a_honest"]
-    for student, limit in (
-        ("g_memory_bomb", "sandbox limit: memory"),
-        ("i_disk_filler", "sandbox limit: file size"),
-    ):
-        assert limit in _attack_output(course, student), student
-        assert scores[student] == full, student
-    sleep, loop = _attack_output(course, "j_hog", 0), _attack_output(course, "j_hog", 1)
+    memory, disk, sleep, loop = (_attack_output(course, LIMITS_STUDENT, i) for i in range(4))
+    assert "sandbox limit: memory" in memory
+    assert "sandbox limit: file size" in disk
     assert "KeyboardInterrupt" in sleep or "CellTimeoutError" in sleep  # nbgrader's wall-clock limit
     assert "sandbox limit: CPU time" in loop
-    assert scores["j_hog"] == full
+    assert scores[LIMITS_STUDENT] == full
     assert "sandbox limit: processes" in _attack_output(course, "h_fork_bomb")
-    filled = course / "autograded" / "i_disk_filler" / NAME / "fill.bin"
+    filled = course / "autograded" / LIMITS_STUDENT / NAME / "fill.bin"
     assert filled.stat().st_size <= 64 * 2**20
 
 
