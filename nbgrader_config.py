@@ -5,6 +5,7 @@ from nbgrader.preprocessors import ClearHiddenTests, GetGrades
 
 from seglab.feedback import RedactHiddenTests
 from seglab.sandbox import autograde_preprocessors
+from seglab.submission import sanitize_preprocessors
 
 c = get_config()  # noqa: F821 (provided by nbgrader)
 
@@ -29,6 +30,10 @@ c.Execute.interrupt_on_timeout = True
 # The capstone's weights file is the student's: autograde never replaces it by a file of the same
 # name from solutions/capstone/ (seglab.capstone.save_weights refuses to write one there).
 c.Autograde.exclude_overwriting = {"capstone": ["capstone_weights.pt"]}
+
+# A test cell a student duplicated is graded once; its copy runs as an ordinary cell (nbgrader
+# alone fails the whole submission on it).
+c.Autograde.sanitize_preprocessors = sanitize_preprocessors()
 
 # Test cells a student deleted are put back from the gradebook at autograde
 # (edited ones are always restored).

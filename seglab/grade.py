@@ -133,8 +133,10 @@ def _scratch_course(course: Path, scratch: Path, coursedir, student: str, assign
     """A course folder of one student's submission, for a worker (module docstring, step 1)."""
     root = scratch / student
     (root / "submitted" / student).mkdir(parents=True)
-    shutil.copytree(
-        course / coursedir.submitted_directory / student / assignment, root / "submitted" / student / assignment
+    shutil.copytree(  # links stay links: the grader never reads through a student's link
+        course / coursedir.submitted_directory / student / assignment,
+        root / "submitted" / student / assignment,
+        symlinks=True,
     )
     source = course / coursedir.source_directory / assignment
     if source.is_dir():
@@ -264,15 +266,21 @@ class _Worker:
         return self.process.poll() is None
 
     def stop(self) -> None:
-        """Kill the worker and its kernels (they die with it: ``--die-with-parent``)."""
+        """Kill the worker and its kernels (they die with it: ``--die-with-parent``); once."""
+        if self.replies is None:
+            return
         try:
             os.killpg(self.process.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
         self.process.wait()
         os.close(self.replies)
+        self.replies = None
 
     def close(self) -> None:
+        """Let the worker finish (no more requests), or stop it after a minute."""
+        if self.replies is None:
+            return
         self.process.stdin.close()
         try:
             self.process.wait(timeout=60)
@@ -280,6 +288,7 @@ class _Worker:
             self.stop()
         else:
             os.close(self.replies)
+            self.replies = None
 
 
 def _serve(reply_fd: int) -> None:
@@ -394,10 +403,17 @@ def grade_class(
                     student = queue.get_nowait()
                 except Empty:
                     break
-                if worker is None or not worker.alive():
-                    worker = _Worker()
                 log = logs / f"{student}.log"
-                done.put((student, *worker.grade(roots[student], student, assignment, log, timeout)))
+                try:
+                    if worker is None or not worker.alive():
+                        worker = _Worker()
+                    done.put((student, *worker.grade(roots[student], student, assignment, log, timeout)))
+                except Exception as error:  # noqa: BLE001 -- the main thread waits for every student
+                    done.put((student, False, f"the worker failed: {error!r:.200}"))
+                    if worker is not None:
+                        worker.stop()
+                    worker = None
+                    continue
                 if not worker.alive():
                     worker = None
             if worker is not None:

@@ -269,15 +269,27 @@ def _processes_with(text: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def hostile(tmp_path_factory):
+def generated(tmp_path_factory):
+    """A course with the assignment generated (and its gradebook), for the tests to copy."""
+    course = make_course(tmp_path_factory.mktemp("generated") / "course", [NAME])
+    generate_assignment(course, NAME)
+    return course
+
+
+def _copy_of(generated: Path, folder: Path, extra_config: str = "") -> Path:
+    shutil.copytree(generated, folder)
+    with open(folder / "nbgrader_config.py", "a") as config:
+        config.write(extra_config)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory, generated):
     """The class graded serially, in parallel and (honest students) alone. Yields a dict of facts."""
     if sandbox_problem() is not None:
         pytest.skip(sandbox_problem())
     root = tmp_path_factory.mktemp("hostile")
-    template = make_course(root / "template", [NAME])
-    with open(template / "nbgrader_config.py", "a") as config:
-        config.write(LIMITS)
-    generate_assignment(template, NAME)
+    template = _copy_of(generated, root / "template", LIMITS)
     release = read_notebook(template / "exercises" / NAME / f"{NAME}.ipynb")
     solution = read_notebook(SOLUTIONS / NAME / f"{NAME}.ipynb")
     listener = socket.socket()
@@ -433,11 +445,8 @@ def test_hidden_tests_never_reach_the_graded_outputs_or_the_feedback(hostile, ru
 # --- without a sandbox ----------------------------------------------------------------------------
 
 
-def _one_student_course(folder: Path, extra_config: str) -> Path:
-    course = make_course(folder, [NAME])
-    with open(course / "nbgrader_config.py", "a") as config:
-        config.write(extra_config)
-    generate_assignment(course, NAME)
+def _one_student_course(generated: Path, folder: Path, extra_config: str) -> Path:
+    course = _copy_of(generated, folder, extra_config)
     target = course / "submitted" / "solo" / NAME
     target.mkdir(parents=True)
     shutil.copy(course / "exercises" / NAME / f"{NAME}.ipynb", target)
@@ -445,8 +454,8 @@ def _one_student_course(folder: Path, extra_config: str) -> Path:
 
 
 @needs_sandbox
-def test_autograde_stops_with_the_fix_when_the_sandbox_cannot_start(tmp_path):
-    course = _one_student_course(tmp_path / "course", '\nc.SandboxedKernelManager.bwrap = "seglab-no-such-bwrap"\n')
+def test_autograde_stops_with_the_fix_when_the_sandbox_cannot_start(generated, tmp_path):
+    course = _one_student_course(generated, tmp_path / "course", '\nc.SandboxedKernelManager.bwrap = "seglab-no-such-bwrap"\n')
     result = run_nbgrader(course, "autograde", NAME)
     assert result.returncode != 0, report(result)
     assert "apt-get install bubblewrap" in result.stdout + result.stderr, report(result)
@@ -464,8 +473,8 @@ def test_autograde_stops_with_the_fix_when_the_sandbox_cannot_start(tmp_path):
 
 
 @needs_sandbox
-def test_the_opt_out_grades_unsandboxed_and_says_so(tmp_path):
-    course = _one_student_course(tmp_path / "course", "\nc.SandboxedKernelManager.enabled = False\n")
+def test_the_opt_out_grades_unsandboxed_and_says_so(generated, tmp_path):
+    course = _one_student_course(generated, tmp_path / "course", "\nc.SandboxedKernelManager.enabled = False\n")
     result = run_nbgrader(course, "autograde", NAME)
     assert result.returncode == 0, report(result)
     assert "sandbox is OFF" in result.stdout + result.stderr
@@ -532,3 +541,49 @@ def test_the_course_folder_and_home_are_hidden_but_not_the_system(tmp_path, monk
     monkeypatch.chdir("/")
     manager.hidden_paths = ["/usr/local"]
     assert "/usr/local" in manager.hidden_folders()  # an instructor may hide more
+
+
+# --- odd submissions, in parallel ------------------------------------------------------------------
+
+
+@needs_sandbox
+def test_odd_submissions_are_graded_as_far_as_possible_or_reported(generated, tmp_path):
+    """Not a notebook, empty, truncated: reported, the batch goes on; duplicated cells and another
+    kernelspec: graded like the solution (nbgrader drops the copies and restores the kernelspec)."""
+    course = _copy_of(generated, tmp_path / "course")
+    release = read_notebook(course / "exercises" / NAME / f"{NAME}.ipynb")
+    solved = with_solutions(release, read_notebook(SOLUTIONS / NAME / f"{NAME}.ipynb"))
+    odd = nbformat.from_dict(json.loads(json.dumps(solved)))
+    test_cell = next(c for c in odd.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade"))
+    copy = nbformat.from_dict(json.loads(json.dumps(test_cell)))
+    copy["id"] = "a-copy"
+    odd.cells.insert(odd.cells.index(test_cell) + 1, copy)
+    odd.metadata.kernelspec = {"name": "julia-1.10", "display_name": "Julia 1.10", "language": "julia"}
+    text = json.dumps(solved)
+    files = {
+        "a_solution": nbformat.writes(solved),
+        "b_duplicated_and_julia": nbformat.writes(odd),
+        "c_not_a_notebook": "def transposed_conv1d(x, w):\n    return x\n",
+        "d_empty": "",
+        "e_truncated": text[: len(text) // 2],
+    }
+    for student, content in files.items():
+        target = course / "submitted" / student / NAME
+        target.mkdir(parents=True)
+        (target / f"{NAME}.ipynb").write_text(content)
+    result = subprocess.run(
+        [sys.executable, "-m", "seglab.grade", NAME, "--workers", "2"],
+        cwd=course,
+        env=nbgrader_env(course),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    lines = {line.split()[1]: line for line in result.stdout.splitlines() if line.split()[:1] in (["graded"], ["failed"])}
+    assert result.returncode == 1, report(result)  # some failed, and the command said so
+    for student in ("c_not_a_notebook", "d_empty", "e_truncated"):
+        assert lines[student].startswith("failed"), lines
+    for student in ("a_solution", "b_duplicated_and_julia"):
+        assert lines[student].startswith("graded"), lines
+    scores = _cell_scores(course)
+    assert scores["b_duplicated_and_julia"] == scores["a_solution"] and sum(scores["a_solution"].values()) > 0
