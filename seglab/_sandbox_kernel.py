@@ -2,7 +2,16 @@
 
 ``seglab.sandbox`` starts this file *by path* inside bubblewrap (``python _sandbox_kernel.py
 --limits JSON -f CONNECTION_FILE --transport=ipc``), so nothing of the ``seglab`` package is
-imported before the student's code runs. It
+imported before the student's code runs. It forks: the child becomes the kernel, the parent
+stays as the sandbox's supervisor. When the kernel exits, for whatever reason, the supervisor
+kills every process left in the sandbox (``kill(-1, SIGKILL)`` reaches exactly the processes of
+the sandbox's PID namespace) and exits with the kernel's status, so that nothing the student
+started outlives the kernel, not even for the seconds a kernel manager waits before it kills a
+kernel that does not stop. When the grader is root, the kernel cannot kill the supervisor: the
+supervisor's real and saved uid stay root (without capabilities) and only its effective uid is
+the kernel's, enough to signal the kernel's processes and not to be signalled by them.
+
+The kernel (the child)
 
 1. sets the resource limits of the kernel process, which its children inherit (``setrlimit``
    inside the sandbox, so the process count is counted in the sandbox's own user namespace):
@@ -118,8 +127,27 @@ def _drop_root(uid):
     os.setresuid(uid, uid, uid)
 
 
+def _supervise(kernel, uid):
+    """Wait for the ``kernel`` process, then kill every other process of the sandbox; exit as it did."""
+    if uid is not None:  # root: signal the kernel's uid, out of its reach (see the module's docstring)
+        os.setgroups([])
+        os.setresgid(0, uid, 0)
+        os.setresuid(0, uid, 0)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _, status = os.waitpid(kernel, 0)
+    try:
+        os.kill(-1, signal.SIGKILL)
+    except ProcessLookupError:  # nothing left
+        pass
+    code = os.waitstatus_to_exitcode(status)  # -N when a signal N killed it
+    os._exit(code if code >= 0 else 128 - code)
+
+
 def main():
     limits = _take_limits(sys.argv)
+    kernel = os.fork()
+    if kernel:
+        _supervise(kernel, limits.get("uid"))
     _set_limits(limits)
     if limits.get("uid") is not None:
         _drop_root(limits["uid"])
