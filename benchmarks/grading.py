@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from _nbgrader_course import (  # noqa: E402
     SOLUTIONS,
+    cell_scores,
     generate_assignment,
     make_course,
     nbgrader_env,
@@ -71,16 +72,6 @@ def _autograde(course: Path, *args: str) -> float:
     return seconds
 
 
-def _cell_scores(course: Path) -> dict:
-    from nbgrader.api import Gradebook
-
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", course_id="seglab") as gradebook:
-        return {
-            s.student.id: {g.name: g.score for nb in s.notebooks for g in nb.grades}
-            for s in gradebook.find_assignment(ASSIGNMENT).submissions
-        }
-
-
 def measure_overhead(repeats: int = 3) -> tuple[float, float]:
     """(sandboxed, unsandboxed) median seconds of ``nbgrader autograde`` of one submission."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -115,7 +106,7 @@ def measure_class(students: int = CLASS_SIZE, workers: int = WORKERS) -> tuple[f
         parallel_seconds = time.perf_counter() - start
         if result.returncode != 0:
             raise SystemExit(report(result))
-        same = _cell_scores(serial) == _cell_scores(parallel) and len(_cell_scores(serial)) == students
+        same = cell_scores(serial, ASSIGNMENT) == cell_scores(parallel, ASSIGNMENT) and len(cell_scores(serial, ASSIGNMENT)) == students
         return serial_seconds, parallel_seconds, same
 
 

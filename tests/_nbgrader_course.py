@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -22,6 +23,7 @@ SOLUTIONS = ROOT / "solutions"
 EXERCISES = ROOT / "exercises"
 LECTURES = ROOT / "lectures"
 CONFIG = ROOT / "nbgrader_config.py"
+COURSE_ID = re.search(r"course_id\s*=\s*[\"']([^\"']*)[\"']", CONFIG.read_text()).group(1)
 
 # Folders and files nbgrader itself skips (its CourseDirectory.ignore default); they are never in git.
 IGNORED_NAMES = {".ipynb_checkpoints", "__pycache__"}
@@ -142,6 +144,17 @@ def generate_assignment(course: Path, name: str) -> None:
     """``nbgrader generate_assignment <name> --force`` in ``course``; fails the test with nbgrader's output."""
     result = run_nbgrader(course, "generate_assignment", name, "--force")
     assert result.returncode == 0, report(result)
+
+
+def cell_scores(course: Path, assignment: str) -> dict[str, dict[str, float]]:
+    """student -> {grade_id: score} of every graded cell of ``assignment``, read from the course's gradebook."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", course_id=COURSE_ID) as gradebook:
+        return {
+            submission.student.id: {grade.name: grade.score for notebook in submission.notebooks for grade in notebook.grades}
+            for submission in gradebook.find_assignment(assignment).submissions
+        }
 
 
 def without_solution_markers(source: str) -> str:

@@ -72,7 +72,7 @@ from seglab.checks import ASSIGNMENTS as REGISTRY
 from _checker_tables import number_of_cases
 from _hard_coded import HARD_CODED
 from _nbgrader_course import (
-    CONFIG,
+    COURSE_ID,
     ROOT,
     SOLUTIONS,
     assignments,
@@ -104,7 +104,6 @@ def build_model():
 
 def _students(name: str) -> tuple[str, ...]:
     return STUDENTS + (PROJECT_STUDENTS if REGISTRY[name].project is not None else ())
-COURSE_ID = re.search(r"course_id\s*=\s*[\"']([^\"']*)[\"']", CONFIG.read_text()).group(1)
 STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")  # c.ClearSolutions.code_stub, line by line
 MANUAL_SCORE = 1.5  # what the grader gives the solution student's written answer (of 2 points)
 MANUAL_COMMENT = "Right cause and right remedy; say in one more sentence why the remedy works."
