@@ -9,9 +9,9 @@ student            submission                                                   
 =================  ===========================================================  ===================
 ``solution``       the instructor's solution code in every solution cell        full marks
 ``blank``          the untouched release                                        0, and no crash
-``tampered_tests`` solution code; every other test cell's source replaced by   full marks
-                   ``pass``, the test cells between them deleted
-``infinite_loop``  solution code, one function's body an endless loop          that cell 0, others full
+``tampered``       solution code, but one function's body an endless loop;      the loop's cell 0,
+                   every other test cell's source replaced by ``pass``, the     others full
+                   test cells between them deleted
 ``hardcoded``      the worked example's answer hard-coded, and the visible      those two cells 0,
                    checker replaced by a fake that prints success; a known     others full
                    wrong answer to the first concept check, and the concept
@@ -26,7 +26,7 @@ answer through nbgrader's API (``Gradebook``: a manual score and a comment), as 
 and both must show in the exported grades and in the feedback.
 
 Edited and deleted test cells come back from the gradebook (``add_missing_cells``); the
-infinite loop is stopped by the checker that calls the function, after ``CASE_SECONDS`` (5 s),
+infinite loop (in a test cell that was edited or deleted, and came back) is stopped by the checker that calls the function, after ``CASE_SECONDS`` (5 s),
 with a ``CheckFailed`` that names the case, long before the per-cell timeout of
 ``nbgrader_config.py`` (60 s, for code that no checker runs) would interrupt the kernel; several
 classes are graded side by side; hidden tests,
@@ -36,7 +36,7 @@ which reload the checkers, defeat both the hard-coded answer and the tampering. 
 The capstone (a project graded from saved weights) hands in a weights file with the notebook:
 the students above but ``blank`` hand in the instructor's network's weights
 (``tests/data/capstone/reference_weights.pt``, written by ``scripts/train_capstone.py``); its
-``infinite_loop`` student loops in the network's constructor, which every project cell builds, so
+``tampered`` student loops in the network's constructor, which every project cell builds, so
 all of them score 0; its ``hardcoded`` student hands in an untrained network's weights and replaces
 the visible checker and seglab's IoU by fakes: 0 on every project cell. Two more students:
 ``baseline``, the course's U-Net with its weights after a minute of training (partial credit: 2 of
@@ -90,7 +90,7 @@ from _nbgrader_course import (
 )
 
 ASSIGNMENTS = assignments()
-STUDENTS = ("solution", "blank", "tampered_tests", "infinite_loop", "hardcoded")
+STUDENTS = ("solution", "blank", "tampered", "hardcoded")
 # A project's class has two more: the course's U-Net trained for a minute (partial credit) and the
 # solution without its weights file (tests/test_checks_capstone.py has the corpus of broken files).
 PROJECT_STUDENTS = ("baseline", "no_weights")
@@ -245,14 +245,15 @@ def _submission(student: str, name: str, notebook_name: str, release, solution):
     notebook = with_solutions(release, solution)
     if student == "baseline":
         _cell(notebook, REGISTRY[name].project.builder).source = BASELINE_BUILDER
-    if student == "tampered_tests":  # edited and deleted in turn: both come back from the gradebook
+    if student == "tampered":
+        if _function_stub_cells(release):
+            function_cell, _ = _loop_target(release)
+            _cell(notebook, function_cell).source = _looping(_cell(solution, function_cell).source)
+        # test cells edited and deleted in turn: both come back from the gradebook
         tests = [cell for cell in notebook.cells if is_test_cell(cell)]
         for cell in tests[::2]:
             cell.source = "pass"
         notebook.cells = [cell for cell in notebook.cells if not any(cell is deleted for deleted in tests[1::2])]
-    elif student == "infinite_loop" and _function_stub_cells(release):
-        function_cell, _ = _loop_target(release)
-        _cell(notebook, function_cell).source = _looping(_cell(solution, function_cell).source)
     elif student == "hardcoded" and name in HARDCODED and HARDCODED[name].notebook == notebook_name:
         spec = HARDCODED[name]
         cell = _cell(notebook, spec.solution_cell)
@@ -491,7 +492,7 @@ def test_hidden_tests_run_at_grading(graded):
     A cell that nbgrader adds back (``add_missing_cells``) starts with a comment saying so:
     "# This cell (id:...) was missing from the submission. It was added back by nbgrader."
     """
-    for student in ("solution", "tampered_tests"):
+    for student in ("solution", "tampered"):
         for notebook, solution in graded.solutions.items():
             graded_cells = {
                 nbgrader_metadata(c)["grade_id"]: c.source
@@ -516,26 +517,36 @@ def test_blank_release_gets_zero(graded):
     assert graded.totals["blank"][0] == 0
 
 
+def _loop(graded: Graded) -> tuple:
+    """(notebook, test cells) that the tampered student's endless loop costs; (None, []) without a
+    stubbed function to loop in."""
+    notebook = next((n for n in graded.notebooks if _function_stub_cells(graded.releases[n])), None)
+    if notebook is None:
+        return None, []
+    _, test_cell = _loop_target(graded.releases[notebook])
+    project = REGISTRY[graded.name].project
+    return notebook, [test_cell] if project is None else project.test_cells()  # every project cell builds the network
+
+
 def test_edited_and_deleted_test_cells_are_restored(graded):
-    handed_in = read_notebook(graded.course / "submitted" / "tampered_tests" / graded.name / graded.notebooks[0])
+    handed_in = read_notebook(graded.course / "submitted" / "tampered" / graded.name / graded.notebooks[0])
     tests = [cell for cell in graded.solutions[graded.notebooks[0]].cells if is_test_cell(cell)]
     kept = [cell for cell in handed_in.cells if is_test_cell(cell)]
     assert len(tests) >= 2 and len(kept) == (len(tests) + 1) // 2 and all(cell.source == "pass" for cell in kept)
-    _assert_cells(graded, "tampered_tests")
+    notebook, looping = _loop(graded)
+    _assert_cells(graded, "tampered", zero={(notebook, cell) for cell in looping})
 
 
 def test_infinite_loop_costs_only_its_cell(graded):
-    notebook = next((n for n in graded.notebooks if _function_stub_cells(graded.releases[n])), None)
+    notebook, looping = _loop(graded)
     if notebook is None:
         pytest.skip(f"{graded.name} has no stubbed function to loop in")
-    function_cell, test_cell = _loop_target(graded.releases[notebook])
-    project = REGISTRY[graded.name].project
-    looping = [test_cell] if project is None else project.test_cells()  # every project cell builds the network
-    _assert_cells(graded, "infinite_loop", zero={(notebook, cell) for cell in looping})
+    _assert_cells(graded, "tampered", zero={(notebook, cell) for cell in looping})
     # the checker stops the case after CASE_SECONDS and names it, long before nbgrader's cell timeout
+    # (the loop's test cell was edited or deleted by the student, and came back from the gradebook)
     for cell in looping:
-        errors = _outputs(_cell(graded.autograded("infinite_loop", notebook), cell), "error")
-        assert [e.ename for e in errors] == ["CheckFailed"], f"{cell} of infinite_loop: errors {[e.ename for e in errors]}"
+        errors = _outputs(_cell(graded.autograded("tampered", notebook), cell), "error")
+        assert [e.ename for e in errors] == ["CheckFailed"], f"{cell} of tampered: errors {[e.ename for e in errors]}"
         assert "ran longer than 5 s and was stopped" in errors[0].evalue, errors[0].evalue
 
 
@@ -664,7 +675,7 @@ def test_the_leaderboard_ranks_the_class(graded, tmp_path):
     assert {row["student"] for row in rows} == set(_students(graded.name))
     first = project.parts[0].name
     top = [row for row in rows if float(row["points"]) == 10]
-    assert {row["student"] for row in top} == {"solution", "tampered_tests"}, rows
+    assert {row["student"] for row in top} == {"solution"}, rows
     assert rows[: len(top)] == top and rows[len(top)]["student"] == "baseline", [r["student"] for r in rows]
     assert all(float(row[f"{first}_score"]) > 0.7 for row in top)
     assert 0.40 < float(rows[len(top)][f"{first}_score"]) < 0.45
