@@ -193,3 +193,24 @@ def test_zip_collect_puts_a_canvas_download_in_place(tmp_path):
     assert "Canvas marks leeanna's submission late" in log
     assert re.search(rf"Skipped \S*/{NAME}\.ipynb: expected Canvas's name", log), log
     assert re.search(r"Skipped \S*/okaforchidi_49001_1180502_notes\.txt: not one of the collected kinds", log), log
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("smithjane_48213_1180331_upsampling.ipynb", ("smithjane", "upsampling.ipynb", False)),
+        ("leeanna_late_48977_1180420_upsampling-2.ipynb", ("leeanna", "upsampling.ipynb", True)),
+        ("ng2_7_8_capstone_weights.pt", ("ng2", "capstone_weights.pt", False)),  # underscores in the file name stay
+        ("ng2_7_8_capstone_weights-1.pt", ("ng2", "capstone_weights.pt", False)),
+        ("ng2_7_8_my-notebook.ipynb", ("ng2", "my-notebook.ipynb", False)),  # a dash that is not Canvas's suffix stays
+        ("upsampling.ipynb", None),  # not Canvas's name
+        ("smithjane_late_upsampling.ipynb", None),  # no user id, no submission id
+        ("smithjane_48213_1180331_notes.txt", None),  # not collected
+    ],
+)
+def test_the_canvas_collector_reads_canvas_names(name, expected):
+    from seglab.lms import CanvasCollector
+
+    info = CanvasCollector().collect(f"/downloads/extracted/{name}")
+    got = None if info is None else (info["student_id"], info["file_id"], info["late"])
+    assert got == expected
