@@ -3,6 +3,11 @@
 import pytest
 import torch
 
+# One torch thread per test process: the suite runs two processes on two cores, beside the kernels
+# and graders they start, and torch's spinning threads of several processes slow each other down
+# several times. A test that needs more sets them itself.
+torch.set_num_threads(1)
+
 
 @pytest.fixture(scope="module")
 def one_thread():
