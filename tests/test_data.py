@@ -113,8 +113,12 @@ def test_the_global_random_state_is_neither_used_nor_changed():
 
 def test_the_number_of_threads_is_restored():
     threads = torch.get_num_threads()
-    ThingsAndStuff(length=1)[0]
-    assert torch.get_num_threads() == threads
+    torch.set_num_threads(3)  # not the one thread the test processes use, nor the one drawing uses
+    try:
+        ThingsAndStuff(length=1)[0]
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(threads)
 
 
 # --- shapes, dtypes, conventions -------------------------------------------------------------------
