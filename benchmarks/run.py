@@ -17,7 +17,8 @@ with each measurement):
   its time and held-out score against the threshold, and the lowest score over seeds 0-9;
 * the capstone's two measured networks, the course's U-Net trained for about a minute and the
   solution's design trained for about three, scored on the held-out images (points of 10);
-* optionally (``--suite``) the whole test suite, install excluded (budget: 10 minutes);
+* optionally (``--suite``) the test suite, install excluded: all but the class tests on real
+  accounts (budget: 10 minutes), and those (``CLASS_TESTS``, budget: 5 minutes more);
 * results of lectures 2-3: the sliding window against the same classifier made fully
   convolutional (same answers, speed-up) and a small FCN's mIoU on held-out images;
 * results of lectures 5-6 (``benchmarks/encoder_decoder.py``): FCN-32s/16s/8s and U-Net trained
@@ -73,6 +74,7 @@ from _nbgrader_course import (  # noqa: E402
 )
 DETECTION_CHECKPOINTS = ("maskrcnn_things",)  # measured by measure_mask_rcnn, not as semantic networks
 NOTEBOOK_BUDGET, COURSE_BUDGET, AUTOGRADE_BUDGET, SUITE_BUDGET = 60, 300, 30, 600
+CLASS_TESTS_BUDGET = 300  # the exchange (later JupyterHub and the browser): at most 5 minutes more
 TRAINING_AUTOGRADE_BUDGET = 60  # an assignment whose checkers train the students' networks (twice per test cell)
 README_START, README_END = "<!-- benchmark:start -->", "<!-- benchmark:end -->"
 CAPSTONE_DATA = ROOT / "tests" / "data" / "capstone"  # the capstone's measured networks (scripts/train_capstone.py)
@@ -127,10 +129,18 @@ def time_autograde(assignment: str) -> float:
         return seconds
 
 
-def time_suite() -> float:
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "pytest", "-q"], cwd=ROOT, check=True)
-    return time.perf_counter() - start
+# The tests of a class on real accounts (the exchange): their own budget beside the rest of the suite.
+CLASS_TESTS = ["tests/test_exchange.py"]
+
+
+def time_suite() -> tuple[float, float]:
+    """Seconds of the suite without the class tests, and of the class tests alone (the two make the suite)."""
+    seconds = []
+    for args in ([f"--ignore={path}" for path in CLASS_TESTS], CLASS_TESTS):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "pytest", "-q", *args], cwd=ROOT, check=True)
+        seconds.append(time.perf_counter() - start)
+    return seconds[0], seconds[1]
 
 
 def measure_fcn() -> list[str]:
@@ -365,7 +375,9 @@ def measure(suite: bool) -> str:
         rows.append(_row(f"autograde one submission of `{assignment}`", time_autograde(assignment), budget))
     rows += measure_grading()
     if suite:
-        rows.append(_row("the whole test suite (install excluded)", time_suite(), SUITE_BUDGET))
+        rest, class_tests = time_suite()
+        rows.append(_row("the test suite but the class tests (install excluded)", rest, SUITE_BUDGET))
+        rows.append(_row(f"the class tests on real accounts ({', '.join(f'`{t}`' for t in CLASS_TESTS)})", class_tests, CLASS_TESTS_BUDGET))
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
     machine = f"{os.cpu_count()} CPU cores, {gpu}, CPython {platform.python_version()}, torch {torch.__version__}"
     header = [
