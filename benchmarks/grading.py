@@ -106,7 +106,8 @@ def measure_class(students: int = CLASS_SIZE, workers: int = WORKERS) -> tuple[f
         parallel_seconds = time.perf_counter() - start
         if result.returncode != 0:
             raise SystemExit(report(result))
-        same = cell_scores(serial, ASSIGNMENT) == cell_scores(parallel, ASSIGNMENT) and len(cell_scores(serial, ASSIGNMENT)) == students
+        serial_scores = cell_scores(serial, ASSIGNMENT)
+        same = serial_scores == cell_scores(parallel, ASSIGNMENT) and len(serial_scores) == students
         return serial_seconds, parallel_seconds, same
 
 

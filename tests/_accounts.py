@@ -50,7 +50,7 @@ def accounts_problem() -> str | None:
 
 def _needed() -> list[Path]:
     """What an account's process must read: the interpreter, the environment, the checkout (parents first)."""
-    return sorted({Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(), Path(sys.executable).resolve().parent, ROOT})
+    return sorted({Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(), ROOT})
 
 
 def _closed_folders() -> dict[Path, list[Path]]:

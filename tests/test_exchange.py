@@ -26,6 +26,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from seglab.sandbox import _chown_tree
+
 from _accounts import Account, accounts, accounts_problem, open_folder, run_as
 from _nbgrader_course import (
     ROOT,
@@ -57,11 +59,6 @@ def _nbgrader(account: Account, cwd: Path, *args: str, config: Path, exchange: P
     return result
 
 
-def _chown_tree(folder: Path, account: Account) -> None:
-    for path in [folder, *folder.rglob("*")]:
-        shutil.chown(path, account.uid, account.gid)
-
-
 @pytest.fixture(scope="module")
 def exchanged():
     """The class through the exchange; yields a dict of what each step left."""
@@ -81,7 +78,7 @@ def exchanged():
         with accounts(["grader", "alice", "bob"], homes) as people:
             grader, alice, bob = people["grader"], people["alice"], people["bob"]
             course = make_course(grader.home / "course", [NAME])
-            _chown_tree(course, grader)
+            _chown_tree(str(course), grader.uid, grader.gid)
 
             def instructor(*args):
                 return _nbgrader(grader, course, *args, config=config, exchange=exchange)

@@ -26,8 +26,9 @@ answer through nbgrader's API (``Gradebook``: a manual score and a comment), as 
 and both must show in the exported grades and in the feedback.
 
 Edited and deleted test cells come back from the gradebook (``add_missing_cells``); the
-infinite loop (in a test cell that was edited or deleted, and came back) is stopped by the checker that calls the function, after ``CASE_SECONDS`` (5 s),
-with a ``CheckFailed`` that names the case, long before the per-cell timeout of
+infinite loop (its test cell was edited or deleted, and came back) is stopped by the checker
+that calls the function, after ``CASE_SECONDS`` (5 s), with a ``CheckFailed`` that names the
+case, long before the per-cell timeout of
 ``nbgrader_config.py`` (60 s, for code that no checker runs) would interrupt the kernel; several
 classes are graded side by side; hidden tests,
 which reload the checkers, defeat both the hard-coded answer and the tampering. Then
