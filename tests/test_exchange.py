@@ -1,7 +1,7 @@
 """A class through nbgrader's exchange, on the command line, with real accounts; and zip_collect.
 
 An instructor and two students, each a Unix user (``tests/_accounts.py``), with the hub's
-``deploy/jupyterhub/nbgrader_config.py`` as every account's nbgrader configuration and the
+``deploy/jupyterhub/jupyter/nbgrader_config.py`` as every account's nbgrader configuration and the
 course's own ``nbgrader_config.py`` in the instructor's course folder:
 
 1. the instructor generates and releases ``upsampling``;
@@ -45,7 +45,7 @@ from _nbgrader_course import (
 
 NAME = "upsampling"
 COURSE = "seglab"
-HUB_CONFIG = ROOT / "deploy" / "jupyterhub" / "nbgrader_config.py"
+HUB_CONFIG = ROOT / "deploy" / "jupyterhub" / "jupyter" / "nbgrader_config.py"
 
 
 def _nbgrader(account: Account, cwd: Path, *args: str, config: Path, exchange: Path):
@@ -67,7 +67,7 @@ def exchanged():
         pytest.skip(problem)
     base = open_folder("seglab-exchange-")
     try:
-        config = base / "jupyter-config"  # on every account's JUPYTER_CONFIG_PATH, as /etc/jupyter is on the hub
+        config = base / "jupyter-config"  # on every account's JUPYTER_CONFIG_PATH, as deploy/jupyterhub/jupyter/ is on the hub
         config.mkdir(mode=0o755)
         shutil.copy(HUB_CONFIG, config / "nbgrader_config.py")
         exchange = base / "exchange"

@@ -1,8 +1,10 @@
-"""nbgrader configuration of every account on the hub: install it as /etc/jupyter/nbgrader_config.py.
+"""nbgrader configuration of every account of the class: the course id and the exchange.
 
-Students fetch and submit through the exchange with it; the instructor's course folder keeps the
-course's own nbgrader_config.py (the sandboxed autograde, the timeouts), which nbgrader reads on
-top of this one when it runs in that folder.
+On the hub, ``jupyterhub_config.py`` puts this folder on every account's ``JUPYTER_CONFIG_PATH``.
+Without the hub (accounts on one machine, the command line only), copy this file to
+``/etc/jupyter/nbgrader_config.py``. Students fetch and submit through the exchange with it; the
+instructor's course folder keeps the course's own nbgrader_config.py (the sandboxed autograde,
+the timeouts), which nbgrader reads on top of this one.
 """
 
 import os
