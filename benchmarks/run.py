@@ -17,8 +17,9 @@ with each measurement):
   its time and held-out score against the threshold, and the lowest score over seeds 0-9;
 * the capstone's two measured networks, the course's U-Net trained for about a minute and the
   solution's design trained for about three, scored on the held-out images (points of 10);
-* optionally (``--suite``) the test suite, install excluded: all but the class tests on real
-  accounts (budget: 10 minutes), and those (``CLASS_TESTS``, budget: 5 minutes more);
+* optionally (``--suite``) the test suite, install excluded: all but the class tests (budget: 10
+  minutes), and those (``CLASS_TESTS``: the exchange on real accounts, the course in a browser,
+  the class on JupyterHub; budget: 5 minutes more);
 * results of lectures 2-3: the sliding window against the same classifier made fully
   convolutional (same answers, speed-up) and a small FCN's mIoU on held-out images;
 * results of lectures 5-6 (``benchmarks/encoder_decoder.py``): FCN-32s/16s/8s and U-Net trained
@@ -74,7 +75,7 @@ from _nbgrader_course import (  # noqa: E402
 )
 DETECTION_CHECKPOINTS = ("maskrcnn_things",)  # measured by measure_mask_rcnn, not as semantic networks
 NOTEBOOK_BUDGET, COURSE_BUDGET, AUTOGRADE_BUDGET, SUITE_BUDGET = 60, 300, 30, 600
-CLASS_TESTS_BUDGET = 300  # the exchange (later JupyterHub and the browser): at most 5 minutes more
+CLASS_TESTS_BUDGET = 300  # the exchange, the browser and JupyterHub: at most 5 minutes more
 TRAINING_AUTOGRADE_BUDGET = 60  # an assignment whose checkers train the students' networks (twice per test cell)
 README_START, README_END = "<!-- benchmark:start -->", "<!-- benchmark:end -->"
 CAPSTONE_DATA = ROOT / "tests" / "data" / "capstone"  # the capstone's measured networks (scripts/train_capstone.py)
@@ -130,7 +131,7 @@ def time_autograde(assignment: str) -> float:
 
 
 # The tests of a class on real accounts (the exchange): their own budget beside the rest of the suite.
-CLASS_TESTS = ["tests/test_exchange.py"]
+CLASS_TESTS = ["tests/test_exchange.py", "tests/test_browser.py", "tests/test_hub.py"]
 
 
 def time_suite() -> tuple[float, float]:
@@ -377,7 +378,7 @@ def measure(suite: bool) -> str:
     if suite:
         rest, class_tests = time_suite()
         rows.append(_row("the test suite but the class tests (install excluded)", rest, SUITE_BUDGET))
-        rows.append(_row(f"the class tests on real accounts ({', '.join(f'`{t}`' for t in CLASS_TESTS)})", class_tests, CLASS_TESTS_BUDGET))
+        rows.append(_row(f"the class tests: real accounts, the browser, JupyterHub ({', '.join(f'`{t}`' for t in CLASS_TESTS)})", class_tests, CLASS_TESTS_BUDGET))
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
     machine = f"{os.cpu_count()} CPU cores, {gpu}, CPython {platform.python_version()}, torch {torch.__version__}"
     header = [
