@@ -218,6 +218,8 @@ class SandboxedKernelManager(AsyncKernelManager):
                 for path in ("tmp", "shm", "run"):
                     _chown_tree(os.path.join(self._sandbox_dir, path), self._uid, self._uid)
                 _chown_tree(self._folder, self._uid, self._uid)
+        who = f"as the unused uid {self._uid}" if self._uid is not None else "in a user namespace of its own"
+        self.log.info("seglab: this kernel runs in the autograde sandbox (bubblewrap, no network, %s)", who)
         run = os.path.join(self._sandbox_dir, "run")
         self.transport = "ipc"
         self.ip = os.path.join(run, "kernel")

@@ -162,6 +162,8 @@ def test_a_student_cannot_find_another_students_work(exchanged):
 def test_autograde_as_an_ordinary_user_is_sandboxed(exchanged):
     log = exchanged["autograde"].stdout + exchanged["autograde"].stderr
     assert "sandbox is OFF" not in log
+    # one kernel per submission, each in the sandbox (an ordinary user's: in a user namespace)
+    assert log.count("runs in the autograde sandbox (bubblewrap, no network, in a user namespace of its own)") == 2, log[-3000:]
 
 
 # --- zip_collect: a learning management system's download -----------------------------------------

@@ -334,8 +334,12 @@ def test_the_instructor_releases_collects_and_grades_in_the_formgrader(semester)
 
 
 def test_autograde_on_the_hub_is_sandboxed(semester):
-    log = semester["autograde"]["alice"] + semester["hub log"].read_text()
-    assert "sandbox is OFF" not in log
+    """The formgrader's Autograde runs the course's sandboxed kernel (the instructor's server reads
+    the course's nbgrader_config.py): each submission's kernel says so in its Autograde dialog."""
+    assert "sandbox is OFF" not in semester["hub log"].read_text()
+    for role, text in semester["autograde"].items():
+        assert "sandbox is OFF" not in text
+        assert text.count("runs in the autograde sandbox (bubblewrap, no network, in a user namespace of its own)") == 1, (role, text[-3000:])
 
 
 def test_the_solved_submission_gets_full_marks_and_the_blank_one_zero(semester):
