@@ -172,3 +172,38 @@ def with_solutions(release, solution) -> nbformat.NotebookNode:
         if is_solution_cell(cell):
             cell.source = without_solution_markers(answers[nbgrader_metadata(cell)["grade_id"]])
     return notebook
+
+
+# --- a class on real accounts (tests/_accounts.py): the exchange's tests and the hub's ---------------
+
+
+def make_exchange(base: Path) -> Path:
+    """The exchange folder ``base/exchange`` as the README has root make it once: world-writable
+    (nbgrader keeps the students apart inside it, by their Unix user ids)."""
+    exchange = base / "exchange"
+    exchange.mkdir()
+    exchange.chmod(0o777)
+    return exchange
+
+
+def instructor_course(instructor, names: list[str]) -> Path:
+    """:func:`make_course` in the ``instructor`` account's ``~/course`` (the hub's default course
+    folder, ``SEGLAB_COURSE_ROOT``), owned by that account."""
+    from seglab.sandbox import _chown_tree
+
+    course = make_course(instructor.home / "course", names)
+    _chown_tree(str(course), instructor.uid, instructor.gid)
+    return course
+
+
+def assignment_folder(student, name: str) -> Path:
+    """Where ``student`` fetches the assignment ``name`` (``path_includes_course``: ``~/<course>/<name>``)."""
+    return student.home / COURSE_ID / name
+
+
+def solve_fetched(student, name: str) -> None:
+    """Fill every solution cell of ``student``'s fetched notebook of ``name`` with the solution, as
+    if the student had typed it; the file stays the student's."""
+    fetched = assignment_folder(student, name) / f"{name}.ipynb"
+    nbformat.write(with_solutions(read_notebook(fetched), read_notebook(SOLUTIONS / name / f"{name}.ipynb")), fetched)
+    shutil.chown(fetched, student.uid, student.gid)

@@ -26,25 +26,27 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from seglab.sandbox import _chown_tree
-
 from _accounts import Account, accounts, accounts_problem, open_folder, run_as
 from _nbgrader_course import (
+    COURSE_ID,
     ROOT,
     SOLUTIONS,
+    assignment_folder,
     cell_scores,
     generate_assignment,
+    instructor_course,
     is_test_cell,
     make_course,
+    make_exchange,
     nbgrader_metadata,
     read_notebook,
     run_nbgrader,
     report,
+    solve_fetched,
     with_solutions,
 )
 
 NAME = "upsampling"
-COURSE = "seglab"
 HUB_CONFIG = ROOT / "deploy" / "jupyterhub" / "jupyter" / "nbgrader_config.py"
 
 
@@ -70,15 +72,12 @@ def exchanged():
         config = base / "jupyter-config"  # on every account's JUPYTER_CONFIG_PATH, as deploy/jupyterhub/jupyter/ is on the hub
         config.mkdir(mode=0o755)
         shutil.copy(HUB_CONFIG, config / "nbgrader_config.py")
-        exchange = base / "exchange"
-        exchange.mkdir()
-        exchange.chmod(0o777)  # what the deployment's README has root do once
+        exchange = make_exchange(base)
         homes = base / "home"
         homes.mkdir(mode=0o755)
         with accounts(["grader", "alice", "bob"], homes) as people:
             grader, alice, bob = people["grader"], people["alice"], people["bob"]
-            course = make_course(grader.home / "course", [NAME])
-            _chown_tree(str(course), grader.uid, grader.gid)
+            course = instructor_course(grader, [NAME])
 
             def instructor(*args):
                 return _nbgrader(grader, course, *args, config=config, exchange=exchange)
@@ -90,10 +89,7 @@ def exchanged():
             instructor("release_assignment", NAME)
             for account in (alice, bob):
                 student(account, "fetch_assignment", NAME)
-            fetched = alice.home / COURSE / NAME / f"{NAME}.ipynb"
-            solved = with_solutions(read_notebook(fetched), read_notebook(SOLUTIONS / NAME / f"{NAME}.ipynb"))
-            nbformat.write(solved, fetched)
-            shutil.chown(fetched, alice.uid, alice.gid)
+            solve_fetched(alice, NAME)
             for account in (alice, bob):
                 student(account, "submit", NAME)
             facts = {"course": course, "exchange": exchange, "people": people}
@@ -105,14 +101,14 @@ def exchanged():
                 student(account, "fetch_feedback", NAME)
             facts["scores"] = cell_scores(course, NAME)
             facts["feedback"] = {
-                role: [path.read_text() for path in sorted((people[role].home / COURSE / NAME / "feedback").rglob("*.html"))]
+                role: [path.read_text() for path in sorted((assignment_folder(people[role], NAME) / "feedback").rglob("*.html"))]
                 for role in ("alice", "bob")
             }
-            inbound, feedback = exchange / COURSE / "inbound", exchange / COURSE / "feedback"
+            inbound, feedback = exchange / COURSE_ID / "inbound", exchange / COURSE_ID / "feedback"
             facts["bob tries"] = {
                 "to list the submissions": run_as(bob, ["ls", str(inbound)], cwd=bob.home),
                 "to list the feedback": run_as(bob, ["ls", str(feedback)], cwd=bob.home),
-                "to read alice's notebook": run_as(bob, ["cat", str(fetched)], cwd=bob.home),
+                "to read alice's notebook": run_as(bob, ["cat", str(assignment_folder(alice, NAME) / f"{NAME}.ipynb")], cwd=bob.home),
             }
             facts["submissions"] = sorted(path.name for path in inbound.iterdir())
             yield facts

@@ -33,17 +33,24 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
-import nbformat
 import pytest
-
-from seglab.sandbox import _chown_tree
 
 from _accounts import Account, accounts, accounts_problem, namespace, open_folder
 from _browser import browser_problem, free_port, launch, port_is_free
-from _nbgrader_course import ROOT, SOLUTIONS, cell_scores, is_test_cell, make_course, nbgrader_metadata, read_notebook, with_solutions
+from _nbgrader_course import (
+    ROOT,
+    SOLUTIONS,
+    assignment_folder,
+    cell_scores,
+    instructor_course,
+    is_test_cell,
+    make_exchange,
+    nbgrader_metadata,
+    read_notebook,
+    solve_fetched,
+)
 
 NAME = "upsampling"
-COURSE = "seglab"
 HUB_CONFIG = ROOT / "deploy" / "jupyterhub" / "jupyterhub_config.py"
 TIMEOUT_MS = 180_000  # one step in the browser, on a busy 2-core machine (autograde included)
 
@@ -209,9 +216,7 @@ def semester():
 
     base = open_folder("seglab-hub-")
     try:
-        exchange = base / "exchange"
-        exchange.mkdir()
-        exchange.chmod(0o777)  # what the README has root do once
+        exchange = make_exchange(base)
         state = base / "state"
         state.mkdir(mode=0o700)
         homes = base / "home"
@@ -221,8 +226,7 @@ def semester():
             lines = "".join(f"{people[role].name}:{passwords[role]}\n" for role in people)
             subprocess.run(["chpasswd"], input=lines, text=True, check=True, capture_output=True)
             teacher, alice, bob = people["teacher"], people["alice"], people["bob"]
-            course = make_course(teacher.home / "course", [NAME])  # SEGLAB_COURSE_ROOT's default, ~/course
-            _chown_tree(str(course), teacher.uid, teacher.gid)
+            course = instructor_course(teacher, [NAME])
             roster = state / "roster.txt"
             roster.write_text(f"# the class\n{teacher.name} instructor\n{alice.name} student\n{bob.name}   student  # late joiner\n")
             facts: dict = {"people": people, "course": course}
@@ -251,10 +255,7 @@ def semester():
                 for role, panel in panels.items():
                     assignment_row(panel, "released").get_by_role("button", name="Fetch").click()
                     assignment_row(panel, "fetched").wait_for()
-                fetched = alice.home / COURSE / NAME / f"{NAME}.ipynb"
-                solved = with_solutions(read_notebook(fetched), read_notebook(SOLUTIONS / NAME / f"{NAME}.ipynb"))
-                nbformat.write(solved, fetched)
-                shutil.chown(fetched, alice.uid, alice.gid)
+                solve_fetched(alice, NAME)  # as if she had typed it
                 for role, panel in panels.items():
                     assignment_row(panel, "fetched").get_by_role("button", name="Submit").click()
                     assignment_row(panel, "submitted").wait_for()
@@ -282,7 +283,7 @@ def semester():
                     panel.locator("#refresh_assignments_list").click()
                     assignment_row(panel, "submitted").get_by_role("button", name="Fetch Feedback").click()
                     assignment_row(panel, "submitted").get_by_text("(view feedback)").wait_for()
-                    html = sorted((people[role].home / COURSE / NAME / "feedback").rglob(f"{NAME}.html"))
+                    html = sorted((assignment_folder(people[role], NAME) / "feedback").rglob(f"{NAME}.html"))
                     assert len(html) == 1, f"{role} has {len(html)} feedback files"
                     relative = html[0].relative_to(people[role].home)
                     facts["feedback urls"][role] = f"{url}/user/{people[role].name}/files/{relative}"
